@@ -1,0 +1,157 @@
+#include "histogram.hpp"
+
+#include <array>
+#include <numeric>
+#include <utility>
+
+namespace quantcli {
+namespace {
+
+// A key no pixel can produce: alpha 0 with a non-zero RGB is always folded into 0.
+constexpr ColorKey kEmptySlot = 1;
+
+inline std::size_t slot_of(ColorKey key, int shift) {
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >>
+                                    shift);
+}
+
+// Open addressing with linear probing. Each new colour gets the next id, which stays
+// valid when the table grows; ids index `counts`.
+class ColorTable {
+public:
+    explicit ColorTable(std::size_t expected) {
+        std::size_t cap = 1024;
+        while (cap < 2 * expected) cap *= 2;
+        resize(cap);
+    }
+
+    std::uint32_t insert(ColorKey key) {
+        std::size_t slot = slot_of(key, shift_);
+        while (true) {
+            const ColorKey k = keys_[slot];
+            if (k == key) {
+                const std::uint32_t id = ids_[slot];
+                ++counts_[id];
+                return id;
+            }
+            if (k == kEmptySlot) break;
+            slot = (slot + 1) & mask_;
+        }
+        const auto id = static_cast<std::uint32_t>(colors_.size());
+        keys_[slot] = key;
+        ids_[slot] = id;
+        colors_.push_back(key);
+        counts_.push_back(1);
+        if (2 * colors_.size() > keys_.size()) resize(keys_.size() * 2);
+        return id;
+    }
+
+    std::vector<ColorKey>& colors() { return colors_; }
+    std::vector<std::uint64_t>& counts() { return counts_; }
+
+private:
+    void resize(std::size_t cap) {
+        keys_.assign(cap, kEmptySlot);
+        ids_.assign(cap, 0);
+        mask_ = cap - 1;
+        shift_ = 64;
+        for (std::size_t c = cap; c > 1; c >>= 1) --shift_;
+        for (std::uint32_t id = 0; id < colors_.size(); ++id) {
+            std::size_t slot = slot_of(colors_[id], shift_);
+            while (keys_[slot] != kEmptySlot) slot = (slot + 1) & mask_;
+            keys_[slot] = colors_[id];
+            ids_[slot] = id;
+        }
+    }
+
+    std::vector<ColorKey> keys_;
+    std::vector<std::uint32_t> ids_;
+    std::vector<ColorKey> colors_;
+    std::vector<std::uint64_t> counts_;
+    std::size_t mask_ = 0;
+    int shift_ = 0;
+};
+
+// LSD radix sort of keys, returning the permutation (sorted position -> original id).
+// Byte positions where every key agrees (alpha in an RGB image) are skipped.
+std::vector<std::uint32_t> radix_order(const std::vector<ColorKey>& keys) {
+    const std::size_t n = keys.size();
+    std::vector<std::uint32_t> order(n), scratch(n);
+    std::iota(order.begin(), order.end(), 0u);
+    for (int byte = 0; byte < 4; ++byte) {
+        const int shift = 8 * byte;
+        std::array<std::size_t, 257> offsets{};
+        for (ColorKey k : keys) ++offsets[((k >> shift) & 0xFF) + 1];
+        bool one_bucket = false;
+        for (std::size_t b = 1; b <= 256; ++b) one_bucket |= offsets[b] == n;
+        if (one_bucket) continue;
+        for (std::size_t b = 1; b <= 256; ++b) offsets[b] += offsets[b - 1];
+        for (std::uint32_t id : order) scratch[offsets[(keys[id] >> shift) & 0xFF]++] = id;
+        order.swap(scratch);
+    }
+    return order;
+}
+
+}  // namespace
+
+std::uint64_t Histogram::total() const {
+    return std::accumulate(counts.begin(), counts.end(), std::uint64_t{0});
+}
+
+Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
+                          std::vector<std::uint32_t>* pixel_color) {
+    ColorTable table(n < (1u << 16) ? n : (1u << 16));
+    if (pixel_color) pixel_color->resize(n);
+    // Neighbouring pixels often share a colour: remember the last one to skip the probe.
+    ColorKey last_key = kEmptySlot;
+    std::uint32_t last_id = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const ColorKey key = pixel_key(pixels, i, channels);
+        if (key == last_key) {
+            ++table.counts()[last_id];
+        } else {
+            last_key = key;
+            last_id = table.insert(key);
+        }
+        if (pixel_color) (*pixel_color)[i] = last_id;
+    }
+
+    const std::vector<ColorKey>& colors = table.colors();
+    const std::vector<std::uint64_t>& counts = table.counts();
+    const std::vector<std::uint32_t> order = radix_order(colors);
+    Histogram hist;
+    hist.colors.resize(order.size());
+    hist.counts.resize(order.size());
+    std::vector<std::uint32_t> rank(order.size());
+    for (std::size_t r = 0; r < order.size(); ++r) {
+        hist.colors[r] = colors[order[r]];
+        hist.counts[r] = counts[order[r]];
+        rank[order[r]] = static_cast<std::uint32_t>(r);
+    }
+    if (pixel_color) {
+        for (std::uint32_t& c : *pixel_color) c = rank[c];
+    }
+    return hist;
+}
+
+Histogram merge_histograms(const Histogram& a, const Histogram& b) {
+    Histogram out;
+    out.colors.reserve(a.size() + b.size());
+    out.counts.reserve(a.size() + b.size());
+    std::size_t i = 0, j = 0;
+    while (i < a.size() || j < b.size()) {
+        if (j == b.size() || (i < a.size() && a.colors[i] < b.colors[j])) {
+            out.colors.push_back(a.colors[i]);
+            out.counts.push_back(a.counts[i++]);
+        } else if (i == a.size() || b.colors[j] < a.colors[i]) {
+            out.colors.push_back(b.colors[j]);
+            out.counts.push_back(b.counts[j++]);
+        } else {
+            out.colors.push_back(a.colors[i]);
+            out.counts.push_back(a.counts[i++] + b.counts[j++]);
+        }
+    }
+    return out;
+}
+
+}  // namespace quantcli

@@ -1,0 +1,30 @@
+// Stage 1: the exact colour histogram of an image.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "color.hpp"
+
+namespace quantcli {
+
+// Unique colours sorted by key, each with the number of pixels that have it.
+struct Histogram {
+    std::vector<ColorKey> colors;
+    std::vector<std::uint64_t> counts;
+
+    std::size_t size() const { return colors.size(); }
+    std::uint64_t total() const;
+};
+
+// Counts the colours of `n` interleaved RGB/RGBA pixels with an open-addressing hash
+// table, then orders them by key with a radix sort. When `pixel_color` is not null it
+// receives, for every pixel, the index of its colour in the returned histogram.
+Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
+                          std::vector<std::uint32_t>* pixel_color = nullptr);
+
+// Adds counts colour by colour; the result is sorted like its inputs.
+Histogram merge_histograms(const Histogram& a, const Histogram& b);
+
+}  // namespace quantcli

@@ -1,0 +1,128 @@
+#include "nearest.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace quantcli {
+namespace {
+
+constexpr float kFar = 1.0e9f;  // squared, still far below float's overflow
+
+typedef float f8 __attribute__((vector_size(32)));
+typedef int i8 __attribute__((vector_size(32)));
+
+// Built twice on x86-64, for AVX2 and for the SSE2 baseline, and picked at load time.
+// Each lane does the same float operations in the same order (FMA contraction is off),
+// so both versions return identical answers.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+Nearest search(const float* r, const float* g, const float* b, const float* a, int padded,
+               const Point4& x) {
+    const f8 xr = {x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0]};
+    const f8 xg = {x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1]};
+    const f8 xb = {x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2]};
+    const f8 xa = {x.c[3], x.c[3], x.c[3], x.c[3], x.c[3], x.c[3], x.c[3], x.c[3]};
+    const float inf = std::numeric_limits<float>::infinity();
+    f8 best = {inf, inf, inf, inf, inf, inf, inf, inf};
+    f8 second = best;
+    i8 best_idx = {0, 1, 2, 3, 4, 5, 6, 7};
+    i8 idx = best_idx;
+    const i8 step = {8, 8, 8, 8, 8, 8, 8, 8};
+    for (int j = 0; j < padded; j += 8) {
+        f8 cr, cg, cb, ca;
+        __builtin_memcpy(&cr, r + j, sizeof cr);
+        __builtin_memcpy(&cg, g + j, sizeof cg);
+        __builtin_memcpy(&cb, b + j, sizeof cb);
+        __builtin_memcpy(&ca, a + j, sizeof ca);
+        const f8 dr = xr - cr, dg = xg - cg, db = xb - cb, da = xa - ca;
+        const f8 d = ((dr * dr + dg * dg) + db * db) + da * da;
+        const i8 closer = d < best;
+        second = closer ? best : (d < second ? d : second);
+        best = closer ? d : best;
+        best_idx = closer ? idx : best_idx;
+        idx += step;
+    }
+    Nearest out{best_idx[0], best[0], second[0]};
+    for (int lane = 1; lane < 8; ++lane) {
+        const float d = best[lane];
+        const int i = best_idx[lane];
+        if (d < out.best || (d == out.best && i < out.index)) {
+            out.second = out.best < second[lane] ? out.best : second[lane];
+            out.best = d;
+            out.index = i;
+        } else {
+            const float s = d < second[lane] ? d : second[lane];
+            if (s < out.second) out.second = s;
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+CentreSet::CentreSet(const std::vector<Point4>& centres)
+    : k_(static_cast<int>(centres.size())),
+      padded_((k_ + kLanes - 1) / kLanes * kLanes) {
+    if (padded_ == 0) padded_ = kLanes;
+    for (auto& ch : ch_) ch.assign(padded_, kFar);
+    for (int j = 0; j < k_; ++j) set(j, centres[j]);
+}
+
+void CentreSet::set(int j, const Point4& p) {
+    for (int ch = 0; ch < 4; ++ch) ch_[ch][j] = p.c[ch];
+}
+
+Nearest CentreSet::nearest(const Point4& x) const {
+    return search(ch_[0].data(), ch_[1].data(), ch_[2].data(), ch_[3].data(), padded_, x);
+}
+
+NeighbourIndex::NeighbourIndex(const std::vector<Point4>& centres)
+    : k_(static_cast<int>(centres.size())),
+      centres_(centres),
+      sorted_(static_cast<std::size_t>(k_) * (k_ > 0 ? k_ - 1 : 0)),
+      half_gap_(k_, std::numeric_limits<float>::infinity()) {
+    for (int j = 0; j < k_; ++j) {
+        Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * (k_ - 1);
+        int n = 0;
+        for (int o = 0; o < k_; ++o) {
+            if (o != j) row[n++] = {std::sqrt(squared_distance(centres[j], centres[o])), o};
+        }
+        std::sort(row, row + n, [](const Neighbour& a, const Neighbour& b) {
+            return a.distance < b.distance || (a.distance == b.distance && a.index < b.index);
+        });
+        if (n > 0) half_gap_[j] = 0.5f * row[0].distance;
+    }
+}
+
+Nearest NeighbourIndex::search(const Point4& x, int guess) const {
+    // Slack for float rounding: scan a little further than the bound strictly needs.
+    constexpr float kSlack = 1.0e-3f;
+    const float u = std::sqrt(squared_distance(x, centres_[guess]));
+    int best = guess;
+    float best_sq = u * u;
+    float best_d = u;
+    float second = std::numeric_limits<float>::infinity();
+    const Neighbour* row = sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1);
+    for (int n = 0; n < k_ - 1; ++n) {
+        const Neighbour& nb = row[n];
+        if (nb.distance > u + best_d + kSlack) {
+            // Every centre from here on is at least nb.distance - u away from x.
+            second = std::min(second, nb.distance - u);
+            break;
+        }
+        const float d_sq = squared_distance(x, centres_[nb.index]);
+        if (d_sq < best_sq || (d_sq == best_sq && nb.index < best)) {
+            second = std::min(second, best_d);
+            best = nb.index;
+            best_sq = d_sq;
+            best_d = std::sqrt(d_sq);
+        } else {
+            second = std::min(second, std::sqrt(d_sq));
+        }
+    }
+    return {best, best_d, second};
+}
+
+}  // namespace quantcli

@@ -1,0 +1,83 @@
+// Nearest-centre search: the inner loop of k-means, remapping and dithering.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "color.hpp"
+
+namespace quantcli {
+
+// A point in RGBA space, as floats in 0..255.
+struct Point4 {
+    float c[4];
+};
+
+inline Point4 point_of(ColorKey key) {
+    return {{static_cast<float>(key_channel(key, 0)), static_cast<float>(key_channel(key, 1)),
+             static_cast<float>(key_channel(key, 2)), static_cast<float>(key_channel(key, 3))}};
+}
+
+inline float squared_distance(const Point4& a, const Point4& b) {
+    float d = 0.0f;
+    for (int ch = 0; ch < 4; ++ch) {
+        const float t = a.c[ch] - b.c[ch];
+        d += t * t;
+    }
+    return d;
+}
+
+struct Nearest {
+    int index;        // closest centre; the lowest index among equals
+    float best;       // its squared distance
+    float second;     // squared distance to the next closest centre
+};
+
+// Centres stored channel by channel and padded to a multiple of the SIMD width with
+// far-away dummies, so the search runs over whole vectors with no tail loop.
+class CentreSet {
+public:
+    static constexpr int kLanes = 8;
+
+    explicit CentreSet(const std::vector<Point4>& centres);
+    void set(int j, const Point4& p);
+
+    int size() const { return k_; }
+    Nearest nearest(const Point4& x) const;
+
+private:
+    int k_;
+    int padded_;
+    std::vector<float> ch_[4];
+};
+
+// For each centre, the other centres sorted by distance. A point's nearest centre can
+// then be found from any centre near it (a guess) by the triangle inequality: a centre c
+// can beat the best found so far, at distance d_best, only if
+// |c - guess| < |x - guess| + d_best. Most searches stop after a handful of centres.
+class NeighbourIndex {
+public:
+    explicit NeighbourIndex(const std::vector<Point4>& centres);
+
+    // Half the distance from centre j to its closest other centre: a point within this
+    // distance of centre j has no closer centre.
+    float half_gap(int j) const { return half_gap_[j]; }
+
+    // Exact nearest centre of `x`, starting from centre `guess`. `second` is a lower
+    // bound on the distance to every other centre, as a Euclidean (not squared) value;
+    // `best` is likewise Euclidean.
+    Nearest search(const Point4& x, int guess) const;
+
+private:
+    struct Neighbour {
+        float distance;
+        int index;
+    };
+    int k_;
+    std::vector<Point4> centres_;
+    std::vector<Neighbour> sorted_;  // k rows of k - 1 neighbours
+    std::vector<float> half_gap_;
+};
+
+}  // namespace quantcli

@@ -1,0 +1,195 @@
+#include "png_encoder.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace quantcli {
+namespace {
+
+void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
+    out.push_back(static_cast<std::uint8_t>(v >> 24));
+    out.push_back(static_cast<std::uint8_t>(v >> 16));
+    out.push_back(static_cast<std::uint8_t>(v >> 8));
+    out.push_back(static_cast<std::uint8_t>(v));
+}
+
+void put_chunk(std::vector<std::uint8_t>& out, const char* type, const std::uint8_t* data,
+               std::size_t size) {
+    put_u32(out, static_cast<std::uint32_t>(size));
+    const std::size_t start = out.size();
+    out.insert(out.end(), type, type + 4);
+    if (size > 0) out.insert(out.end(), data, data + size);
+    // The CRC covers the chunk type and data, not the length.
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, out.data() + start, static_cast<uInt>(out.size() - start));
+    put_u32(out, static_cast<std::uint32_t>(crc));
+}
+
+// Palette order: entries with alpha < 255 first (so tRNS can stop early), then by
+// luminance. Ties fall back to the original index so the order is total.
+std::vector<std::uint32_t> palette_order(const std::vector<Rgba8>& palette) {
+    std::vector<std::uint32_t> order(palette.size());
+    std::iota(order.begin(), order.end(), 0u);
+    auto luma = [&](std::uint32_t i) {
+        const Rgba8& c = palette[i];
+        return 299 * c[0] + 587 * c[1] + 114 * c[2];
+    };
+    std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+        const bool ta = palette[a][3] != 255, tb = palette[b][3] != 255;
+        if (ta != tb) return ta;
+        if (ta && palette[a][3] != palette[b][3]) return palette[a][3] < palette[b][3];
+        const int la = luma(a), lb = luma(b);
+        if (la != lb) return la < lb;
+        return a < b;
+    });
+    return order;
+}
+
+// Packs each row of indices at `depth` bits per pixel, most significant bits first.
+std::vector<std::uint8_t> pack_rows(const std::uint8_t* labels, std::size_t width,
+                                    std::size_t height, int depth, std::size_t stride) {
+    std::vector<std::uint8_t> rows(stride * height, 0);
+    const int per_byte = 8 / depth;
+    for (std::size_t y = 0; y < height; ++y) {
+        const std::uint8_t* src = labels + y * width;
+        std::uint8_t* dst = rows.data() + y * stride;
+        if (depth == 8) {
+            std::copy(src, src + width, dst);
+            continue;
+        }
+        for (std::size_t x = 0; x < width; ++x) {
+            const int shift = 8 - depth * static_cast<int>(x % per_byte + 1);
+            dst[x / per_byte] |= static_cast<std::uint8_t>(src[x] << shift);
+        }
+    }
+    return rows;
+}
+
+inline std::uint8_t paeth(int a, int b, int c) {
+    const int p = a + b - c;
+    const int pa = std::abs(p - a), pb = std::abs(p - b), pc = std::abs(p - c);
+    if (pa <= pb && pa <= pc) return static_cast<std::uint8_t>(a);
+    if (pb <= pc) return static_cast<std::uint8_t>(b);
+    return static_cast<std::uint8_t>(c);
+}
+
+// Applies filter `type` (0..4) to one row; bytes per pixel is 1 for palette images.
+void filter_row(int type, const std::uint8_t* row, const std::uint8_t* prev, std::size_t n,
+                std::uint8_t* out) {
+    for (std::size_t x = 0; x < n; ++x) {
+        const int a = x > 0 ? row[x - 1] : 0;
+        const int b = prev ? prev[x] : 0;
+        const int c = (x > 0 && prev) ? prev[x - 1] : 0;
+        int predicted = 0;
+        switch (type) {
+            case 1: predicted = a; break;
+            case 2: predicted = b; break;
+            case 3: predicted = (a + b) / 2; break;
+            case 4: predicted = paeth(a, b, c); break;
+            default: break;
+        }
+        out[x] = static_cast<std::uint8_t>(row[x] - predicted);
+    }
+}
+
+// Filtered scanlines: every row with filter None, or each row with the filter whose
+// output has the smallest sum of absolute values as signed bytes (the usual heuristic).
+std::vector<std::uint8_t> filter_image(const std::vector<std::uint8_t>& rows, std::size_t height,
+                                       std::size_t stride, bool adaptive) {
+    std::vector<std::uint8_t> out((stride + 1) * height);
+    std::vector<std::uint8_t> trial(stride), best(stride);
+    for (std::size_t y = 0; y < height; ++y) {
+        const std::uint8_t* row = rows.data() + y * stride;
+        const std::uint8_t* prev = y > 0 ? row - stride : nullptr;
+        std::uint8_t* dst = out.data() + y * (stride + 1);
+        int best_type = 0;
+        std::copy(row, row + stride, best.begin());
+        if (adaptive) {
+            auto cost = [&](const std::vector<std::uint8_t>& v) {
+                long total = 0;
+                for (std::uint8_t byte : v) total += std::abs(static_cast<int>(static_cast<std::int8_t>(byte)));
+                return total;
+            };
+            long best_cost = cost(best);
+            for (int type = 1; type <= 4; ++type) {
+                filter_row(type, row, prev, stride, trial.data());
+                const long c = cost(trial);
+                if (c < best_cost) best_cost = c, best_type = type, best.swap(trial);
+            }
+        }
+        dst[0] = static_cast<std::uint8_t>(best_type);
+        std::copy(best.begin(), best.end(), dst + 1);
+    }
+    return out;
+}
+
+std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, int level) {
+    z_stream zs{};
+    if (deflateInit2(&zs, level, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+        throw std::runtime_error("zlib: deflateInit2 failed");
+    }
+    std::vector<std::uint8_t> out(deflateBound(&zs, static_cast<uLong>(data.size())));
+    zs.next_in = const_cast<Bytef*>(data.data());
+    zs.avail_in = static_cast<uInt>(data.size());
+    zs.next_out = out.data();
+    zs.avail_out = static_cast<uInt>(out.size());
+    const int rc = deflate(&zs, Z_FINISH);
+    deflateEnd(&zs);
+    if (rc != Z_STREAM_END) throw std::runtime_error("zlib: deflate did not finish");
+    out.resize(zs.total_out);
+    return out;
+}
+
+}  // namespace
+
+int bit_depth_for(std::size_t palette_size) {
+    if (palette_size <= 2) return 1;
+    if (palette_size <= 4) return 2;
+    if (palette_size <= 16) return 4;
+    return 8;
+}
+
+std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width,
+                                     std::size_t height, const std::vector<Rgba8>& palette,
+                                     const PngOptions& options) {
+    const std::vector<std::uint32_t> order = palette_order(palette);
+    std::vector<std::uint8_t> new_index(palette.size());
+    for (std::size_t i = 0; i < order.size(); ++i) new_index[order[i]] = static_cast<std::uint8_t>(i);
+    std::vector<std::uint8_t> reordered(width * height);
+    for (std::size_t p = 0; p < reordered.size(); ++p) reordered[p] = new_index[labels[p]];
+
+    const int depth = bit_depth_for(palette.size());
+    const std::size_t stride = (width * static_cast<std::size_t>(depth) + 7) / 8;
+    const std::vector<std::uint8_t> rows = pack_rows(reordered.data(), width, height, depth, stride);
+    std::vector<std::uint8_t> idat = zlib_compress(filter_image(rows, height, stride, false), options.level);
+    if (depth == 8) {
+        std::vector<std::uint8_t> filtered = zlib_compress(filter_image(rows, height, stride, true), options.level);
+        if (filtered.size() < idat.size()) idat.swap(filtered);
+    }
+
+    std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+    std::vector<std::uint8_t> ihdr;
+    put_u32(ihdr, static_cast<std::uint32_t>(width));
+    put_u32(ihdr, static_cast<std::uint32_t>(height));
+    ihdr.insert(ihdr.end(), {static_cast<std::uint8_t>(depth), 3, 0, 0, 0});
+    put_chunk(png, "IHDR", ihdr.data(), ihdr.size());
+
+    std::vector<std::uint8_t> plte, trns;
+    for (std::uint32_t i : order) {
+        plte.insert(plte.end(), palette[i].begin(), palette[i].begin() + 3);
+        trns.push_back(palette[i][3]);
+    }
+    while (!trns.empty() && trns.back() == 255) trns.pop_back();
+    put_chunk(png, "PLTE", plte.data(), plte.size());
+    if (!trns.empty()) put_chunk(png, "tRNS", trns.data(), trns.size());
+    put_chunk(png, "IDAT", idat.data(), idat.size());
+    put_chunk(png, "IEND", nullptr, 0);
+    return png;
+}
+
+}  // namespace quantcli

@@ -1,0 +1,29 @@
+// Stage 5: palette PNG files (colour type 3) from labels and a palette.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace quantcli {
+
+using Rgba8 = std::array<std::uint8_t, 4>;
+
+struct PngOptions {
+    int level = 9;  // zlib level, 0..9
+};
+
+// Smallest PNG bit depth (1, 2, 4 or 8) that can index `palette_size` entries.
+int bit_depth_for(std::size_t palette_size);
+
+// Writes IHDR, PLTE, tRNS (only when an entry is not opaque), IDAT and IEND. Entries are
+// reordered first: translucent ones lead so tRNS stays short, the rest follow by
+// luminance so that similar colours get nearby indices. Each row is filtered with
+// None or with the filter the minimum-sum heuristic picks, whichever whole image
+// deflates smaller. `labels` holds width * height indices below `palette.size()`.
+std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width,
+                                     std::size_t height, const std::vector<Rgba8>& palette,
+                                     const PngOptions& options);
+
+}  // namespace quantcli

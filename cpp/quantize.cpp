@@ -1,0 +1,114 @@
+#include "quantize.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kmeans.hpp"
+#include "remap.hpp"
+
+namespace quantcli {
+namespace {
+
+Rgba8 round_to_8bit(const Point4& p) {
+    Rgba8 c;
+    for (int ch = 0; ch < 4; ++ch) {
+        c[ch] = static_cast<std::uint8_t>(std::clamp(std::lround(p.c[ch]), 0L, 255L));
+    }
+    return c;
+}
+
+Point4 point_of(const Rgba8& c) {
+    return {{static_cast<float>(c[0]), static_cast<float>(c[1]), static_cast<float>(c[2]),
+             static_cast<float>(c[3])}};
+}
+
+std::vector<Point4> points_of(const std::vector<Rgba8>& palette) {
+    std::vector<Point4> out;
+    out.reserve(palette.size());
+    for (const Rgba8& c : palette) out.push_back(point_of(c));
+    return out;
+}
+
+// Counts and squared error of a remap that went colour by colour.
+void tally(const Histogram& hist, const std::vector<std::int32_t>& color_label, Quantized& q) {
+    q.counts.assign(q.palette.size(), 0);
+    const std::vector<Point4> entries = points_of(q.palette);
+    for (std::size_t i = 0; i < hist.size(); ++i) {
+        const std::int32_t label = color_label[i];
+        q.counts[label] += hist.counts[i];
+        q.sse += static_cast<double>(hist.counts[i]) *
+                 squared_distance(quantcli::point_of(hist.colors[i]), entries[label]);
+    }
+}
+
+void tally_labels(Quantized& q) {
+    q.counts.assign(q.palette.size(), 0);
+    for (std::uint8_t label : q.labels) ++q.counts[label];
+}
+
+}  // namespace
+
+PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
+    PaletteFit fit;
+    if (hist.size() <= static_cast<std::size_t>(options.k)) {
+        for (std::size_t i = 0; i < hist.size(); ++i) {
+            fit.palette.push_back(round_to_8bit(point_of(hist.colors[i])));
+            fit.color_label.push_back(static_cast<std::int32_t>(i));
+        }
+        return fit;
+    }
+    std::vector<Point4> fixed;
+    if (hist.colors.front() == kTransparentKey) fixed.push_back(point_of(kTransparentKey));
+    std::vector<Point4> init = options.init == InitMethod::kMedianCut
+                                   ? median_cut_init(hist, options.k, fixed)
+                                   : kmeanspp_init(hist, options.k, options.seed, fixed);
+    const KMeansResult km = kmeans(hist, std::move(init), static_cast<int>(fixed.size()),
+                                   options.max_iter, options.tol);
+    fit.iterations = km.iterations;
+    for (const Point4& c : km.centres) fit.palette.push_back(round_to_8bit(c));
+    // Rounding moved the centres a little: assign each colour to its nearest entry as
+    // written, so the labels are exactly the nearest palette colours.
+    fit.color_label = assign_nearest(hist, points_of(fit.palette), &km.assignment);
+    return fit;
+}
+
+Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t height,
+                   int channels, const QuantizeOptions& options) {
+    std::vector<std::uint32_t> pixel_color;
+    const Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color);
+    PaletteFit fit = fit_palette(hist, options);
+    Quantized q;
+    q.palette = std::move(fit.palette);
+    q.iterations = fit.iterations;
+    q.unique_colors = hist.size();
+    q.labels.resize(width * height);
+    if (options.dither && hist.size() > static_cast<std::size_t>(options.k)) {
+        q.sse = remap_dithered(pixels, width, height, channels, points_of(q.palette), q.labels.data());
+        tally_labels(q);
+    } else {
+        remap_by_color(pixel_color, fit.color_label, q.labels.data());
+        tally(hist, fit.color_label, q);
+    }
+    return q;
+}
+
+Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
+                           int channels, const std::vector<Rgba8>& palette, bool dither) {
+    Quantized q;
+    q.palette = palette;
+    q.labels.resize(width * height);
+    if (dither) {
+        q.sse = remap_dithered(pixels, width, height, channels, points_of(palette), q.labels.data());
+        tally_labels(q);
+        return q;
+    }
+    std::vector<std::uint32_t> pixel_color;
+    const Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color);
+    q.unique_colors = hist.size();
+    const std::vector<std::int32_t> color_label = assign_nearest(hist, points_of(palette));
+    remap_by_color(pixel_color, color_label, q.labels.data());
+    tally(hist, color_label, q);
+    return q;
+}
+
+}  // namespace quantcli

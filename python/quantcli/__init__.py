@@ -1,0 +1,51 @@
+"""quantcli: shrink images to K colours and write small palette PNGs."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .api import (
+    CompressResult,
+    Quantized,
+    compress_bytes,
+    compress_file,
+    compress_pixels,
+    encode_png,
+    psnr_from_mse,
+    quantize,
+)
+from .errors import (
+    ImageReadError,
+    InvalidOptionError,
+    OutputExistsError,
+    OutputWriteError,
+    QuantcliError,
+)
+from .images import read_image, to_rgb8, write_atomic
+from .options import QuantizeOptions
+
+try:
+    __version__ = version("quantcli")
+except PackageNotFoundError:  # running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "CompressResult",
+    "ImageReadError",
+    "InvalidOptionError",
+    "OutputExistsError",
+    "OutputWriteError",
+    "QuantcliError",
+    "QuantizeOptions",
+    "Quantized",
+    "__version__",
+    "compress_bytes",
+    "compress_file",
+    "compress_pixels",
+    "encode_png",
+    "psnr_from_mse",
+    "quantize",
+    "read_image",
+    "to_rgb8",
+    "write_atomic",
+]

@@ -1,0 +1,53 @@
+"""Type stub for the compiled module quantcli._core (kept honest by tests/test_stub.py)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def quantize(
+    pixels: npt.NDArray[np.uint8],
+    k: int,
+    seed: int = 0,
+    max_iter: int = 100,
+    tol: float = 0.1,
+    dither: bool = False,
+    init: str = "median-cut",
+) -> dict[str, Any]: ...
+def remap(
+    pixels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], dither: bool = False
+) -> dict[str, Any]: ...
+def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 9) -> bytes: ...
+def histogram(
+    pixels: npt.NDArray[np.uint8],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
+def merge_histograms(
+    colors_a: npt.NDArray[np.uint8],
+    counts_a: npt.NDArray[np.uint64],
+    colors_b: npt.NDArray[np.uint8],
+    counts_b: npt.NDArray[np.uint64],
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
+def fit_palette(
+    colors: npt.NDArray[np.uint8],
+    counts: npt.NDArray[np.uint64],
+    k: int,
+    seed: int = 0,
+    max_iter: int = 100,
+    tol: float = 0.1,
+    init: str = "median-cut",
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32], int]: ...
+def kmeans(
+    colors: npt.NDArray[np.uint8],
+    counts: npt.NDArray[np.uint64],
+    init: npt.NDArray[np.float32],
+    n_fixed: int = 0,
+    max_iter: int = 100,
+    tol: float = 0.0,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32], float, int]: ...
+def initial_palette(
+    colors: npt.NDArray[np.uint8],
+    counts: npt.NDArray[np.uint64],
+    k: int,
+    seed: int = 0,
+    init: str = "median-cut",
+) -> npt.NDArray[np.float32]: ...

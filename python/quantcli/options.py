@@ -1,0 +1,70 @@
+"""One options object, validated in one place, that every stage receives."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Literal
+
+from .errors import InvalidOptionError
+
+InitMethod = Literal["median-cut", "kmeans++"]
+INIT_METHODS: tuple[str, ...] = ("median-cut", "kmeans++")
+
+K_MIN, K_MAX = 2, 256
+DEFAULT_K = 256
+DEFAULT_MAX_ITER = 100
+DEFAULT_TOL = 0.1
+DEFAULT_LEVEL = 9
+
+
+@dataclass(frozen=True)
+class QuantizeOptions:
+    """How to quantize and encode one image.
+
+    Parameters
+    ----------
+    k : int
+        Largest palette size, from 2 to 256.
+    seed : int
+        Seed for any random choice (``init="kmeans++"``), from 0 to 2**64 - 1.
+    dither : bool
+        Floyd-Steinberg error diffusion when remapping pixels.
+    max_iter : int
+        Most k-means updates; 0 keeps the initial palette.
+    tol : float
+        k-means stops once no palette colour moves more than this (0..255 units).
+    init : {"median-cut", "kmeans++"}
+        How the initial palette is chosen.
+    level : int
+        zlib compression level of the PNG, from 0 to 9.
+    """
+
+    k: int = DEFAULT_K
+    seed: int = 0
+    dither: bool = False
+    max_iter: int = DEFAULT_MAX_ITER
+    tol: float = DEFAULT_TOL
+    init: InitMethod = "median-cut"
+    level: int = DEFAULT_LEVEL
+
+    def __post_init__(self) -> None:
+        _require_int("k", self.k, K_MIN, K_MAX)
+        _require_int("seed", self.seed, 0, 2**64 - 1)
+        _require_int("max_iter", self.max_iter, 0, 1_000_000)
+        _require_int("level", self.level, 0, 9)
+        if not isinstance(self.dither, bool):
+            raise InvalidOptionError(f"dither must be True or False, got {self.dither!r}")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol >= 0:
+            raise InvalidOptionError(f"tol must be a number >= 0, got {self.tol!r}")
+        if self.init not in INIT_METHODS:
+            raise InvalidOptionError(
+                f"init must be one of {', '.join(INIT_METHODS)}, got {self.init!r}"
+            )
+
+
+def _require_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise InvalidOptionError(f"{name} must be an integer, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidOptionError(f"{name} must be from {low} to {high}, got {value}")
