@@ -1,0 +1,5 @@
+"""``python -m quantcli`` runs the CLI."""
+
+from .cli import main
+
+main()
