@@ -133,14 +133,19 @@ std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, i
     if (deflateInit2(&zs, level, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
         throw std::runtime_error("zlib: deflateInit2 failed");
     }
-    std::vector<std::uint8_t> out(deflateBound(&zs, static_cast<uLong>(data.size())));
+    std::vector<std::uint8_t> out(deflateBound(&zs, static_cast<uLong>(data.size())) + 64);
     zs.next_in = const_cast<Bytef*>(data.data());
     zs.avail_in = static_cast<uInt>(data.size());
-    zs.next_out = out.data();
-    zs.avail_out = static_cast<uInt>(out.size());
-    const int rc = deflate(&zs, Z_FINISH);
+    int rc = Z_OK;
+    while (rc == Z_OK || rc == Z_BUF_ERROR) {
+        if (zs.total_out == out.size()) out.resize(out.size() * 2);
+        zs.next_out = out.data() + zs.total_out;
+        zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
+        rc = deflate(&zs, Z_FINISH);
+        if (rc == Z_STREAM_END) break;
+    }
     deflateEnd(&zs);
-    if (rc != Z_STREAM_END) throw std::runtime_error("zlib: deflate did not finish");
+    if (rc != Z_STREAM_END) throw std::runtime_error("zlib: deflate failed");
     out.resize(zs.total_out);
     return out;
 }
