@@ -19,10 +19,16 @@ namespace {
 
 using U8Array = py::array_t<std::uint8_t>;
 
+// Equal as NumPy compares dtypes (an unpickled dtype is another object), in native order.
+bool same_dtype(const py::dtype& a, const py::dtype& b) {
+    return a.kind() == b.kind() && a.itemsize() == b.itemsize() &&
+           (a.itemsize() == 1 || a.byteorder() == '=' || a.byteorder() == b.byteorder());
+}
+
 // Checks dtype, dimensions, the size of the last axis and C-contiguity, naming the argument.
 void require(const py::array& a, const char* name, const py::dtype& dtype, int ndim,
              std::initializer_list<py::ssize_t> last_axis, const char* shape_text) {
-    if (!a.dtype().is(dtype)) {
+    if (!same_dtype(a.dtype(), dtype)) {
         throw py::value_error(std::string(name) + " must have dtype " + std::string(py::str(dtype)) +
                               ", got " + std::string(py::str(a.dtype())));
     }
@@ -262,7 +268,7 @@ PYBIND11_MODULE(_core, m) {
             KMeansResult km;
             {
                 py::gil_scoped_release release;
-                km = kmeans(hist, std::move(centres), n_fixed, max_iter, tol);
+                km = kmeans(to_points(hist), std::move(centres), n_fixed, max_iter, tol);
             }
             py::array_t<float> out({k, py::ssize_t{4}});
             std::memcpy(out.mutable_data(), km.centres.data(), k * sizeof(Point4));
@@ -285,8 +291,9 @@ PYBIND11_MODULE(_core, m) {
             std::vector<Point4> centres;
             {
                 py::gil_scoped_release release;
-                centres = method == InitMethod::kMedianCut ? median_cut_init(hist, k, {})
-                                                            : kmeanspp_init(hist, k, seed, {});
+                const WeightedPoints data = to_points(hist);
+                centres = method == InitMethod::kMedianCut ? median_cut_init(data, k, {})
+                                                            : kmeanspp_init(data, k, seed, {});
             }
             py::array_t<float> out({static_cast<py::ssize_t>(k), py::ssize_t{4}});
             std::memcpy(out.mutable_data(), centres.data(), k * sizeof(Point4));

@@ -29,4 +29,23 @@ inline ColorKey pixel_key(const std::uint8_t* pixels, std::size_t i, int channel
     return pack_rgba(p[0], p[1], p[2], channels == 4 ? p[3] : 255);
 }
 
+// A point in RGBA space, as floats in 0..255: a colour, a mean of colours or a centre.
+struct Point4 {
+    float c[4];
+};
+
+inline Point4 point_of(ColorKey key) {
+    return {{static_cast<float>(key_channel(key, 0)), static_cast<float>(key_channel(key, 1)),
+             static_cast<float>(key_channel(key, 2)), static_cast<float>(key_channel(key, 3))}};
+}
+
+inline float squared_distance(const Point4& a, const Point4& b) {
+    float d = 0.0f;
+    for (int ch = 0; ch < 4; ++ch) {
+        const float t = a.c[ch] - b.c[ch];
+        d += t * t;
+    }
+    return d;
+}
+
 }  // namespace quantcli

@@ -27,4 +27,15 @@ Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channel
 // Adds counts colour by colour; the result is sorted like its inputs.
 Histogram merge_histograms(const Histogram& a, const Histogram& b);
 
+// Points with weights: what the palette stages work on. Either a histogram's colours
+// with their pixel counts, or a coarser summary of them.
+struct WeightedPoints {
+    std::vector<Point4> points;
+    std::vector<double> weights;
+
+    std::size_t size() const { return points.size(); }
+};
+
+WeightedPoints to_points(const Histogram& hist);
+
 }  // namespace quantcli

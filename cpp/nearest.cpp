@@ -80,19 +80,38 @@ Nearest CentreSet::nearest(const Point4& x) const {
 
 NeighbourIndex::NeighbourIndex(const std::vector<Point4>& centres)
     : k_(static_cast<int>(centres.size())),
-      centres_(centres),
       sorted_(static_cast<std::size_t>(k_) * (k_ > 0 ? k_ - 1 : 0)),
       half_gap_(k_, std::numeric_limits<float>::infinity()) {
     for (int j = 0; j < k_; ++j) {
         Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * (k_ - 1);
         int n = 0;
         for (int o = 0; o < k_; ++o) {
-            if (o != j) row[n++] = {std::sqrt(squared_distance(centres[j], centres[o])), o};
+            if (o != j) row[n++] = {0.0f, o};
         }
-        std::sort(row, row + n, [](const Neighbour& a, const Neighbour& b) {
-            return a.distance < b.distance || (a.distance == b.distance && a.index < b.index);
-        });
-        if (n > 0) half_gap_[j] = 0.5f * row[0].distance;
+    }
+    update(centres);
+}
+
+void NeighbourIndex::update(const std::vector<Point4>& centres) {
+    centres_ = centres;
+    const int row_size = k_ - 1;
+    for (int j = 0; j < k_; ++j) {
+        Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * row_size;
+        for (int n = 0; n < row_size; ++n) {
+            row[n].distance = std::sqrt(squared_distance(centres[j], centres[row[n].index]));
+        }
+        // Insertion sort by (distance, index): linear on a row that is nearly in order.
+        for (int n = 1; n < row_size; ++n) {
+            const Neighbour item = row[n];
+            int m = n;
+            while (m > 0 && (row[m - 1].distance > item.distance ||
+                             (row[m - 1].distance == item.distance && row[m - 1].index > item.index))) {
+                row[m] = row[m - 1];
+                --m;
+            }
+            row[m] = item;
+        }
+        half_gap_[j] = row_size > 0 ? 0.5f * row[0].distance : std::numeric_limits<float>::infinity();
     }
 }
 

@@ -9,25 +9,6 @@
 
 namespace quantcli {
 
-// A point in RGBA space, as floats in 0..255.
-struct Point4 {
-    float c[4];
-};
-
-inline Point4 point_of(ColorKey key) {
-    return {{static_cast<float>(key_channel(key, 0)), static_cast<float>(key_channel(key, 1)),
-             static_cast<float>(key_channel(key, 2)), static_cast<float>(key_channel(key, 3))}};
-}
-
-inline float squared_distance(const Point4& a, const Point4& b) {
-    float d = 0.0f;
-    for (int ch = 0; ch < 4; ++ch) {
-        const float t = a.c[ch] - b.c[ch];
-        d += t * t;
-    }
-    return d;
-}
-
 struct Nearest {
     int index;        // closest centre; the lowest index among equals
     float best;       // its squared distance
@@ -59,6 +40,10 @@ private:
 class NeighbourIndex {
 public:
     explicit NeighbourIndex(const std::vector<Point4>& centres);
+
+    // Moves the centres. Each row keeps its previous order and is re-sorted by insertion,
+    // which is linear when the centres moved little (later k-means iterations).
+    void update(const std::vector<Point4>& centres);
 
     // Half the distance from centre j to its closest other centre: a point within this
     // distance of centre j has no closer centre.

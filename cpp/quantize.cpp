@@ -59,16 +59,19 @@ PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
     }
     std::vector<Point4> fixed;
     if (hist.colors.front() == kTransparentKey) fixed.push_back(point_of(kTransparentKey));
+    const int n_fixed = static_cast<int>(fixed.size());
+    const WeightedPoints exact = to_points(hist);
+    std::vector<std::int32_t> box_of;
     std::vector<Point4> init = options.init == InitMethod::kMedianCut
-                                   ? median_cut_init(hist, options.k, fixed)
-                                   : kmeanspp_init(hist, options.k, options.seed, fixed);
-    const KMeansResult km = kmeans(hist, std::move(init), static_cast<int>(fixed.size()),
-                                   options.max_iter, options.tol);
+                                   ? median_cut_init(exact, options.k, fixed, &box_of)
+                                   : kmeanspp_init(exact, options.k, options.seed, fixed);
+    const KMeansResult km = kmeans(exact, std::move(init), n_fixed, options.max_iter, options.tol,
+                                   box_of.empty() ? nullptr : &box_of);
     fit.iterations = km.iterations;
     for (const Point4& c : km.centres) fit.palette.push_back(round_to_8bit(c));
     // Rounding moved the centres a little: assign each colour to its nearest entry as
     // written, so the labels are exactly the nearest palette colours.
-    fit.color_label = assign_nearest(hist, points_of(fit.palette), &km.assignment);
+    fit.color_label = assign_nearest(exact, points_of(fit.palette), &km.assignment);
     return fit;
 }
 
@@ -105,7 +108,7 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
     std::vector<std::uint32_t> pixel_color;
     const Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color);
     q.unique_colors = hist.size();
-    const std::vector<std::int32_t> color_label = assign_nearest(hist, points_of(palette));
+    const std::vector<std::int32_t> color_label = assign_nearest(to_points(hist), points_of(palette));
     remap_by_color(pixel_color, color_label, q.labels.data());
     tally(hist, color_label, q);
     return q;

@@ -250,3 +250,16 @@ def test_k_out_of_range(k, rgb_image):
 def test_bad_options(bad, rgb_image):
     with pytest.raises(ValueError):
         quantcli.quantize(rgb_image, 4, **bad)
+
+
+def test_arrays_from_pickle_are_accepted(rgb_image):
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(rgb_image))  # a dtype object that is not numpy's cached one
+    np.testing.assert_array_equal(quantcli.quantize(clone, 8).palette, quantcli.quantize(rgb_image, 8).palette)
+
+
+def test_big_endian_counts_are_rejected(rgb_image):
+    colors, counts = _core.histogram(rgb_image)
+    with pytest.raises(ValueError, match="dtype uint64"):
+        _core.fit_palette(colors, counts.astype(">u8"), 4)
