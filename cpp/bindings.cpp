@@ -111,11 +111,12 @@ InitMethod init_method(const std::string& name) {
 }
 
 QuantizeOptions make_options(int k, std::uint64_t seed, int max_iter, double tol, bool dither,
-                             const std::string& init) {
+                             const std::string& init, int threads) {
     require_k(k);
     if (max_iter < 0) throw py::value_error("max_iter must be >= 0");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
-    return {k, seed, max_iter, tol, dither, init_method(init)};
+    if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
+    return {k, seed, max_iter, tol, dither, init_method(init), threads};
 }
 
 py::dict quantized_to_dict(Quantized&& q, py::ssize_t h, py::ssize_t w, int channels) {
@@ -141,9 +142,9 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "quantize",
         [](const py::array& pixels, int k, std::uint64_t seed, int max_iter, double tol, bool dither,
-           const std::string& init) {
+           const std::string& init, int threads) {
             require_image(pixels);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init, threads);
             const auto h = pixels.shape(0), w = pixels.shape(1);
             const int channels = static_cast<int>(pixels.shape(2));
             const auto* data = static_cast<const std::uint8_t*>(pixels.data());
@@ -156,12 +157,13 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
         py::arg("tol") = 0.1, py::arg("dither") = false, py::arg("init") = "median-cut",
-        "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
+        py::arg("threads") = 0, "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
 
     m.def(
         "remap",
-        [](const py::array& pixels, const py::array& palette, bool dither) {
+        [](const py::array& pixels, const py::array& palette, bool dither, int threads) {
             require_image(pixels);
+            if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
             const std::vector<Rgba8> entries = palette_from_array(palette);
             const auto h = pixels.shape(0), w = pixels.shape(1);
             const int channels = static_cast<int>(pixels.shape(2));
@@ -169,11 +171,11 @@ PYBIND11_MODULE(_core, m) {
             Quantized q;
             {
                 py::gil_scoped_release release;
-                q = remap_to_palette(data, w, h, channels, entries, dither);
+                q = remap_to_palette(data, w, h, channels, entries, dither, threads);
             }
             return quantized_to_dict(std::move(q), h, w, static_cast<int>(palette.shape(1)));
         },
-        py::arg("pixels"), py::arg("palette"), py::arg("dither") = false,
+        py::arg("pixels"), py::arg("palette"), py::arg("dither") = false, py::arg("threads") = 0,
         "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette.");
 
     m.def(
@@ -194,7 +196,7 @@ PYBIND11_MODULE(_core, m) {
                     throw py::value_error("labels must be below the palette size " + std::to_string(entries.size()) +
                                           ", found " + std::to_string(top));
                 }
-                png = encode_png(data, w, h, entries, PngOptions{level});
+                png = encode_png(data, w, h, entries, PngOptions{level, false, 0});
             }
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
@@ -236,9 +238,9 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "fit_palette",
         [](const py::array& colors, const py::array& counts, int k, std::uint64_t seed, int max_iter,
-           double tol, const std::string& init) {
+           double tol, const std::string& init, int threads) {
             const Histogram hist = histogram_from_arrays(colors, counts);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init, threads);
             PaletteFit fit;
             {
                 py::gil_scoped_release release;
@@ -249,7 +251,7 @@ PYBIND11_MODULE(_core, m) {
             return py::make_tuple(palette_to_array(fit.palette, 4), labels, fit.iterations);
         },
         py::arg("colors"), py::arg("counts"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
-        py::arg("tol") = 0.1, py::arg("init") = "median-cut",
+        py::arg("tol") = 0.1, py::arg("init") = "median-cut", py::arg("threads") = 0,
         "Fit a palette to a histogram: ((m, 4) uint8 palette, (n,) int32 label per colour, iterations).");
 
     m.def(

@@ -5,6 +5,8 @@
 #include <numeric>
 #include <utility>
 
+#include "parallel.hpp"
+
 namespace quantcli {
 namespace {
 
@@ -125,32 +127,66 @@ std::uint64_t Histogram::total() const {
 }
 
 Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
-                          std::vector<std::uint32_t>* pixel_color) {
-    // Photos have about one new colour per 4 to 10 pixels: sizing for that up front
-    // saves the rehashes of a table grown from small.
-    ColorTable table(std::min<std::size_t>(n / 8 + 256, std::size_t{1} << 22));
+                          std::vector<std::uint32_t>* pixel_color, int threads) {
     if (pixel_color) pixel_color->resize(n);
     std::uint32_t* ids = pixel_color ? pixel_color->data() : nullptr;
-    if (channels == 4) {
-        count_pixels<4>(pixels, n, table, ids);
-    } else {
-        count_pixels<3>(pixels, n, table, ids);
+    // Each thread counts one stretch of the image in a table of its own, with ids local
+    // to that table. The sorted merge below is the same however the image was cut.
+    constexpr std::size_t kMinChunk = 1 << 18;
+    const std::size_t chunks = std::max<std::size_t>(1, std::min<std::size_t>(threads, n / kMinChunk));
+    const std::size_t chunk = (n + chunks - 1) / chunks;
+    std::vector<ColorTable> tables;
+    tables.reserve(chunks);
+    for (std::size_t c = 0; c < chunks; ++c) {
+        // Photos have about one new colour per 4 to 10 pixels: sizing for that up front
+        // saves the rehashes of a table grown from small.
+        tables.emplace_back(std::min<std::size_t>(chunk / 8 + 256, std::size_t{1} << 22));
     }
+    std::vector<std::vector<std::uint32_t>> orders(chunks);
+    parallel_for(chunks, threads, [&](std::size_t c) {
+        const std::size_t begin = c * chunk, end = std::min(n, begin + chunk);
+        const std::uint8_t* start = pixels + begin * static_cast<std::size_t>(channels);
+        std::uint32_t* out = ids ? ids + begin : nullptr;
+        if (channels == 4) {
+            count_pixels<4>(start, end - begin, tables[c], out);
+        } else {
+            count_pixels<3>(start, end - begin, tables[c], out);
+        }
+        orders[c] = radix_order(tables[c].colors());
+    });
 
-    const std::vector<ColorKey>& colors = table.colors();
-    const std::vector<std::uint64_t>& counts = table.counts();
-    const std::vector<std::uint32_t> order = radix_order(colors);
+    // Merge the sorted tables; rank[c][local id] is the colour's index in the result.
     Histogram hist;
-    hist.colors.resize(order.size());
-    hist.counts.resize(order.size());
-    std::vector<std::uint32_t> rank(order.size());
-    for (std::size_t r = 0; r < order.size(); ++r) {
-        hist.colors[r] = colors[order[r]];
-        hist.counts[r] = counts[order[r]];
-        rank[order[r]] = static_cast<std::uint32_t>(r);
+    std::vector<std::vector<std::uint32_t>> rank(chunks);
+    std::vector<std::size_t> head(chunks, 0);
+    for (std::size_t c = 0; c < chunks; ++c) rank[c].resize(orders[c].size());
+    while (true) {
+        bool any = false;
+        ColorKey smallest = 0;
+        for (std::size_t c = 0; c < chunks; ++c) {
+            if (head[c] == orders[c].size()) continue;
+            const ColorKey key = tables[c].colors()[orders[c][head[c]]];
+            if (!any || key < smallest) smallest = key, any = true;
+        }
+        if (!any) break;
+        const auto r = static_cast<std::uint32_t>(hist.colors.size());
+        std::uint64_t count = 0;
+        for (std::size_t c = 0; c < chunks; ++c) {
+            if (head[c] == orders[c].size()) continue;
+            const std::uint32_t id = orders[c][head[c]];
+            if (tables[c].colors()[id] != smallest) continue;
+            count += tables[c].counts()[id];
+            rank[c][id] = r;
+            ++head[c];
+        }
+        hist.colors.push_back(smallest);
+        hist.counts.push_back(count);
     }
-    if (pixel_color) {
-        for (std::uint32_t& c : *pixel_color) c = rank[c];
+    if (ids) {
+        parallel_for(chunks, threads, [&](std::size_t c) {
+            const std::size_t begin = c * chunk, end = std::min(n, begin + chunk);
+            for (std::size_t p = begin; p < end; ++p) ids[p] = rank[c][ids[p]];
+        });
     }
     return hist;
 }

@@ -5,12 +5,17 @@
 #include <cmath>
 #include <limits>
 
+#include "parallel.hpp"
+
 namespace quantcli {
 namespace {
 
 // Slack for float rounding in the bound tests: a point is skipped only when its bounds
 // prove the assignment with this much to spare.
 constexpr float kBoundSlack = 1.0e-3f;
+
+// Points per block of the parallel loops.
+constexpr std::size_t kBlock = 8192;
 
 // Per-cluster weighted sums. On histograms every term is an integer times an integer
 // count, so the double sums are exact and independent of the order of updates.
@@ -42,20 +47,22 @@ struct ClusterSums {
 
 std::vector<std::int32_t> assign_nearest(const WeightedPoints& data,
                                          const std::vector<Point4>& centres,
-                                         const std::vector<std::int32_t>* guess) {
-    std::vector<std::int32_t> out(data.size());
-    if (guess) {
-        const NeighbourIndex index(centres);
-        for (std::size_t i = 0; i < data.size(); ++i) out[i] = index.search(data.points[i], (*guess)[i]).index;
-    } else {
-        const CentreSet set(centres);
-        for (std::size_t i = 0; i < data.size(); ++i) out[i] = set.nearest(data.points[i]).index;
-    }
+                                         const std::vector<std::int32_t>* guess, int threads) {
+    const std::size_t n = data.size();
+    std::vector<std::int32_t> out(n);
+    const NeighbourIndex index(centres);
+    const CentreSet set(centres);
+    parallel_for(block_count(n, kBlock), threads, [&](std::size_t b) {
+        for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+            out[i] = guess ? index.search(data.points[i], (*guess)[i]).index
+                           : set.nearest(data.points[i]).index;
+        }
+    });
     return out;
 }
 
 KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int n_fixed,
-                    int max_iter, double tol, const std::vector<std::int32_t>* guess) {
+                    int max_iter, double tol, const std::vector<std::int32_t>* guess, int threads) {
     const std::size_t n = data.size();
     const int k = static_cast<int>(centres.size());
     const std::vector<Point4>& points = data.points;
@@ -65,23 +72,28 @@ KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int
     std::vector<float> upper(n), lower(n);
     ClusterSums sums(k);
     NeighbourIndex index(centres);
+    const std::size_t blocks = block_count(n, kBlock);
     {
         const CentreSet set(centres);
-        for (std::size_t i = 0; i < n; ++i) {
-            Nearest near;
-            if (guess) {
-                near = index.search(points[i], (*guess)[i]);
-            } else {
-                near = set.nearest(points[i]);
-                near.best = std::sqrt(near.best);
-                near.second = std::sqrt(near.second);
+        parallel_for(blocks, threads, [&](std::size_t b) {
+            for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+                Nearest near;
+                if (guess) {
+                    near = index.search(points[i], (*guess)[i]);
+                } else {
+                    near = set.nearest(points[i]);
+                    near.best = std::sqrt(near.best);
+                    near.second = std::sqrt(near.second);
+                }
+                assign[i] = near.index;
+                upper[i] = near.best;
+                lower[i] = near.second;
             }
-            assign[i] = near.index;
-            upper[i] = near.best;
-            lower[i] = near.second;
-            sums.add(near.index, points[i], weights[i]);
-        }
+        });
+        for (std::size_t i = 0; i < n; ++i) sums.add(assign[i], points[i], weights[i]);
     }
+    // Per block, the points that changed centre and their previous one.
+    std::vector<std::vector<std::pair<std::uint32_t, std::int32_t>>> moved(blocks);
 
     std::vector<float> move(k);
     int iterations = 0;
@@ -130,24 +142,33 @@ KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int
         // Assignment step. Hamerly's bounds skip points that provably keep their centre;
         // the rest search outwards from their current centre.
         index.update(centres);
-        std::size_t changed = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const int a = assign[i];
-            upper[i] += move[a];
-            lower[i] -= a == max_j ? second_move : max_move;
-            const float bound = std::max(index.half_gap(a), lower[i]);
-            if (upper[i] + kBoundSlack <= bound) continue;
-            upper[i] = std::sqrt(squared_distance(points[i], centres[a]));
-            if (upper[i] + kBoundSlack <= bound) continue;
-            const Nearest near = index.search(points[i], a);
-            upper[i] = near.best;
-            lower[i] = near.second;
-            if (near.index != a) {
-                sums.remove(a, points[i], weights[i]);
-                sums.add(near.index, points[i], weights[i]);
-                assign[i] = near.index;
-                ++changed;
+        parallel_for(blocks, threads, [&](std::size_t b) {
+            moved[b].clear();
+            for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+                const int a = assign[i];
+                upper[i] += move[a];
+                lower[i] -= a == max_j ? second_move : max_move;
+                const float bound = std::max(index.half_gap(a), lower[i]);
+                if (upper[i] + kBoundSlack <= bound) continue;
+                upper[i] = std::sqrt(squared_distance(points[i], centres[a]));
+                if (upper[i] + kBoundSlack <= bound) continue;
+                const Nearest near = index.search(points[i], a);
+                upper[i] = near.best;
+                lower[i] = near.second;
+                if (near.index != a) {
+                    assign[i] = near.index;
+                    moved[b].emplace_back(static_cast<std::uint32_t>(i), a);
+                }
             }
+        });
+        // The sums change in point order, exactly as a serial pass would change them.
+        std::size_t changed = 0;
+        for (const auto& block : moved) {
+            for (const auto& [i, from] : block) {
+                sums.remove(from, points[i], weights[i]);
+                sums.add(assign[i], points[i], weights[i]);
+            }
+            changed += block.size();
         }
         if (changed == 0) break;
     }

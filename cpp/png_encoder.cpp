@@ -2,6 +2,8 @@
 
 #include <zlib.h>
 
+#include "parallel.hpp"
+
 #include <algorithm>
 #include <cstdlib>
 #include <numeric>
@@ -128,25 +130,60 @@ std::vector<std::uint8_t> filter_image(const std::vector<std::uint8_t>& rows, st
     return out;
 }
 
-std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, int level) {
+// Raw deflate of data[begin, end), primed with up to 32 KiB of the bytes before `begin`,
+// ending byte-aligned (sync flush) unless it is the last piece of the stream.
+std::vector<std::uint8_t> deflate_piece(const std::vector<std::uint8_t>& data, std::size_t begin,
+                                        std::size_t end, int level, bool last) {
     z_stream zs{};
-    if (deflateInit2(&zs, level, Z_DEFLATED, 15, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (deflateInit2(&zs, level, Z_DEFLATED, -15, 9, Z_DEFAULT_STRATEGY) != Z_OK) {
         throw std::runtime_error("zlib: deflateInit2 failed");
     }
-    std::vector<std::uint8_t> out(deflateBound(&zs, static_cast<uLong>(data.size())) + 64);
-    zs.next_in = const_cast<Bytef*>(data.data());
-    zs.avail_in = static_cast<uInt>(data.size());
+    const std::size_t window = std::min<std::size_t>(begin, 32768);
+    if (window > 0) {
+        deflateSetDictionary(&zs, data.data() + begin - window, static_cast<uInt>(window));
+    }
+    std::vector<std::uint8_t> out(deflateBound(&zs, static_cast<uLong>(end - begin)) + 64);
+    zs.next_in = const_cast<Bytef*>(data.data() + begin);
+    zs.avail_in = static_cast<uInt>(end - begin);
+    const int flush = last ? Z_FINISH : Z_SYNC_FLUSH;
     int rc = Z_OK;
-    while (rc == Z_OK || rc == Z_BUF_ERROR) {
+    while (true) {
         if (zs.total_out == out.size()) out.resize(out.size() * 2);
         zs.next_out = out.data() + zs.total_out;
         zs.avail_out = static_cast<uInt>(out.size() - zs.total_out);
-        rc = deflate(&zs, Z_FINISH);
-        if (rc == Z_STREAM_END) break;
+        rc = deflate(&zs, flush);
+        if (rc == Z_STREAM_END || (!last && rc == Z_OK && zs.avail_in == 0 && zs.avail_out > 0)) break;
+        if (rc != Z_OK && rc != Z_BUF_ERROR) break;
     }
     deflateEnd(&zs);
-    if (rc != Z_STREAM_END) throw std::runtime_error("zlib: deflate failed");
+    if (rc != Z_STREAM_END && rc != Z_OK) throw std::runtime_error("zlib: deflate failed");
     out.resize(zs.total_out);
+    return out;
+}
+
+// A zlib stream of `data` made of independently compressed pieces of kPiece bytes, each
+// primed with the 32 KiB before it (as pigz does), so the pieces compress in parallel at
+// almost no cost in size. Piece boundaries are fixed, so the bytes do not depend on the
+// number of threads.
+std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, int level,
+                                        int threads) {
+    constexpr std::size_t kPiece = 256 * 1024;
+    const std::size_t pieces = std::max<std::size_t>(1, block_count(data.size(), kPiece));
+    std::vector<std::vector<std::uint8_t>> parts(pieces);
+    parallel_for(pieces, threads, [&](std::size_t p) {
+        const std::size_t begin = p * kPiece, end = std::min(data.size(), begin + kPiece);
+        parts[p] = deflate_piece(data, begin, end, level, p + 1 == pieces);
+    });
+    // zlib header: deflate with a 32 KiB window, FLEVEL from the level, FCHECK to make the
+    // 16-bit header a multiple of 31.
+    const int flevel = level < 2 ? 0 : level < 6 ? 1 : level == 6 ? 2 : 3;
+    const unsigned cmf = 0x78;
+    unsigned flg = static_cast<unsigned>(flevel) << 6;
+    flg += 31 - (cmf * 256 + flg) % 31;
+    std::vector<std::uint8_t> out = {static_cast<std::uint8_t>(cmf), static_cast<std::uint8_t>(flg)};
+    for (const auto& part : parts) out.insert(out.end(), part.begin(), part.end());
+    const uLong adler = adler32(adler32(0L, Z_NULL, 0), data.data(), static_cast<uInt>(data.size()));
+    put_u32(out, static_cast<std::uint32_t>(adler));
     return out;
 }
 
@@ -171,9 +208,11 @@ std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t wid
     const int depth = bit_depth_for(palette.size());
     const std::size_t stride = (width * static_cast<std::size_t>(depth) + 7) / 8;
     const std::vector<std::uint8_t> rows = pack_rows(reordered.data(), width, height, depth, stride);
-    std::vector<std::uint8_t> idat = zlib_compress(filter_image(rows, height, stride, false), options.level);
-    if (depth == 8) {
-        std::vector<std::uint8_t> filtered = zlib_compress(filter_image(rows, height, stride, true), options.level);
+    const int threads = resolve_threads(options.threads);
+    std::vector<std::uint8_t> idat = zlib_compress(filter_image(rows, height, stride, false), options.level, threads);
+    if (depth == 8 && options.try_filters) {
+        std::vector<std::uint8_t> filtered =
+            zlib_compress(filter_image(rows, height, stride, true), options.level, threads);
         if (filtered.size() < idat.size()) idat.swap(filtered);
     }
 

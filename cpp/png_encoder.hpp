@@ -11,7 +11,9 @@ namespace quantcli {
 using Rgba8 = std::array<std::uint8_t, 4>;
 
 struct PngOptions {
-    int level = 9;  // zlib level, 0..9
+    int level = 9;             // zlib level, 0..9
+    bool try_filters = false;  // also try per-row filters and keep the smaller IDAT
+    int threads = 0;           // 0: all cores; the bytes are the same for any value
 };
 
 // Smallest PNG bit depth (1, 2, 4 or 8) that can index `palette_size` entries.
@@ -19,9 +21,10 @@ int bit_depth_for(std::size_t palette_size);
 
 // Writes IHDR, PLTE, tRNS (only when an entry is not opaque), IDAT and IEND. Entries are
 // reordered first: translucent ones lead so tRNS stays short, the rest follow by
-// luminance so that similar colours get nearby indices. Each row is filtered with
-// None or with the filter the minimum-sum heuristic picks, whichever whole image
-// deflates smaller. `labels` holds width * height indices below `palette.size()`.
+// luminance so that similar colours get nearby indices. Rows are stored unfiltered
+// (filter None), or, with `try_filters`, each row also gets the filter the minimum-sum
+// heuristic picks and the smaller whole image is kept. `labels` holds width * height
+// indices below `palette.size()`.
 std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width,
                                      std::size_t height, const std::vector<Rgba8>& palette,
                                      const PngOptions& options);

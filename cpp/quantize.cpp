@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kmeans.hpp"
+#include "parallel.hpp"
 #include "remap.hpp"
 
 namespace quantcli {
@@ -65,20 +66,22 @@ PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
     std::vector<Point4> init = options.init == InitMethod::kMedianCut
                                    ? median_cut_init(exact, options.k, fixed, &box_of)
                                    : kmeanspp_init(exact, options.k, options.seed, fixed);
+    const int threads = resolve_threads(options.threads);
     const KMeansResult km = kmeans(exact, std::move(init), n_fixed, options.max_iter, options.tol,
-                                   box_of.empty() ? nullptr : &box_of);
+                                   box_of.empty() ? nullptr : &box_of, threads);
     fit.iterations = km.iterations;
     for (const Point4& c : km.centres) fit.palette.push_back(round_to_8bit(c));
     // Rounding moved the centres a little: assign each colour to its nearest entry as
     // written, so the labels are exactly the nearest palette colours.
-    fit.color_label = assign_nearest(exact, points_of(fit.palette), &km.assignment);
+    fit.color_label = assign_nearest(exact, points_of(fit.palette), &km.assignment, threads);
     return fit;
 }
 
 Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t height,
                    int channels, const QuantizeOptions& options) {
     std::vector<std::uint32_t> pixel_color;
-    const Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color);
+    const Histogram hist =
+        build_histogram(pixels, width * height, channels, &pixel_color, resolve_threads(options.threads));
     PaletteFit fit = fit_palette(hist, options);
     Quantized q;
     q.palette = std::move(fit.palette);
@@ -89,14 +92,16 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
         q.sse = remap_dithered(pixels, width, height, channels, points_of(q.palette), q.labels.data());
         tally_labels(q);
     } else {
-        remap_by_color(pixel_color, fit.color_label, q.labels.data());
+        remap_by_color(pixel_color, fit.color_label, q.labels.data(), resolve_threads(options.threads));
         tally(hist, fit.color_label, q);
     }
     return q;
 }
 
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                           int channels, const std::vector<Rgba8>& palette, bool dither) {
+                           int channels, const std::vector<Rgba8>& palette, bool dither,
+                           int threads) {
+    threads = resolve_threads(threads);
     Quantized q;
     q.palette = palette;
     q.labels.resize(width * height);
@@ -106,10 +111,11 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
         return q;
     }
     std::vector<std::uint32_t> pixel_color;
-    const Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color);
+    const Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color, threads);
     q.unique_colors = hist.size();
-    const std::vector<std::int32_t> color_label = assign_nearest(to_points(hist), points_of(palette));
-    remap_by_color(pixel_color, color_label, q.labels.data());
+    const std::vector<std::int32_t> color_label =
+        assign_nearest(to_points(hist), points_of(palette), nullptr, threads);
+    remap_by_color(pixel_color, color_label, q.labels.data(), threads);
     tally(hist, color_label, q);
     return q;
 }

@@ -20,6 +20,7 @@ struct QuantizeOptions {
     double tol = 0.1;
     bool dither = false;
     InitMethod init = InitMethod::kMedianCut;
+    int threads = 0;  // 0: all cores; the result is the same for any value
 };
 
 struct PaletteFit {
@@ -48,6 +49,7 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
 
 // Maps pixels onto a palette chosen elsewhere (a shared or user palette).
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                           int channels, const std::vector<Rgba8>& palette, bool dither);
+                           int channels, const std::vector<Rgba8>& palette, bool dither,
+                           int threads = 0);
 
 }  // namespace quantcli

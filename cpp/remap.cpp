@@ -3,13 +3,20 @@
 #include <algorithm>
 #include <cmath>
 
+#include "parallel.hpp"
+
 namespace quantcli {
 
 void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
-                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels) {
-    for (std::size_t p = 0; p < pixel_color.size(); ++p) {
-        labels[p] = static_cast<std::uint8_t>(color_label[pixel_color[p]]);
-    }
+                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels,
+                    int threads) {
+    constexpr std::size_t kBlock = 1 << 16;
+    const std::size_t n = pixel_color.size();
+    parallel_for(block_count(n, kBlock), threads, [&](std::size_t b) {
+        for (std::size_t p = b * kBlock; p < std::min(n, (b + 1) * kBlock); ++p) {
+            labels[p] = static_cast<std::uint8_t>(color_label[pixel_color[p]]);
+        }
+    });
 }
 
 double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height,

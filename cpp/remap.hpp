@@ -11,7 +11,8 @@ namespace quantcli {
 
 // labels[p] = color_label[pixel_color[p]]: every unique colour was looked up once.
 void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
-                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels);
+                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels,
+                    int threads = 1);
 
 // Serpentine Floyd-Steinberg error diffusion onto `palette`. Fully transparent pixels
 // take their nearest entry as they are and pass no error on. Returns the summed squared

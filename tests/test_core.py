@@ -263,3 +263,17 @@ def test_big_endian_counts_are_rejected(rgb_image):
     colors, counts = _core.histogram(rgb_image)
     with pytest.raises(ValueError, match="dtype uint64"):
         _core.fit_palette(colors, counts.astype(">u8"), 4)
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_thread_count_never_changes_the_result(alpha):
+    # Big enough that the histogram is counted in several chunks.
+    img = gradient_image(700, 800, seed=21, alpha=alpha)
+    one = quantcli.quantize(img, 200, threads=1)
+    for threads in (2, 3, 8):
+        other = quantcli.quantize(img, 200, threads=threads)
+        np.testing.assert_array_equal(other.palette, one.palette)
+        np.testing.assert_array_equal(other.labels, one.labels)
+        assert other.inertia == one.inertia and other.iterations == one.iterations
+    c1, n1 = _core.histogram(img)
+    assert len(c1) == one.unique_colors

@@ -13,9 +13,13 @@ def quantize(
     tol: float = 0.1,
     dither: bool = False,
     init: str = "median-cut",
+    threads: int = 0,
 ) -> dict[str, Any]: ...
 def remap(
-    pixels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], dither: bool = False
+    pixels: npt.NDArray[np.uint8],
+    palette: npt.NDArray[np.uint8],
+    dither: bool = False,
+    threads: int = 0,
 ) -> dict[str, Any]: ...
 def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 9) -> bytes: ...
 def histogram(
@@ -35,6 +39,7 @@ def fit_palette(
     max_iter: int = 100,
     tol: float = 0.1,
     init: str = "median-cut",
+    threads: int = 0,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32], int]: ...
 def kmeans(
     colors: npt.NDArray[np.uint8],

@@ -120,6 +120,7 @@ def quantize(
     max_iter: int = QuantizeOptions.max_iter,
     tol: float = QuantizeOptions.tol,
     init: str = QuantizeOptions.init,
+    threads: int = 0,
 ) -> Quantized:
     """Reduce an image to at most ``k`` colours with weighted k-means.
 
@@ -130,7 +131,7 @@ def quantize(
     k : int
         Palette size, 2 to 256. An image with at most ``k`` colours keeps exactly its
         own colours; otherwise the palette has exactly ``k`` entries.
-    seed, dither, max_iter, tol, init
+    seed, dither, max_iter, tol, init, threads
         See :class:`QuantizeOptions`.
 
     Returns
@@ -142,14 +143,15 @@ def quantize(
     ValueError
         Bad shape, dtype or contiguity, or an option out of range.
     """
-    options = QuantizeOptions(k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init)
+    options = QuantizeOptions(k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init,
+                              threads=threads)
     return _quantize(pixels, options)
 
 
 def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
     out = _core.quantize(
         pixels, options.k, seed=options.seed, max_iter=options.max_iter, tol=options.tol,
-        dither=options.dither, init=options.init,
+        dither=options.dither, init=options.init, threads=options.threads,
     )
     return Quantized(
         palette=out["palette"], labels=out["labels"], counts=out["counts"],

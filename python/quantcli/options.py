@@ -38,6 +38,8 @@ class QuantizeOptions:
         How the initial palette is chosen.
     level : int
         zlib compression level of the PNG, from 0 to 9.
+    threads : int
+        Threads for one image, 0 for all cores. Never changes the result.
     """
 
     k: int = DEFAULT_K
@@ -47,12 +49,14 @@ class QuantizeOptions:
     tol: float = DEFAULT_TOL
     init: InitMethod = "median-cut"
     level: int = DEFAULT_LEVEL
+    threads: int = 0
 
     def __post_init__(self) -> None:
         _require_int("k", self.k, K_MIN, K_MAX)
         _require_int("seed", self.seed, 0, 2**64 - 1)
         _require_int("max_iter", self.max_iter, 0, 1_000_000)
         _require_int("level", self.level, 0, 9)
+        _require_int("threads", self.threads, 0, 1024)
         if not isinstance(self.dither, bool):
             raise InvalidOptionError(f"dither must be True or False, got {self.dither!r}")
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol >= 0:
