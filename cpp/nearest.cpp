@@ -118,30 +118,32 @@ void NeighbourIndex::update(const std::vector<Point4>& centres) {
 Nearest NeighbourIndex::search(const Point4& x, int guess) const {
     // Slack for float rounding: scan a little further than the bound strictly needs.
     constexpr float kSlack = 1.0e-3f;
-    const float u = std::sqrt(squared_distance(x, centres_[guess]));
+    const float u_sq = squared_distance(x, centres_[guess]);
+    const float u = std::sqrt(u_sq);
     int best = guess;
-    float best_sq = u * u;
+    float best_sq = u_sq;
     float best_d = u;
-    float second = std::numeric_limits<float>::infinity();
+    float second_sq = std::numeric_limits<float>::infinity();
+    float beyond = std::numeric_limits<float>::infinity();  // bound for unscanned centres
     const Neighbour* row = sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1);
     for (int n = 0; n < k_ - 1; ++n) {
         const Neighbour& nb = row[n];
         if (nb.distance > u + best_d + kSlack) {
             // Every centre from here on is at least nb.distance - u away from x.
-            second = std::min(second, nb.distance - u);
+            beyond = nb.distance - u;
             break;
         }
         const float d_sq = squared_distance(x, centres_[nb.index]);
         if (d_sq < best_sq || (d_sq == best_sq && nb.index < best)) {
-            second = std::min(second, best_d);
+            second_sq = best_sq;
             best = nb.index;
             best_sq = d_sq;
             best_d = std::sqrt(d_sq);
-        } else {
-            second = std::min(second, std::sqrt(d_sq));
+        } else if (d_sq < second_sq) {
+            second_sq = d_sq;
         }
     }
-    return {best, best_d, second};
+    return {best, best_d, std::min(std::sqrt(second_sq), beyond)};
 }
 
 }  // namespace quantcli
