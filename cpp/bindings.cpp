@@ -200,7 +200,7 @@ PYBIND11_MODULE(_core, m) {
             }
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
-        py::arg("labels"), py::arg("palette"), py::arg("level") = 9,
+        py::arg("labels"), py::arg("palette"), py::arg("level") = 6,
         "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG.");
 
     m.def(

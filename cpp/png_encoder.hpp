@@ -11,7 +11,7 @@ namespace quantcli {
 using Rgba8 = std::array<std::uint8_t, 4>;
 
 struct PngOptions {
-    int level = 9;             // zlib level, 0..9
+    int level = 6;             // zlib level, 0..9
     bool try_filters = false;  // also try per-row filters and keep the smaller IDAT
     int threads = 0;           // 0: all cores; the bytes are the same for any value
 };

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .api import CompressResult, compress_file
@@ -146,8 +146,12 @@ def run_jobs(
 
     The C++ core releases the GIL, so threads use every core. At most a few jobs per
     worker are in flight, so a list of millions of files needs little memory. A failure
-    becomes a result with status "error"; the batch goes on.
+    becomes a result with status "error"; the batch goes on. Unless ``options.threads``
+    is set, the cores are shared out: each of the ``workers`` files gets an equal share
+    (the bytes written do not depend on it).
     """
+    if options.threads == 0 and workers > 1:
+        options = replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
 
     def one(job: Job) -> CompressResult:
         start = time.perf_counter()
