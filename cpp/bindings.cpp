@@ -111,12 +111,13 @@ InitMethod init_method(const std::string& name) {
 }
 
 QuantizeOptions make_options(int k, std::uint64_t seed, int max_iter, double tol, bool dither,
-                             const std::string& init, int threads) {
+                             const std::string& init, int threads, float run_margin) {
     require_k(k);
     if (max_iter < 0) throw py::value_error("max_iter must be >= 0");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
-    return {k, seed, max_iter, tol, dither, init_method(init), threads};
+    if (!(run_margin >= 0.0f)) throw py::value_error("run_margin must be >= 0");
+    return {k, seed, max_iter, tol, dither, init_method(init), threads, run_margin};
 }
 
 py::dict quantized_to_dict(Quantized&& q, py::ssize_t h, py::ssize_t w, int channels) {
@@ -142,9 +143,9 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "quantize",
         [](const py::array& pixels, int k, std::uint64_t seed, int max_iter, double tol, bool dither,
-           const std::string& init, int threads) {
+           const std::string& init, int threads, float run_margin) {
             require_image(pixels);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init, threads);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init, threads, run_margin);
             const auto h = pixels.shape(0), w = pixels.shape(1);
             const int channels = static_cast<int>(pixels.shape(2));
             const auto* data = static_cast<const std::uint8_t*>(pixels.data());
@@ -157,13 +158,15 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
         py::arg("tol") = 0.1, py::arg("dither") = false, py::arg("init") = "median-cut",
-        py::arg("threads") = 0, "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
+        py::arg("threads") = 0, py::arg("run_margin") = 4.0f,
+        "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
 
     m.def(
         "remap",
-        [](const py::array& pixels, const py::array& palette, bool dither, int threads) {
+        [](const py::array& pixels, const py::array& palette, bool dither, int threads, float run_margin) {
             require_image(pixels);
             if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
+            if (!(run_margin >= 0.0f)) throw py::value_error("run_margin must be >= 0");
             const std::vector<Rgba8> entries = palette_from_array(palette);
             const auto h = pixels.shape(0), w = pixels.shape(1);
             const int channels = static_cast<int>(pixels.shape(2));
@@ -171,12 +174,12 @@ PYBIND11_MODULE(_core, m) {
             Quantized q;
             {
                 py::gil_scoped_release release;
-                q = remap_to_palette(data, w, h, channels, entries, dither, threads);
+                q = remap_to_palette(data, w, h, channels, entries, dither, run_margin, threads);
             }
             return quantized_to_dict(std::move(q), h, w, static_cast<int>(palette.shape(1)));
         },
         py::arg("pixels"), py::arg("palette"), py::arg("dither") = false, py::arg("threads") = 0,
-        "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette.");
+        py::arg("run_margin") = 0.0f, "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette.");
 
     m.def(
         "encode_png",
@@ -240,7 +243,7 @@ PYBIND11_MODULE(_core, m) {
         [](const py::array& colors, const py::array& counts, int k, std::uint64_t seed, int max_iter,
            double tol, const std::string& init, int threads) {
             const Histogram hist = histogram_from_arrays(colors, counts);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init, threads);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init, threads, 0.0f);
             PaletteFit fit;
             {
                 py::gil_scoped_release release;

@@ -146,4 +146,34 @@ Nearest NeighbourIndex::search(const Point4& x, int guess) const {
     return {best, best_d, std::min(std::sqrt(second_sq), beyond)};
 }
 
+NeighbourIndex::Two NeighbourIndex::search_two(const Point4& x, int guess) const {
+    constexpr float kSlack = 1.0e-3f;
+    const float inf = std::numeric_limits<float>::infinity();
+    const float u_sq = squared_distance(x, centres_[guess]);
+    const float u = std::sqrt(u_sq);
+    Two out{guess, -1, u_sq, inf};
+    float second_d = inf;
+    const Neighbour* row = sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1);
+    for (int n = 0; n < k_ - 1; ++n) {
+        const Neighbour& nb = row[n];
+        // A centre closer to x than the second found so far is within u + second_d of
+        // the guess.
+        if (nb.distance > u + second_d + kSlack) break;
+        const float d_sq = squared_distance(x, centres_[nb.index]);
+        if (d_sq < out.best_sq || (d_sq == out.best_sq && nb.index < out.best)) {
+            out.second = out.best;
+            out.second_sq = out.best_sq;
+            out.best = nb.index;
+            out.best_sq = d_sq;
+        } else if (d_sq < out.second_sq || (d_sq == out.second_sq && nb.index < out.second)) {
+            out.second = nb.index;
+            out.second_sq = d_sq;
+        } else {
+            continue;
+        }
+        second_d = std::sqrt(out.second_sq);
+    }
+    return out;
+}
+
 }  // namespace quantcli

@@ -54,6 +54,14 @@ public:
     // `best` is likewise Euclidean.
     Nearest search(const Point4& x, int guess) const;
 
+    // The two nearest centres of `x` and their squared distances (second is -1 when
+    // there is only one centre).
+    struct Two {
+        int best, second;
+        float best_sq, second_sq;
+    };
+    Two search_two(const Point4& x, int guess) const;
+
 private:
     struct Neighbour {
         float distance;

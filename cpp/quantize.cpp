@@ -18,7 +18,7 @@ Rgba8 round_to_8bit(const Point4& p) {
     return c;
 }
 
-Point4 point_of(const Rgba8& c) {
+Point4 entry_point(const Rgba8& c) {
     return {{static_cast<float>(c[0]), static_cast<float>(c[1]), static_cast<float>(c[2]),
              static_cast<float>(c[3])}};
 }
@@ -26,7 +26,7 @@ Point4 point_of(const Rgba8& c) {
 std::vector<Point4> points_of(const std::vector<Rgba8>& palette) {
     std::vector<Point4> out;
     out.reserve(palette.size());
-    for (const Rgba8& c : palette) out.push_back(point_of(c));
+    for (const Rgba8& c : palette) out.push_back(entry_point(c));
     return out;
 }
 
@@ -38,13 +38,42 @@ void tally(const Histogram& hist, const std::vector<std::int32_t>& color_label, 
         const std::int32_t label = color_label[i];
         q.counts[label] += hist.counts[i];
         q.sse += static_cast<double>(hist.counts[i]) *
-                 squared_distance(quantcli::point_of(hist.colors[i]), entries[label]);
+                 squared_distance(point_of(hist.colors[i]), entries[label]);
     }
 }
 
 void tally_labels(Quantized& q) {
     q.counts.assign(q.palette.size(), 0);
     for (std::uint8_t label : q.labels) ++q.counts[label];
+}
+
+// Labels for every pixel without dithering: each colour's nearest entry, or with a
+// run margin, remap_preferring_runs. Fills labels, counts and the squared error.
+void remap_nearest(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color,
+                   std::size_t width, const std::vector<std::int32_t>& color_label,
+                   float run_margin, int threads, Quantized& q) {
+    if (run_margin <= 0.0f) {
+        remap_by_color(pixel_color, color_label, q.labels.data(), threads);
+        tally(hist, color_label, q);
+        return;
+    }
+    const std::size_t n = hist.size();
+    const NeighbourIndex index(points_of(q.palette));
+    std::vector<std::int32_t> best(n), second(n);
+    std::vector<float> best_sq(n), second_sq(n);
+    constexpr std::size_t kBlock = 8192;
+    parallel_for(block_count(n, kBlock), threads, [&](std::size_t b) {
+        for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+            const NeighbourIndex::Two two = index.search_two(point_of(hist.colors[i]), color_label[i]);
+            best[i] = two.best;
+            second[i] = two.second;
+            best_sq[i] = two.best_sq;
+            second_sq[i] = two.second_sq;
+        }
+    });
+    q.sse = remap_preferring_runs(pixel_color, width, best, second, best_sq, second_sq, hist.counts,
+                                  run_margin, q.labels.data());
+    tally_labels(q);
 }
 
 }  // namespace
@@ -88,19 +117,20 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
     q.iterations = fit.iterations;
     q.unique_colors = hist.size();
     q.labels.resize(width * height);
-    if (options.dither && hist.size() > static_cast<std::size_t>(options.k)) {
+    const bool lossy = hist.size() > static_cast<std::size_t>(options.k);
+    if (options.dither && lossy) {
         q.sse = remap_dithered(pixels, width, height, channels, points_of(q.palette), q.labels.data());
         tally_labels(q);
     } else {
-        remap_by_color(pixel_color, fit.color_label, q.labels.data(), resolve_threads(options.threads));
-        tally(hist, fit.color_label, q);
+        remap_nearest(hist, pixel_color, width, fit.color_label, lossy ? options.run_margin : 0.0f,
+                      resolve_threads(options.threads), q);
     }
     return q;
 }
 
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
                            int channels, const std::vector<Rgba8>& palette, bool dither,
-                           int threads) {
+                           float run_margin, int threads) {
     threads = resolve_threads(threads);
     Quantized q;
     q.palette = palette;
@@ -115,8 +145,7 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
     q.unique_colors = hist.size();
     const std::vector<std::int32_t> color_label =
         assign_nearest(to_points(hist), points_of(palette), nullptr, threads);
-    remap_by_color(pixel_color, color_label, q.labels.data(), threads);
-    tally(hist, color_label, q);
+    remap_nearest(hist, pixel_color, width, color_label, run_margin, threads, q);
     return q;
 }
 

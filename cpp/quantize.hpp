@@ -21,6 +21,8 @@ struct QuantizeOptions {
     bool dither = false;
     InitMethod init = InitMethod::kMedianCut;
     int threads = 0;  // 0: all cores; the result is the same for any value
+    // Near-tie margin (squared 8-bit units) of remap_preferring_runs; 0: nearest colours.
+    float run_margin = 4.0f;
 };
 
 struct PaletteFit {
@@ -50,6 +52,6 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
 // Maps pixels onto a palette chosen elsewhere (a shared or user palette).
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
                            int channels, const std::vector<Rgba8>& palette, bool dither,
-                           int threads = 0);
+                           float run_margin, int threads = 0);
 
 }  // namespace quantcli

@@ -19,6 +19,36 @@ void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
     });
 }
 
+double remap_preferring_runs(const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                             const std::vector<std::int32_t>& best,
+                             const std::vector<std::int32_t>& second,
+                             const std::vector<float>& best_sq,
+                             const std::vector<float>& second_sq,
+                             const std::vector<std::uint64_t>& color_counts, float margin,
+                             std::uint8_t* labels) {
+    // The error if every pixel took its nearest entry, corrected pixel by pixel below.
+    double sse = 0.0;
+    for (std::size_t c = 0; c < best.size(); ++c) sse += static_cast<double>(color_counts[c]) * best_sq[c];
+    double extra = 0.0;
+    const std::size_t n = pixel_color.size();
+    for (std::size_t p = 0; p < n; ++p) {
+        const std::uint32_t c = pixel_color[p];
+        int label = best[c];
+        // Exact matches stay exact.
+        if (second[c] >= 0 && best_sq[c] > 0.0f && second_sq[c] - best_sq[c] <= margin) {
+            const std::size_t x = p % width;
+            const bool left = x > 0 && labels[p - 1] == second[c];
+            const bool up = p >= width && labels[p - width] == second[c];
+            if (left || up) {
+                label = second[c];
+                extra += static_cast<double>(second_sq[c] - best_sq[c]);
+            }
+        }
+        labels[p] = static_cast<std::uint8_t>(label);
+    }
+    return sse + extra;
+}
+
 double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height,
                       int channels, const std::vector<Point4>& palette, std::uint8_t* labels) {
     const CentreSet set(palette);

@@ -14,12 +14,14 @@ def quantize(
     dither: bool = False,
     init: str = "median-cut",
     threads: int = 0,
+    run_margin: float = 4.0,
 ) -> dict[str, Any]: ...
 def remap(
     pixels: npt.NDArray[np.uint8],
     palette: npt.NDArray[np.uint8],
     dither: bool = False,
     threads: int = 0,
+    run_margin: float = 0.0,
 ) -> dict[str, Any]: ...
 def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 6) -> bytes: ...
 def histogram(

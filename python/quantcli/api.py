@@ -121,6 +121,7 @@ def quantize(
     tol: float = QuantizeOptions.tol,
     init: str = QuantizeOptions.init,
     threads: int = 0,
+    run_margin: float = QuantizeOptions.run_margin,
 ) -> Quantized:
     """Reduce an image to at most ``k`` colours with weighted k-means.
 
@@ -131,7 +132,7 @@ def quantize(
     k : int
         Palette size, 2 to 256. An image with at most ``k`` colours keeps exactly its
         own colours; otherwise the palette has exactly ``k`` entries.
-    seed, dither, max_iter, tol, init, threads
+    seed, dither, max_iter, tol, init, threads, run_margin
         See :class:`QuantizeOptions`.
 
     Returns
@@ -144,7 +145,7 @@ def quantize(
         Bad shape, dtype or contiguity, or an option out of range.
     """
     options = QuantizeOptions(k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init,
-                              threads=threads)
+                              threads=threads, run_margin=run_margin)
     return _quantize(pixels, options)
 
 
@@ -152,6 +153,7 @@ def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
     out = _core.quantize(
         pixels, options.k, seed=options.seed, max_iter=options.max_iter, tol=options.tol,
         dither=options.dither, init=options.init, threads=options.threads,
+        run_margin=options.run_margin,
     )
     return Quantized(
         palette=out["palette"], labels=out["labels"], counts=out["counts"],
