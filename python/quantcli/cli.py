@@ -171,7 +171,9 @@ def _report(results, total: int, *, as_json: bool, quiet: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    show_progress = not quiet and err.is_terminal
+    # Ask the stream itself: rich takes FORCE_COLOR for a terminal, which would draw the
+    # bar into CI logs and pipes.
+    show_progress = not quiet and sys.stderr.isatty()
     counts = {"written": 0, "skipped": 0, "error": 0}
     bytes_in = bytes_out = 0
     start = time.perf_counter()
