@@ -46,14 +46,18 @@ def expand_inputs(
     ``recursive``, folders are walked into subfolders. The relative path is what
     ``--out-dir`` mirrors: the path below the folder, or below a glob's fixed prefix, or
     the bare name for a file. Names ending in ``skip_suffix`` (our own earlier outputs)
-    are left out of folders and globs. A path that does not exist is yielded as is, so
-    that it fails, with its name, like any unreadable file.
+    are left out of folders and globs. A path that does not exist, or a glob that
+    matches nothing, is yielded as is, so that it fails, with its name, like any
+    unreadable file.
     """
     for item in inputs:
         path = Path(item)
         if any(ch in item for ch in _GLOB_CHARS) and not path.exists():
             base = _glob_base(item)
-            for match in sorted(glob.glob(item, recursive=True)):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                yield path, Path(path.name)  # fails with its name, as a shell's "no such file"
+            for match in matches:
                 p = Path(match)
                 if p.is_file() and _is_image(p, skip_suffix):
                     yield p, _relative(p, base)
