@@ -150,11 +150,12 @@ def test_rerun_beside_input_does_not_compress_own_outputs(run_cli, tree: Path) -
     assert b"2 written" in proc.stderr
 
 
-def test_rerun_into_out_dir_inside_input_tree_does_not_nest(run_cli, tree: Path) -> None:
+@pytest.mark.parametrize("source", [".", "**/*.png"])
+def test_rerun_into_out_dir_inside_input_tree_does_not_nest(run_cli, tree: Path, source: str) -> None:
     # `quantcli compress . -r --out-dir small/` twice must not compress small/ into small/small/.
-    run_cli("compress", ".", "-r", "-k", "8", "--out-dir", "small", cwd=tree, check_rc=0)
+    run_cli("compress", source, "-r", "-k", "8", "--out-dir", "small", cwd=tree, check_rc=0)
     first = snapshot(tree)
-    run_cli("compress", ".", "-r", "-k", "8", "--out-dir", "small", "--force", cwd=tree, check_rc=0)
+    run_cli("compress", source, "-r", "-k", "8", "--out-dir", "small", "--force", cwd=tree, check_rc=0)
     assert snapshot(tree) == first
     assert not (tree / "small" / "small").exists()
 

@@ -154,7 +154,7 @@ def compress(
 
     suffix = ext if ext is not None else default_ext(colors, out_dir is not None)
     suffix = suffix.replace("{K}", str(colors)).replace("{k}", str(colors))
-    files = list(expand_inputs(names, recursive=recursive, skip_suffix=suffix))
+    files = list(expand_inputs(names, recursive=recursive, skip_suffix=suffix, out_dir=out_dir))
     if output is not None and len(files) != 1:
         raise _usage(f"-o/--output takes exactly one input, got {len(files)}")
     if str(output) == "-":
