@@ -14,15 +14,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from typer.testing import CliRunner
-
 from conftest import gradient_image
+from PIL import Image
 from quantcli.cli import app
+from typer.testing import CliRunner
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JSON_KEYS = {
-    "path", "output", "k", "colors", "bytes_in", "bytes_out", "ratio", "psnr", "seconds", "status", "error",
+    "path",
+    "output",
+    "k",
+    "colors",
+    "bytes_in",
+    "bytes_out",
+    "ratio",
+    "psnr",
+    "seconds",
+    "status",
+    "error",
 }
 
 
@@ -69,7 +78,11 @@ def files_under(root: Path) -> set[str]:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Relative path -> bytes of every file below ``root``."""
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def temp_leftovers(root: Path) -> list[Path]:
@@ -79,7 +92,9 @@ def temp_leftovers(root: Path) -> list[Path]:
 
 def error_lines(proc) -> list[str]:
     """The ``quantcli: error: ...`` lines of a finished run's stderr."""
-    return [line for line in proc.stderr.decode().splitlines() if line.startswith("quantcli: error:")]
+    return [
+        line for line in proc.stderr.decode().splitlines() if line.startswith("quantcli: error:")
+    ]
 
 
 def json_rows(text: bytes | str) -> list[dict]:
@@ -128,7 +143,9 @@ def test_default_name_beside_input(run_cli, tmp_path: Path) -> None:
     assert files_under(tmp_path) == {"photo.jpg", "photo-q16.png"}
 
 
-@pytest.mark.parametrize(("ext", "expected"), [(".small.png", "a.small.png"), ("_k{K}.png", "a_k8.png")])
+@pytest.mark.parametrize(
+    ("ext", "expected"), [(".small.png", "a.small.png"), ("_k{K}.png", "a_k8.png")]
+)
 def test_ext_names_the_output(run_cli, tmp_path: Path, ext: str, expected: str) -> None:
     save(tmp_path / "a.png")
     run_cli("compress", tmp_path / "a.png", "-k", "8", "--ext", ext, check_rc=0)
@@ -151,11 +168,15 @@ def test_rerun_beside_input_does_not_compress_own_outputs(run_cli, tree: Path) -
 
 
 @pytest.mark.parametrize("source", [".", "**/*.png"])
-def test_rerun_into_out_dir_inside_input_tree_does_not_nest(run_cli, tree: Path, source: str) -> None:
+def test_rerun_into_out_dir_inside_input_tree_does_not_nest(
+    run_cli, tree: Path, source: str
+) -> None:
     # `quantcli compress . -r --out-dir small/` twice must not compress small/ into small/small/.
     run_cli("compress", source, "-r", "-k", "8", "--out-dir", "small", cwd=tree, check_rc=0)
     first = snapshot(tree)
-    run_cli("compress", source, "-r", "-k", "8", "--out-dir", "small", "--force", cwd=tree, check_rc=0)
+    run_cli(
+        "compress", source, "-r", "-k", "8", "--out-dir", "small", "--force", cwd=tree, check_rc=0
+    )
     assert snapshot(tree) == first
     assert not (tree / "small" / "small").exists()
 
@@ -212,7 +233,9 @@ def test_refuses_to_overwrite_output_file(run_cli, tmp_path: Path) -> None:
     assert_png(target, 8)
 
 
-def test_refuses_to_overwrite_in_out_dir_but_writes_the_rest(run_cli, tree: Path, tmp_path: Path) -> None:
+def test_refuses_to_overwrite_in_out_dir_but_writes_the_rest(
+    run_cli, tree: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     state = _existing(out / "b.png")
@@ -253,8 +276,16 @@ def test_output_parent_is_a_file_fails_cleanly(run_cli, tree: Path, tmp_path: Pa
     # Works as root too: mkdir under a regular file fails whatever the permissions.
     blocker = tmp_path / "blocker"
     blocker.write_bytes(b"a file, not a folder")
-    proc = run_cli("compress", tree / "a.png", tree / "b.png", "-k", "8", "--out-dir", blocker / "out",
-                   check_rc=1)
+    proc = run_cli(
+        "compress",
+        tree / "a.png",
+        tree / "b.png",
+        "-k",
+        "8",
+        "--out-dir",
+        blocker / "out",
+        check_rc=1,
+    )
     lines = error_lines(proc)
     assert len(lines) == 2
     assert str(blocker / "out" / "a.png") in lines[0] and str(blocker / "out" / "b.png") in lines[1]
@@ -262,7 +293,9 @@ def test_output_parent_is_a_file_fails_cleanly(run_cli, tree: Path, tmp_path: Pa
     assert temp_leftovers(tmp_path) == []
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod 0o500")
+@pytest.mark.skipif(
+    os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod 0o500"
+)
 def test_unwritable_out_dir_fails_cleanly(run_cli, tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -325,10 +358,28 @@ def test_stdin_skip_if_larger_passes_the_original_through(run_cli, tmp_path: Pat
     assert proc.stdout == tiny  # the pipe still carries an image: the original
 
 
+def test_file_to_stdout_skip_if_larger_passes_the_original_through(run_cli, tmp_path: Path) -> None:
+    tiny = save_tiny(tmp_path / "tiny.png")
+    proc = run_cli("compress", tiny, "-k", "2", "-o", "-", "--skip-if-larger", "--json", check_rc=0)
+    assert proc.stdout == tiny.read_bytes()
+    [row] = json_rows(proc.stderr.decode().splitlines()[0])
+    assert row["status"] == "skipped"
+
+
 def test_stdin_skip_if_larger_writes_no_output_file(run_cli, tmp_path: Path) -> None:
     tiny = save_tiny(tmp_path / "tiny.png").read_bytes()
-    proc = run_cli("compress", "-", "-k", "2", "--skip-if-larger", "--json", "-o", tmp_path / "o.png",
-                   stdin=tiny, check_rc=0)
+    proc = run_cli(
+        "compress",
+        "-",
+        "-k",
+        "2",
+        "--skip-if-larger",
+        "--json",
+        "-o",
+        tmp_path / "o.png",
+        stdin=tiny,
+        check_rc=0,
+    )
     assert not (tmp_path / "o.png").exists()
     [row] = json_rows(proc.stdout)
     assert row["status"] == "skipped" and row["output"] is None
@@ -353,11 +404,28 @@ def test_files_from_stdin_nul_separated(run_cli, tmp_path: Path) -> None:
     for i, name in enumerate(names):
         save(tmp_path / name, i)
     listing = b"".join(os.fsencode(name) + b"\0" for name in names)
-    proc = run_cli("compress", "--files-from", "-", "-0", "-k", "8", "--out-dir", "out", "--json",
-                   stdin=listing, cwd=tmp_path, check_rc=0)
+    proc = run_cli(
+        "compress",
+        "--files-from",
+        "-",
+        "-0",
+        "-k",
+        "8",
+        "--out-dir",
+        "out",
+        "--json",
+        stdin=listing,
+        cwd=tmp_path,
+        check_rc=0,
+    )
     rows = json_rows(proc.stdout)
     assert [r["path"] for r in rows] == names
-    assert files_under(tmp_path / "out") == {"with space.png", "färg bild.png", "-dash.png", "x.png"}
+    assert files_under(tmp_path / "out") == {
+        "with space.png",
+        "färg bild.png",
+        "-dash.png",
+        "x.png",
+    }
     for name in files_under(tmp_path / "out"):
         assert_png(tmp_path / "out" / name, 8)
 
@@ -385,7 +453,9 @@ def test_json_rows_for_written_skipped_and_error(run_cli, tmp_path: Path) -> Non
     save_tiny(src / "b.png")
     (src / "c.png").write_bytes(b"")
     out = tmp_path / "out"
-    proc = run_cli("compress", src, "-k", "8", "--out-dir", out, "--json", "--skip-if-larger", check_rc=1)
+    proc = run_cli(
+        "compress", src, "-k", "8", "--out-dir", out, "--json", "--skip-if-larger", check_rc=1
+    )
     rows = json_rows(proc.stdout)
     assert [r["path"] for r in rows] == [str(src / n) for n in ("a.png", "b.png", "c.png")]
     for row in rows:
@@ -492,8 +562,21 @@ def test_same_bytes_for_any_jobs_and_every_run(run_cli, tmp_path: Path) -> None:
     outs = []
     for jobs in ("1", "2", "2"):
         out = tmp_path / f"out-{len(outs)}"
-        run_cli("compress", src, "-r", "-k", "12", "--dither", "--seed", "7", "--jobs", jobs,
-                "--out-dir", out, check_rc=0)
+        run_cli(
+            "compress",
+            src,
+            "-r",
+            "-k",
+            "12",
+            "--dither",
+            "--seed",
+            "7",
+            "--jobs",
+            jobs,
+            "--out-dir",
+            out,
+            check_rc=0,
+        )
         outs.append(snapshot(out))
     assert len(outs[0]) == 6
     assert outs[0] == outs[1] == outs[2]
@@ -501,8 +584,19 @@ def test_same_bytes_for_any_jobs_and_every_run(run_cli, tmp_path: Path) -> None:
 
 def test_json_order_follows_inputs_whatever_jobs(run_cli, tree: Path, tmp_path: Path) -> None:
     def rows(jobs: str) -> list[tuple]:
-        proc = run_cli("compress", tree, "-r", "-k", "8", "--jobs", jobs, "--json",
-                       "--out-dir", tmp_path / f"o{jobs}", check_rc=0)
+        proc = run_cli(
+            "compress",
+            tree,
+            "-r",
+            "-k",
+            "8",
+            "--jobs",
+            jobs,
+            "--json",
+            "--out-dir",
+            tmp_path / f"o{jobs}",
+            check_rc=0,
+        )
         return [(r["path"], r["bytes_out"], r["psnr"]) for r in json_rows(proc.stdout)]
 
     assert rows("1") == rows("2")
@@ -511,8 +605,9 @@ def test_json_order_follows_inputs_whatever_jobs(run_cli, tree: Path, tmp_path: 
 # --- progress and summary on stderr ----------------------------------------------------
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(run_cli, tree: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_progress_bar_when_stderr_is_not_a_terminal(
+    run_cli, tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # FORCE_COLOR asks for colour, not for a progress bar in a log file.
     monkeypatch.setenv("FORCE_COLOR", "1")
     proc = run_cli("compress", tree, "-r", "-k", "8", "--out-dir", tmp_path / "out", check_rc=0)
@@ -540,8 +635,22 @@ runner = CliRunner()
 def test_help_lists_options_and_exit_codes() -> None:
     result = runner.invoke(app, ["compress", "--help"], terminal_width=200)
     assert result.exit_code == 0
-    for option in ("--colors", "--output", "--out-dir", "--ext", "--recursive", "--files-from", "--null",
-                   "--force", "--skip-if-larger", "--dither", "--seed", "--jobs", "--json", "--quiet"):
+    for option in (
+        "--colors",
+        "--output",
+        "--out-dir",
+        "--ext",
+        "--recursive",
+        "--files-from",
+        "--null",
+        "--force",
+        "--skip-if-larger",
+        "--dither",
+        "--seed",
+        "--jobs",
+        "--json",
+        "--quiet",
+    ):
         assert option in result.output
     assert "Exit codes" in result.output and "2 usage error" in result.output
 
