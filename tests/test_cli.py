@@ -194,6 +194,44 @@ def test_glob_matching_nothing_is_an_error(run_cli, tmp_path: Path) -> None:
     assert pattern in line
 
 
+# --- every input format the conversion rule covers -------------------------------------
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def test_input_formats_come_out_close_to_the_original(run_cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    photo = Image.fromarray(gradient_image(32, 48, seed=5))
+    photo.convert("CMYK").save(src / "cmyk.jpg", quality=95)
+    photo.convert("L").save(src / "grey.png")
+    grey16 = np.asarray(photo.convert("L")).astype(np.uint16) * 257
+    Image.fromarray(grey16).save(src / "grey16.png")
+    photo.convert("LA").save(src / "greyalpha.png")
+    photo.save(src / "pal.gif")
+    photo.save(src / "bmp.bmp")
+    photo.save(src / "webp.webp", lossless=True)
+    photo.save(src / "tiff.tiff")
+    photo.save(src / "ppm.ppm")
+    out = tmp_path / "out"
+    proc = run_cli("compress", src, "-k", "8", "--out-dir", out, "--json", check_rc=0)
+    rows = json_rows(proc.stdout)
+    assert len(rows) == 9
+    for row in rows:
+        name = Path(row["path"]).name
+        assert row["status"] == "written" and row["colors"] == 8, name
+        with Image.open(row["path"]) as original, Image.open(row["output"]) as result:
+            # Pillow clips 16-bit grey to 8 bits instead of scaling it: use the 8-bit source.
+            reference = photo.convert("L") if name == "grey16.png" else original
+            want = np.asarray(reference.convert("RGBA"))
+            got = np.asarray(result.convert("RGBA"))
+        assert got.shape == want.shape, name
+        assert _psnr(got, want) > 18, name  # a CMYK K channel read as alpha fails this
+
+
 # --- never overwrite without --force ---------------------------------------------------
 
 
