@@ -331,6 +331,18 @@ def test_output_parent_is_a_file_fails_cleanly(run_cli, tree: Path, tmp_path: Pa
     assert temp_leftovers(tmp_path) == []
 
 
+def test_output_name_too_long_fails_that_file_only(run_cli, tmp_path: Path) -> None:
+    # A 254-byte input name is fine; "-q8.png" pushes its output past NAME_MAX (255).
+    long_name = save(tmp_path / ("x" * 250 + ".png"))
+    save(tmp_path / "short.png")
+    proc = run_cli("compress", tmp_path, "-k", "8", "--jobs", "1", check_rc=1)
+    assert "Traceback" not in proc.stderr.decode()
+    [line] = error_lines(proc)
+    assert long_name.stem in line
+    assert_png(tmp_path / "short-q8.png", 8)
+    assert temp_leftovers(tmp_path) == []
+
+
 @pytest.mark.skipif(
     os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod 0o500"
 )

@@ -146,7 +146,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
         Anything else went wrong; the temporary file is removed.
     """
     target = Path(path)
-    if not force and target.exists():
+    if not force and output_exists(target):
         raise OutputExistsError(f"{target}: exists (use --force to overwrite)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +168,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def output_exists(path: Path) -> bool:
+    """Whether the output ``path`` exists; a name the OS refuses (too long, ...) is an
+    OutputWriteError rather than a stray OSError that would stop the batch."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise OutputWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _link_no_replace(tmp: str, target: Path) -> None:
