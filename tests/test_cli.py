@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import gradient_image
+from conftest import cli_command, gradient_image
 from PIL import Image
 from quantcli.cli import app
 from typer.testing import CliRunner
@@ -666,6 +666,32 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(
     assert "\x1b" not in stderr and "\r" not in stderr
     [summary] = stderr.splitlines()
     assert summary.startswith("quantcli: 4 written, 0 skipped, 0 failed;")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
+def test_progress_bar_on_a_terminal(tree: Path, tmp_path: Path) -> None:
+    import pty
+    import select
+    import subprocess
+
+    leader, follower = pty.openpty()
+    args = ["compress", str(tree), "-r", "-k", "8", "--out-dir", str(tmp_path / "out"), "-j", "1"]
+    proc = subprocess.Popen([*cli_command(), *args], stdout=subprocess.PIPE, stderr=follower)
+    os.close(follower)
+    seen = b""
+    while select.select([leader], [], [], 60)[0]:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO once the child has closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(leader)
+    assert proc.wait(timeout=60) == 0
+    proc.stdout.close()
+    assert b"compressing" in seen and b"4/4" in seen
+    assert b"quantcli: 4 written" in seen
 
 
 def test_quiet_silences_summary_but_not_errors(run_cli, tree: Path, tmp_path: Path) -> None:
