@@ -449,35 +449,45 @@ def test_files_from_newline_list(run_cli, tmp_path: Path) -> None:
     assert not (tmp_path / "skipped-q8.png").exists()
 
 
-def test_files_from_stdin_nul_separated(run_cli, tmp_path: Path) -> None:
-    names = ["with space.png", "färg bild.png", "-dash.png", "sub dir/x.jpg"]
-    for i, name in enumerate(names):
-        save(tmp_path / name, i)
-    listing = b"".join(os.fsencode(name) + b"\0" for name in names)
-    proc = run_cli(
-        "compress",
-        "--files-from",
-        "-",
-        "-0",
-        "-k",
-        "8",
-        "--out-dir",
-        "out",
-        "--json",
-        stdin=listing,
-        cwd=tmp_path,
-        check_rc=0,
-    )
-    rows = json_rows(proc.stdout)
-    assert [r["path"] for r in rows] == names
-    assert files_under(tmp_path / "out") == {
+def test_files_from_stdin_nul_separated_mirrors_like_rsync(run_cli, tmp_path: Path) -> None:
+    # As `find . -name '*.*' -print0` writes it; with --out-dir the listed tree is mirrored,
+    # so same-named files in two folders do not collide.
+    names = [
         "with space.png",
         "färg bild.png",
         "-dash.png",
-        "x.png",
+        "./sub dir/x.jpg",
+        "a/img.png",
+        "b/img.png",
+    ]
+    for i, name in enumerate(names):
+        save(tmp_path / name, i)
+    listing = b"".join(os.fsencode(name) + b"\0" for name in names)
+    args = ["--files-from", "-", "-0", "-k", "8", "--out-dir", "out", "--json"]
+    proc = run_cli("compress", *args, stdin=listing, cwd=tmp_path, check_rc=0)
+    rows = json_rows(proc.stdout)
+    assert [r["path"] for r in rows] == [str(Path(name)) for name in names]
+    expected = {
+        "with space.png",
+        "färg bild.png",
+        "-dash.png",
+        "sub dir/x.png",
+        "a/img.png",
+        "b/img.png",
     }
-    for name in files_under(tmp_path / "out"):
+    assert files_under(tmp_path / "out") == expected
+    for name in expected:
         assert_png(tmp_path / "out" / name, 8)
+
+
+def test_files_from_entries_are_literal_paths(run_cli, tmp_path: Path) -> None:
+    # A listed "-" is a file named "-", not stdin; a listed "[1].png" is not a glob.
+    save(tmp_path / "dash.png").rename(tmp_path / "-")
+    save(tmp_path / "[1].png", 1)
+    (tmp_path / "list.txt").write_text("-\n[1].png\n")
+    run_cli("compress", "--files-from", "list.txt", "-k", "8", cwd=tmp_path, stdin=b"", check_rc=0)
+    assert_png(tmp_path / "--q8.png", 8)
+    assert_png(tmp_path / "[1]-q8.png", 8)
 
 
 def test_files_from_missing_list_is_a_usage_error(run_cli, tmp_path: Path) -> None:

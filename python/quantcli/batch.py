@@ -39,19 +39,21 @@ def default_ext(k: int | str, out_dir: bool) -> str:
 
 def expand_inputs(
     inputs: Iterable[str], *, recursive: bool, skip_suffix: str | None = None,
-    out_dir: Path | None = None,
+    out_dir: Path | None = None, keep_relative: bool = False,
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, relative path)`` for files, folders and globs, in a stable order.
 
     Folders and globs yield only files with an image extension, sorted by path; with
     ``recursive``, folders are walked into subfolders. The relative path is what
     ``--out-dir`` mirrors: the path below the folder, or below a glob's fixed prefix, or
-    the bare name for a file. Names ending in ``skip_suffix`` (our own earlier outputs)
-    are left out of folders and globs, and so is everything below ``out_dir`` when the
-    folder or glob starts outside it (``compress . -r --out-dir small``, run twice, must
-    not compress ``small/`` again). A path that does not exist, or a glob that
-    matches nothing, is yielded as is, so that it fails, with its name, like any
-    unreadable file.
+    the bare name for a file (with ``keep_relative``, used for ``--files-from`` lists,
+    a relative file path that stays below the current folder is kept whole, so that
+    ``find . -print0`` lists mirror their tree). Names ending in ``skip_suffix`` (our
+    own earlier outputs) are left out of folders and globs, and so is everything below
+    ``out_dir`` when the folder or glob starts outside it (``compress . -r --out-dir
+    small``, run twice, must not compress ``small/`` again). A path that does not
+    exist, or a glob that matches nothing, is yielded as is, so that it fails, with its
+    name, like any unreadable file.
     """
     for item in inputs:
         path = Path(item)
@@ -71,6 +73,8 @@ def expand_inputs(
             for p in sorted(walk):
                 if p.is_file() and _is_image(p, skip_suffix) and not _is_below(p, excluded):
                     yield p, p.relative_to(path)
+        elif keep_relative and not path.is_absolute() and ".." not in path.parts:
+            yield path, path
         else:
             yield path, Path(path.name)
 

@@ -92,7 +92,11 @@ def compress(
     recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Go into subfolders of folder inputs.")] = False,
     files_from: Annotated[
         str | None,
-        typer.Option("--files-from", help="Read more input paths from FILE, one per line (- for stdin)."),
+        typer.Option(
+            "--files-from",
+            help="Read more input paths from FILE, one per line (- for stdin). "
+            "With --out-dir, listed files keep their relative paths, as rsync --files-from does.",
+        ),
     ] = None,
     null: Annotated[
         bool, typer.Option("-0", "--null", help="--files-from entries end with NUL, as find -print0 writes them.")
@@ -134,22 +138,23 @@ def compress(
     except InvalidOptionError as exc:
         raise _usage(str(exc)) from None
     names = list(inputs or [])
+    listed: list[str] = []  # --files-from entries: literal paths, never "-" for stdin
     if files_from is not None:
         try:
             if files_from == "-":
                 if "-" in names:
                     raise _usage("stdin cannot hold both an image and --files-from")
-                names += read_file_list(sys.stdin.buffer.read(), null=null)
+                listed = read_file_list(sys.stdin.buffer.read(), null=null)
             else:
-                names += read_file_list(Path(files_from).read_bytes(), null=null)
+                listed = read_file_list(Path(files_from).read_bytes(), null=null)
         except OSError as exc:
             raise _usage(f"--files-from {files_from}: {exc.strerror or exc}") from None
     elif null:
         raise _usage("-0/--null needs --files-from")
-    if not names:
+    if not names and not listed:
         raise _usage("no input (give files, folders, globs, - or --files-from)")
     if "-" in names:
-        if len(names) > 1:
+        if len(names) + len(listed) > 1:
             raise _usage("- (stdin) must be the only input")
         if out_dir is not None:
             raise _usage("--out-dir does not apply to stdin; use -o or stdout")
@@ -162,7 +167,8 @@ def compress(
 
     suffix = ext if ext is not None else default_ext(colors, out_dir is not None)
     suffix = suffix.replace("{K}", str(colors)).replace("{k}", str(colors))
-    files = list(expand_inputs(names, recursive=recursive, skip_suffix=suffix, out_dir=out_dir))
+    expand = dict(recursive=recursive, skip_suffix=suffix, out_dir=out_dir)
+    files = [*expand_inputs(names, **expand), *expand_inputs(listed, keep_relative=True, **expand)]
     if output is not None and len(files) != 1:
         raise _usage(f"-o/--output takes exactly one input, got {len(files)}")
     if str(output) == "-":
