@@ -284,6 +284,18 @@ def test_refuses_to_overwrite_in_out_dir_but_writes_the_rest(
     assert_png(out / "a.png", 8)
 
 
+def test_two_inputs_with_one_output_name(run_cli, tmp_path: Path) -> None:
+    # x/a.png and y/a.jpg both map to out/a.png: the first wins, the second is an error.
+    first, second = save(tmp_path / "x" / "a.png", 0), save(tmp_path / "y" / "a.jpg", 1)
+    out = tmp_path / "out"
+    proc = run_cli("compress", first, second, "-k", "8", "--out-dir", out, check_rc=1)
+    [line] = error_lines(proc)
+    assert str(second) in line and str(out / "a.png") in line
+    assert files_under(out) == {"a.png"}
+    run_cli("compress", first, "-k", "8", "-o", tmp_path / "ref.png", check_rc=0)
+    assert (out / "a.png").read_bytes() == (tmp_path / "ref.png").read_bytes()
+
+
 def test_stdin_refuses_to_overwrite_output_file(run_cli, tmp_path: Path) -> None:
     data = save(tmp_path / "a.png").read_bytes()
     target = tmp_path / "result.png"
