@@ -14,7 +14,7 @@ import numpy as np
 
 from . import _core
 from .errors import ImageReadError, OutputExistsError
-from .images import read_image, write_atomic
+from .images import output_exists, read_image, write_atomic
 from .options import QuantizeOptions
 
 Status = Literal["written", "skipped", "error"]
@@ -226,7 +226,7 @@ def compress_file(
     elif option_values:
         raise TypeError("pass either options or option keywords, not both")
     src_path, dst_path = Path(src), Path(dst)
-    if not force and dst_path.exists():
+    if not force and output_exists(dst_path):
         # Fail before the expensive work; write_atomic checks again at the end.
         raise OutputExistsError(f"{dst_path}: exists (use --force to overwrite)")
     try:

@@ -92,14 +92,23 @@ def compress(
     recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Go into subfolders of folder inputs.")] = False,
     files_from: Annotated[
         str | None,
-        typer.Option("--files-from", help="Read more input paths from FILE, one per line (- for stdin)."),
+        typer.Option(
+            "--files-from",
+            help="Read more input paths from FILE, one per line (- for stdin). "
+            "With --out-dir, listed files keep their relative paths, as rsync --files-from does.",
+        ),
     ] = None,
     null: Annotated[
         bool, typer.Option("-0", "--null", help="--files-from entries end with NUL, as find -print0 writes them.")
     ] = False,
     force: Annotated[bool, typer.Option("-f", "--force", help="Overwrite existing output files.")] = False,
     skip_if_larger: Annotated[
-        bool, typer.Option("--skip-if-larger", help="Write nothing when the result is not smaller than the input.")
+        bool,
+        typer.Option(
+            "--skip-if-larger",
+            help="Keep the original when the result is not smaller: write nothing "
+            "(stdout gets the input's bytes).",
+        ),
     ] = False,
     dither: Annotated[bool, typer.Option("--dither", help="Floyd-Steinberg dithering (off by default).")] = False,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for random choices; same seed, same bytes.")] = 0,
@@ -129,36 +138,44 @@ def compress(
     except InvalidOptionError as exc:
         raise _usage(str(exc)) from None
     names = list(inputs or [])
+    listed: list[str] = []  # --files-from entries: literal paths, never "-" for stdin
     if files_from is not None:
         try:
             if files_from == "-":
                 if "-" in names:
                     raise _usage("stdin cannot hold both an image and --files-from")
-                names += read_file_list(sys.stdin.buffer.read(), null=null)
+                listed = read_file_list(sys.stdin.buffer.read(), null=null)
             else:
-                names += read_file_list(Path(files_from).read_bytes(), null=null)
+                listed = read_file_list(Path(files_from).read_bytes(), null=null)
         except OSError as exc:
             raise _usage(f"--files-from {files_from}: {exc.strerror or exc}") from None
     elif null:
         raise _usage("-0/--null needs --files-from")
-    if not names:
+    if not names and not listed:
         raise _usage("no input (give files, folders, globs, - or --files-from)")
     if "-" in names:
-        if len(names) > 1:
+        if len(names) + len(listed) > 1:
             raise _usage("- (stdin) must be the only input")
         if out_dir is not None:
             raise _usage("--out-dir does not apply to stdin; use -o or stdout")
-        raise typer.Exit(_compress_stdin(options, output, force=force, as_json=as_json))
+        code = _compress_stdin(
+            options, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json
+        )
+        raise typer.Exit(code)
     if output is not None and out_dir is not None:
         raise _usage("use either -o/--output or --out-dir, not both")
 
     suffix = ext if ext is not None else default_ext(colors, out_dir is not None)
     suffix = suffix.replace("{K}", str(colors)).replace("{k}", str(colors))
-    files = list(expand_inputs(names, recursive=recursive, skip_suffix=suffix))
+    expand = dict(recursive=recursive, skip_suffix=suffix, out_dir=out_dir)
+    files = [*expand_inputs(names, **expand), *expand_inputs(listed, keep_relative=True, **expand)]
     if output is not None and len(files) != 1:
         raise _usage(f"-o/--output takes exactly one input, got {len(files)}")
     if str(output) == "-":
-        raise typer.Exit(_compress_one_to_stdout(files[0][0], options, as_json=as_json))
+        code = _compress_one_to_stdout(
+            files[0][0], options, skip_if_larger=skip_if_larger, as_json=as_json
+        )
+        raise typer.Exit(code)
     plan = plan_jobs(files, ext=suffix, out_dir=out_dir, output=output)
     workers = jobs or os.cpu_count() or 1
     results = run_jobs(plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger)
@@ -171,7 +188,9 @@ def _report(results, total: int, *, as_json: bool, quiet: bool) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    show_progress = not quiet and err.is_terminal
+    # Ask the stream itself: rich takes FORCE_COLOR for a terminal, which would draw the
+    # bar into CI logs and pipes.
+    show_progress = not quiet and sys.stderr.isatty()
     counts = {"written": 0, "skipped": 0, "error": 0}
     bytes_in = bytes_out = 0
     start = time.perf_counter()
@@ -213,34 +232,53 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _emit(png: bytes, result: CompressResult, output: Path | None, *, force: bool, as_json: bool) -> int:
+def _emit(data: bytes, png: bytes, result: CompressResult, output: Path | None, *, force: bool,
+          skip_if_larger: bool, as_json: bool) -> int:
+    """Write one in-memory result to ``output`` (None or - for stdout) and its JSON line."""
+    from dataclasses import replace
+
     from .images import write_atomic
 
-    if output is None or str(output) == "-":
-        sys.stdout.buffer.write(png)
+    to_stdout = output is None or str(output) == "-"
+    if skip_if_larger and len(png) >= len(data):
+        # Keep the original: a pipe still gets an image (the input's bytes); a file gets nothing.
+        result = replace(result, output=None, bytes_out=len(data), status="skipped",
+                         error=f"output ({len(png)} bytes) not smaller than input")
+        payload: bytes | None = data if to_stdout else None
+    else:
+        payload = png
+        if not to_stdout:
+            result = replace(result, output=str(output))
+    if to_stdout:
+        sys.stdout.buffer.write(payload or b"")
         sys.stdout.buffer.flush()
         json_stream = sys.stderr  # stdout holds the image
     else:
-        write_atomic(output, png, force=force)
+        if payload is not None:
+            write_atomic(output, payload, force=force)
         json_stream = sys.stdout
     if as_json:
         json_stream.write(json.dumps(result.to_json()) + "\n")
     return EXIT_OK
 
 
-def _compress_stdin(options: QuantizeOptions, output: Path | None, *, force: bool, as_json: bool) -> int:
+def _compress_stdin(
+    options: QuantizeOptions, output: Path | None, *, force: bool, skip_if_larger: bool, as_json: bool
+) -> int:
     data = sys.stdin.buffer.read()
     try:
         png, result = compress_bytes(data, options, name="<stdin>")
-        if output is not None and str(output) != "-":
-            result = _with_output(result, str(output), len(png))
-        return _emit(png, result, output, force=force, as_json=as_json)
+        return _emit(
+            data, png, result, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json
+        )
     except QuantcliError as exc:
         typer.echo(f"quantcli: error: {exc}", err=True)
         return exc.exit_code
 
 
-def _compress_one_to_stdout(source: Path, options: QuantizeOptions, *, as_json: bool) -> int:
+def _compress_one_to_stdout(
+    source: Path, options: QuantizeOptions, *, skip_if_larger: bool, as_json: bool
+) -> int:
     try:
         data = source.read_bytes()
     except OSError as exc:
@@ -248,16 +286,12 @@ def _compress_one_to_stdout(source: Path, options: QuantizeOptions, *, as_json: 
         return EXIT_FAILED
     try:
         png, result = compress_bytes(data, options, name=str(source))
-        return _emit(png, result, None, force=False, as_json=as_json)
+        return _emit(
+            data, png, result, None, force=False, skip_if_larger=skip_if_larger, as_json=as_json
+        )
     except QuantcliError as exc:
         typer.echo(f"quantcli: error: {exc}", err=True)
         return exc.exit_code
-
-
-def _with_output(result: CompressResult, output: str, size: int) -> CompressResult:
-    from dataclasses import replace
-
-    return replace(result, output=output, bytes_out=size)
 
 
 def main() -> None:
