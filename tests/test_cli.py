@@ -540,7 +540,8 @@ def test_json_rows_for_written_skipped_and_error(run_cli, tmp_path: Path) -> Non
     assert written["bytes_out"] == (out / "a.png").stat().st_size
     assert written["ratio"] == pytest.approx(written["bytes_out"] / written["bytes_in"], rel=1e-5)
     assert written["colors"] == 8 and written["psnr"] > 15 and written["seconds"] >= 0
-    assert skipped["status"] == "skipped" and skipped["output"] is None
+    assert skipped["status"] == "skipped" and skipped["output"] is None and skipped["error"] is None
+    assert skipped["bytes_out"] == skipped["bytes_in"]  # the original is what remains
     assert failed["status"] == "error" and "c.png" in failed["error"]
     assert files_under(out) == {"a.png"}  # the skipped file wrote nothing
 

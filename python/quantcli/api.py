@@ -231,16 +231,17 @@ def compress_file(
         raise OutputExistsError(f"{dst_path}: exists (use --force to overwrite)")
     try:
         bytes_in = src_path.stat().st_size
-    except OSError:
+    except FileNotFoundError:
         raise ImageReadError(f"{src_path}: no such file") from None
+    except OSError as exc:
+        raise ImageReadError(f"{src_path}: {exc.strerror or exc}") from None
     png, q = compress_pixels(read_image(src_path), options)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
                   psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
+        # The original is kept, so what the user ends up with is the input's size.
         return CompressResult(output=None, bytes_out=bytes_in, status="skipped",
-                              seconds=time.perf_counter() - start,
-                              error=f"output ({len(png)} bytes) not smaller than input",
-                              **common)
+                              seconds=time.perf_counter() - start, **common)
     write_atomic(dst_path, png, force=force)
     return CompressResult(output=str(dst_path), bytes_out=len(png),
                           seconds=time.perf_counter() - start, **common)

@@ -189,6 +189,8 @@ def run_jobs(
             return _error(job, str(exc), options, start)
         except MemoryError:
             return _error(job, f"{job.source}: out of memory", options, start)
+        except Exception as exc:  # a bug must cost one file, not the rest of the batch
+            return _error(job, f"{job.source}: internal error ({type(exc).__name__}: {exc})", options, start)
 
     if workers <= 1:
         for job in jobs:

@@ -242,8 +242,7 @@ def _emit(data: bytes, png: bytes, result: CompressResult, output: Path | None, 
     to_stdout = output is None or str(output) == "-"
     if skip_if_larger and len(png) >= len(data):
         # Keep the original: a pipe still gets an image (the input's bytes); a file gets nothing.
-        result = replace(result, output=None, bytes_out=len(data), status="skipped",
-                         error=f"output ({len(png)} bytes) not smaller than input")
+        result = replace(result, output=None, bytes_out=len(data), status="skipped")
         payload: bytes | None = data if to_stdout else None
     else:
         payload = png
