@@ -156,8 +156,8 @@ PYBIND11_MODULE(_core, m) {
             }
             return quantized_to_dict(std::move(q), h, w, channels);
         },
-        py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
-        py::arg("tol") = 0.1, py::arg("dither") = false, py::arg("init") = "median-cut",
+        py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 50,
+        py::arg("tol") = 2e-3, py::arg("dither") = false, py::arg("init") = "median-cut",
         py::arg("threads") = 0, py::arg("run_margin") = 4.0f,
         "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
 
@@ -253,8 +253,8 @@ PYBIND11_MODULE(_core, m) {
             std::memcpy(labels.mutable_data(), fit.color_label.data(), fit.color_label.size() * sizeof(std::int32_t));
             return py::make_tuple(palette_to_array(fit.palette, 4), labels, fit.iterations);
         },
-        py::arg("colors"), py::arg("counts"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
-        py::arg("tol") = 0.1, py::arg("init") = "median-cut", py::arg("threads") = 0,
+        py::arg("colors"), py::arg("counts"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 50,
+        py::arg("tol") = 2e-3, py::arg("init") = "median-cut", py::arg("threads") = 0,
         "Fit a palette to a histogram: ((m, 4) uint8 palette, (n,) int32 label per colour, iterations).");
 
     m.def(

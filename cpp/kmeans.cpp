@@ -22,19 +22,47 @@ constexpr std::size_t kBlock = 8192;
 struct ClusterSums {
     std::vector<std::array<double, 4>> sum;
     std::vector<double> weight;
+    std::vector<double> norm;  // weighted sum of squared norms, for the inertia
     std::vector<std::uint32_t> members;
 
-    explicit ClusterSums(int k) : sum(k, std::array<double, 4>{}), weight(k, 0.0), members(k, 0) {}
+    explicit ClusterSums(int k)
+        : sum(k, std::array<double, 4>{}), weight(k, 0.0), norm(k, 0.0), members(k, 0) {}
 
     void add(int j, const Point4& p, double w) {
         for (int ch = 0; ch < 4; ++ch) sum[j][ch] += w * p.c[ch];
         weight[j] += w;
+        norm[j] += w * squared_norm(p);
         ++members[j];
     }
     void remove(int j, const Point4& p, double w) {
         for (int ch = 0; ch < 4; ++ch) sum[j][ch] -= w * p.c[ch];
         weight[j] -= w;
+        norm[j] -= w * squared_norm(p);
         --members[j];
+    }
+    // Inertia of the current assignment with every free centre at its cluster mean:
+    // sum over clusters of norm - |sum|^2 / weight, no pass over the points needed.
+    double inertia_at_means(const std::vector<Point4>& centres, int n_fixed) const {
+        double total = 0.0;
+        for (std::size_t j = 0; j < weight.size(); ++j) {
+            if (members[j] == 0) continue;
+            if (static_cast<int>(j) < n_fixed) {  // a fixed centre is not at its mean
+                double cross = 0.0;
+                for (int ch = 0; ch < 4; ++ch) cross += sum[j][ch] * centres[j].c[ch];
+                total += norm[j] - 2.0 * cross + weight[j] * squared_norm(centres[j]);
+                continue;
+            }
+            double s2 = 0.0;
+            for (int ch = 0; ch < 4; ++ch) s2 += sum[j][ch] * sum[j][ch];
+            total += norm[j] - s2 / weight[j];
+        }
+        return total;
+    }
+
+    static double squared_norm(const Point4& p) {
+        double n = 0.0;
+        for (int ch = 0; ch < 4; ++ch) n += static_cast<double>(p.c[ch]) * p.c[ch];
+        return n;
     }
     Point4 mean(int j) const {
         Point4 p;
@@ -97,6 +125,7 @@ KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int
 
     std::vector<float> move(k);
     int iterations = 0;
+    double last_inertia = std::numeric_limits<double>::infinity();
     while (iterations < max_iter) {
         ++iterations;
         // Update step: every free centre to the mean of its points.
@@ -137,7 +166,11 @@ KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int
             }
         }
         centres.swap(next);
-        if (max_move <= tol) break;
+        // Converged: nothing moved, or the inertia fell by less than `tol` of itself.
+        if (max_move == 0.0f) break;
+        const double inertia = sums.inertia_at_means(centres, n_fixed);
+        if (tol > 0.0 && last_inertia - inertia <= tol * inertia) break;
+        last_inertia = inertia;
 
         // Assignment step. Hamerly's bounds skip points that provably keep their centre;
         // the rest search outwards from their current centre.

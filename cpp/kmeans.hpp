@@ -25,8 +25,9 @@ struct KMeansResult {
 // The first `n_fixed` centres never move (the shared transparent entry). A centre left
 // with no point is moved onto the point farthest from its own centre, among clusters of
 // two or more points, so the result keeps all `init.size()` centres.
-// Stops after `max_iter` updates, when no centre moved more than `tol` (in 0..255
-// colour units), or when an assignment pass changed nothing. `guess`, when given, holds
+// Stops after `max_iter` updates, when an update moved no centre or lowered the inertia
+// by no more than `tol` times itself (tol 0: never on that ground), or when an
+// assignment pass changed nothing. `guess`, when given, holds
 // a nearby centre for each point, which makes the first assignment cheap.
 // `threads` (0: all cores) never changes the result.
 KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> init, int n_fixed,

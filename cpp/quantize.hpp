@@ -16,8 +16,8 @@ namespace quantcli {
 struct QuantizeOptions {
     int k = 256;
     std::uint64_t seed = 0;
-    int max_iter = 100;
-    double tol = 0.1;
+    int max_iter = 50;
+    double tol = 2e-3;
     bool dither = false;
     InitMethod init = InitMethod::kMedianCut;
     int threads = 0;  // 0: all cores; the result is the same for any value

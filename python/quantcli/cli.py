@@ -117,7 +117,7 @@ def compress(
     ] = DEFAULT_LEVEL,
     max_iter: Annotated[int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")] = DEFAULT_MAX_ITER,
     tol: Annotated[
-        float, typer.Option("--tol", min=0.0, help="Stop k-means once no colour moves more than this (0-255 units).")
+        float, typer.Option("--tol", min=0.0, help="Stop k-means once an iteration improves the squared error by less than this fraction.")
     ] = DEFAULT_TOL,
     jobs: Annotated[
         int | None, typer.Option("-j", "--jobs", min=1, help="Files processed in parallel. Default: all cores.")

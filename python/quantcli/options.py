@@ -13,8 +13,8 @@ INIT_METHODS: tuple[str, ...] = ("median-cut", "kmeans++")
 
 K_MIN, K_MAX = 2, 256
 DEFAULT_K = 256
-DEFAULT_MAX_ITER = 100
-DEFAULT_TOL = 0.1
+DEFAULT_MAX_ITER = 50
+DEFAULT_TOL = 2e-3
 DEFAULT_LEVEL = 6
 DEFAULT_RUN_MARGIN = 4.0
 
@@ -34,7 +34,8 @@ class QuantizeOptions:
     max_iter : int
         Most k-means updates; 0 keeps the initial palette.
     tol : float
-        k-means stops once no palette colour moves more than this (0..255 units).
+        k-means stops once an iteration lowers the squared error by less than this fraction
+        (0: only when nothing changes or after ``max_iter``).
     init : {"median-cut", "kmeans++"}
         How the initial palette is chosen.
     level : int
