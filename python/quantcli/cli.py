@@ -19,7 +19,15 @@ from . import __version__
 from .api import CompressResult, compress_bytes
 from .batch import default_ext, expand_inputs, plan_jobs, read_file_list, run_jobs
 from .errors import InvalidOptionError, QuantcliError
-from .options import DEFAULT_LEVEL, DEFAULT_MAX_ITER, DEFAULT_TOL, K_MAX, K_MIN, QuantizeOptions
+from .options import (
+    DEFAULT_LEVEL,
+    DEFAULT_MAX_ITER,
+    DEFAULT_RUN_MARGIN,
+    DEFAULT_TOL,
+    K_MAX,
+    K_MIN,
+    QuantizeOptions,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -119,6 +127,15 @@ def compress(
     tol: Annotated[
         float, typer.Option("--tol", min=0.0, help="Stop k-means once an iteration improves the squared error by less than this fraction.")
     ] = DEFAULT_TOL,
+    run_margin: Annotated[
+        float,
+        typer.Option(
+            "--run-margin",
+            min=0.0,
+            help="Near-ties: a pixel may take its left/upper neighbour's colour when that costs at most this much "
+            "more squared error; longer runs, smaller files. 0: every pixel gets its nearest colour.",
+        ),
+    ] = DEFAULT_RUN_MARGIN,
     jobs: Annotated[
         int | None, typer.Option("-j", "--jobs", min=1, help="Files processed in parallel. Default: all cores.")
     ] = None,
@@ -129,12 +146,12 @@ def compress(
 ) -> None:
     """Quantize images to K colours and write them as palette PNGs.
 
-    Outputs are written atomically (a temporary file, then a rename) and never replace
-    an existing file without --force. A bad input prints one error line and the batch
-    goes on; the exit code is then 1.
-    """
+    Outputs are written atomically (a temporary file, then a rename) and never replace an existing file without --force. A bad input prints one error line and the batch goes on; the exit code is then 1.
+    """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
     try:
-        options = QuantizeOptions(k=colors, seed=seed, dither=dither, max_iter=max_iter, tol=tol, level=level)
+        options = QuantizeOptions(
+            k=colors, seed=seed, dither=dither, max_iter=max_iter, tol=tol, level=level, run_margin=run_margin
+        )
     except InvalidOptionError as exc:
         raise _usage(str(exc)) from None
     names = list(inputs or [])
