@@ -48,11 +48,14 @@ void tally_labels(Quantized& q) {
 }
 
 // Labels for every pixel without dithering: each colour's nearest entry, or with a
-// run margin, remap_preferring_runs. Fills labels, counts and the squared error.
+// run margin, remap_preferring_runs. `guess` holds an entry near each colour, where its
+// search starts. Fills labels, counts and the squared error.
 void remap_nearest(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color,
-                   std::size_t width, const std::vector<std::int32_t>& color_label,
+                   std::size_t width, const std::vector<std::int32_t>& guess,
                    float run_margin, int threads, Quantized& q) {
     if (run_margin <= 0.0f) {
+        const std::vector<std::int32_t> color_label =
+            assign_nearest(to_points(hist), points_of(q.palette), &guess, threads);
         remap_by_color(pixel_color, color_label, q.labels.data(), threads);
         tally(hist, color_label, q);
         return;
@@ -64,7 +67,7 @@ void remap_nearest(const Histogram& hist, const std::vector<std::uint32_t>& pixe
     constexpr std::size_t kBlock = 8192;
     parallel_for(block_count(n, kBlock), threads, [&](std::size_t b) {
         for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
-            const NeighbourIndex::Two two = index.search_two(point_of(hist.colors[i]), color_label[i]);
+            const NeighbourIndex::Two two = index.search_two(point_of(hist.colors[i]), guess[i]);
             best[i] = two.best;
             second[i] = two.second;
             best_sq[i] = two.best_sq;
@@ -76,9 +79,9 @@ void remap_nearest(const Histogram& hist, const std::vector<std::uint32_t>& pixe
     tally_labels(q);
 }
 
-}  // namespace
-
-PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
+// fit_palette, except that `color_label` holds the k-means assignment, which is near
+// each colour's nearest rounded entry but not always it.
+PaletteFit fit_palette_roughly(const Histogram& hist, const QuantizeOptions& options) {
     PaletteFit fit;
     if (hist.size() <= static_cast<std::size_t>(options.k)) {
         for (std::size_t i = 0; i < hist.size(); ++i) {
@@ -100,9 +103,20 @@ PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
                                    box_of.empty() ? nullptr : &box_of, threads);
     fit.iterations = km.iterations;
     for (const Point4& c : km.centres) fit.palette.push_back(round_to_8bit(c));
-    // Rounding moved the centres a little: assign each colour to its nearest entry as
-    // written, so the labels are exactly the nearest palette colours.
-    fit.color_label = assign_nearest(exact, points_of(fit.palette), &km.assignment, threads);
+    fit.color_label = km.assignment;
+    return fit;
+}
+
+}  // namespace
+
+PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
+    PaletteFit fit = fit_palette_roughly(hist, options);
+    if (hist.size() > static_cast<std::size_t>(options.k)) {
+        // Rounding moved the centres a little: assign each colour to its nearest entry as
+        // written, so the labels are exactly the nearest palette colours.
+        fit.color_label = assign_nearest(to_points(hist), points_of(fit.palette), &fit.color_label,
+                                         resolve_threads(options.threads));
+    }
     return fit;
 }
 
@@ -111,7 +125,7 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
     std::vector<std::uint32_t> pixel_color;
     const Histogram hist =
         build_histogram(pixels, width * height, channels, &pixel_color, resolve_threads(options.threads));
-    PaletteFit fit = fit_palette(hist, options);
+    PaletteFit fit = fit_palette_roughly(hist, options);
     Quantized q;
     q.palette = std::move(fit.palette);
     q.iterations = fit.iterations;
