@@ -199,7 +199,7 @@ PYBIND11_MODULE(_core, m) {
                     throw py::value_error("labels must be below the palette size " + std::to_string(entries.size()) +
                                           ", found " + std::to_string(top));
                 }
-                png = encode_png(data, w, h, entries, PngOptions{level, false, 0});
+                png = encode_png(data, w, h, entries, PngOptions{level, true, 0});
             }
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
