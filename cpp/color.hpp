@@ -12,11 +12,10 @@ using ColorKey = std::uint32_t;
 // Every fully transparent pixel is stored as this one key: its RGB is invisible.
 inline constexpr ColorKey kTransparentKey = 0;
 
-inline constexpr ColorKey pack_rgba(std::uint8_t r, std::uint8_t g, std::uint8_t b,
-                                    std::uint8_t a) {
+inline constexpr ColorKey pack_rgba(std::uint8_t r, std::uint8_t g, std::uint8_t b, std::uint8_t a) {
     if (a == 0) return kTransparentKey;
-    return static_cast<ColorKey>(r) | (static_cast<ColorKey>(g) << 8) |
-           (static_cast<ColorKey>(b) << 16) | (static_cast<ColorKey>(a) << 24);
+    return static_cast<ColorKey>(r) | (static_cast<ColorKey>(g) << 8) | (static_cast<ColorKey>(b) << 16) |
+           (static_cast<ColorKey>(a) << 24);
 }
 
 inline constexpr std::uint8_t key_channel(ColorKey key, int channel) {

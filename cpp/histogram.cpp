@@ -14,8 +14,7 @@ namespace {
 constexpr ColorKey kEmptySlot = 1;
 
 inline std::size_t slot_of(ColorKey key, int shift) {
-    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >>
-                                    shift);
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> shift);
 }
 
 // Open addressing with linear probing. Each new colour gets the next id, which stays
@@ -100,8 +99,7 @@ std::vector<std::uint32_t> radix_order(const std::vector<ColorKey>& keys) {
 // Counts every pixel; `Channels` is a template parameter so the key is built without
 // a branch per pixel.
 template <int Channels>
-void count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table,
-                  std::uint32_t* pixel_color) {
+void count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, std::uint32_t* pixel_color) {
     // Neighbouring pixels often share a colour: remember the last one to skip the probe.
     ColorKey last_key = kEmptySlot;
     std::uint32_t last_id = 0;

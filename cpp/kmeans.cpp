@@ -73,8 +73,7 @@ struct ClusterSums {
 
 }  // namespace
 
-std::vector<std::int32_t> assign_nearest(const WeightedPoints& data,
-                                         const std::vector<Point4>& centres,
+std::vector<std::int32_t> assign_nearest(const WeightedPoints& data, const std::vector<Point4>& centres,
                                          const std::vector<std::int32_t>* guess, int threads) {
     const std::size_t n = data.size();
     std::vector<std::int32_t> out(n);
@@ -82,15 +81,15 @@ std::vector<std::int32_t> assign_nearest(const WeightedPoints& data,
     const CentreSet set(centres);
     parallel_for(block_count(n, kBlock), threads, [&](std::size_t b) {
         for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
-            out[i] = guess ? index.search(data.points[i], (*guess)[i]).index
-                           : set.nearest(data.points[i]).index;
+            out[i] =
+                guess ? index.search(data.points[i], (*guess)[i]).index : set.nearest(data.points[i]).index;
         }
     });
     return out;
 }
 
-KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int n_fixed,
-                    int max_iter, double tol, const std::vector<std::int32_t>* guess, int threads) {
+KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> centres, int n_fixed, int max_iter,
+                    double tol, const std::vector<std::int32_t>* guess, int threads) {
     const std::size_t n = data.size();
     const int k = static_cast<int>(centres.size());
     const std::vector<Point4>& points = data.points;

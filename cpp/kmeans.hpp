@@ -30,15 +30,12 @@ struct KMeansResult {
 // assignment pass changed nothing. `guess`, when given, holds
 // a nearby centre for each point, which makes the first assignment cheap.
 // `threads` (0: all cores) never changes the result.
-KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> init, int n_fixed,
-                    int max_iter, double tol, const std::vector<std::int32_t>* guess = nullptr,
-                    int threads = 1);
+KMeansResult kmeans(const WeightedPoints& data, std::vector<Point4> init, int n_fixed, int max_iter,
+                    double tol, const std::vector<std::int32_t>* guess = nullptr, int threads = 1);
 
 // Nearest centre of every point (lowest index among equals). `guess`, when given, holds
 // a nearby centre per point, which makes each search short.
-std::vector<std::int32_t> assign_nearest(const WeightedPoints& data,
-                                         const std::vector<Point4>& centres,
-                                         const std::vector<std::int32_t>* guess = nullptr,
-                                         int threads = 1);
+std::vector<std::int32_t> assign_nearest(const WeightedPoints& data, const std::vector<Point4>& centres,
+                                         const std::vector<std::int32_t>* guess = nullptr, int threads = 1);
 
 }  // namespace quantcli

@@ -18,8 +18,8 @@ typedef int i8 __attribute__((vector_size(32)));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-Nearest search(const float* r, const float* g, const float* b, const float* a, int padded,
-               const Point4& x) {
+Nearest
+search(const float* r, const float* g, const float* b, const float* a, int padded, const Point4& x) {
     const f8 xr = {x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0]};
     const f8 xg = {x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1]};
     const f8 xb = {x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2]};
@@ -63,8 +63,7 @@ Nearest search(const float* r, const float* g, const float* b, const float* a, i
 }  // namespace
 
 CentreSet::CentreSet(const std::vector<Point4>& centres)
-    : k_(static_cast<int>(centres.size())),
-      padded_((k_ + kLanes - 1) / kLanes * kLanes) {
+    : k_(static_cast<int>(centres.size())), padded_((k_ + kLanes - 1) / kLanes * kLanes) {
     if (padded_ == 0) padded_ = kLanes;
     for (auto& ch : ch_) ch.assign(padded_, kFar);
     for (int j = 0; j < k_; ++j) set(j, centres[j]);

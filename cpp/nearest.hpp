@@ -10,9 +10,9 @@
 namespace quantcli {
 
 struct Nearest {
-    int index;        // closest centre; the lowest index among equals
-    float best;       // its squared distance
-    float second;     // squared distance to the next closest centre
+    int index;     // closest centre; the lowest index among equals
+    float best;    // its squared distance
+    float second;  // squared distance to the next closest centre
 };
 
 // Centres stored channel by channel and padded to a multiple of the SIMD width with

@@ -15,7 +15,9 @@ bool is_fixed(const Point4& p, const std::vector<Point4>& fixed) {
 }
 
 // The 0..255 bucket of a channel value, for the split search.
-inline int bucket(float v) { return std::clamp(static_cast<int>(v), 0, 255); }
+inline int bucket(float v) {
+    return std::clamp(static_cast<int>(v), 0, 255);
+}
 
 // A point of the median cut, kept together so partitions move contiguous records.
 struct Item {
@@ -103,8 +105,7 @@ std::size_t split(std::vector<Item>& items, const Box& box) {
 
 }  // namespace
 
-std::vector<Point4> median_cut_init(const WeightedPoints& data, int k,
-                                    const std::vector<Point4>& fixed,
+std::vector<Point4> median_cut_init(const WeightedPoints& data, int k, const std::vector<Point4>& fixed,
                                     std::vector<std::int32_t>* box_of) {
     std::vector<Item> items;
     items.reserve(data.size());

@@ -18,8 +18,7 @@ enum class InitMethod { kMedianCut, kKMeansPlusPlus };
 // channel of largest variance, at the value that minimises the two halves' error.
 // When `box_of` is given it receives, for every point, the centre made from its box
 // (fixed points: their fixed centre), a good first guess for the nearest-centre search.
-std::vector<Point4> median_cut_init(const WeightedPoints& data, int k,
-                                    const std::vector<Point4>& fixed,
+std::vector<Point4> median_cut_init(const WeightedPoints& data, int k, const std::vector<Point4>& fixed,
                                     std::vector<std::int32_t>* box_of = nullptr);
 
 // Weighted k-means++ (D^2 sampling with the weights) from `seed`.

@@ -23,7 +23,8 @@ inline int resolve_threads(int requested) {
 // Calls body(b) for every block b in [0, n_blocks), on up to `threads` threads.
 template <typename Body>
 void parallel_for(std::size_t n_blocks, int threads, Body&& body) {
-    const std::size_t workers = std::min<std::size_t>(n_blocks, static_cast<std::size_t>(std::max(threads, 1)));
+    const std::size_t workers =
+        std::min<std::size_t>(n_blocks, static_cast<std::size_t>(std::max(threads, 1)));
     if (workers <= 1) {
         for (std::size_t b = 0; b < n_blocks; ++b) body(b);
         return;
@@ -51,6 +52,8 @@ void parallel_for(std::size_t n_blocks, int threads, Body&& body) {
 }
 
 // Blocks of `block` items covering [0, n): the b-th is [b * block, min(n, (b+1) * block)).
-inline std::size_t block_count(std::size_t n, std::size_t block) { return (n + block - 1) / block; }
+inline std::size_t block_count(std::size_t n, std::size_t block) {
+    return (n + block - 1) / block;
+}
 
 }  // namespace quantcli

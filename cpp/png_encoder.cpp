@@ -2,14 +2,14 @@
 
 #include <zlib.h>
 
-#include "parallel.hpp"
-
 #include <algorithm>
 #include <array>
 #include <cstdlib>
 #include <numeric>
 #include <stdexcept>
 #include <string>
+
+#include "parallel.hpp"
 
 namespace quantcli {
 namespace {
@@ -21,8 +21,7 @@ void put_u32(std::vector<std::uint8_t>& out, std::uint32_t v) {
     out.push_back(static_cast<std::uint8_t>(v));
 }
 
-void put_chunk(std::vector<std::uint8_t>& out, const char* type, const std::uint8_t* data,
-               std::size_t size) {
+void put_chunk(std::vector<std::uint8_t>& out, const char* type, const std::uint8_t* data, std::size_t size) {
     put_u32(out, static_cast<std::uint32_t>(size));
     const std::size_t start = out.size();
     out.insert(out.end(), type, type + 4);
@@ -54,8 +53,8 @@ std::vector<std::uint32_t> palette_order(const std::vector<Rgba8>& palette) {
 }
 
 // Packs each row of indices at `depth` bits per pixel, most significant bits first.
-std::vector<std::uint8_t> pack_rows(const std::uint8_t* labels, std::size_t width,
-                                    std::size_t height, int depth, std::size_t stride) {
+std::vector<std::uint8_t> pack_rows(const std::uint8_t* labels, std::size_t width, std::size_t height,
+                                    int depth, std::size_t stride) {
     std::vector<std::uint8_t> rows(stride * height, 0);
     const int per_byte = 8 / depth;
     for (std::size_t y = 0; y < height; ++y) {
@@ -90,11 +89,20 @@ void filter_row(int type, const std::uint8_t* row, const std::uint8_t* prev, std
         const int c = (x > 0 && prev) ? prev[x - 1] : 0;
         int predicted = 0;
         switch (type) {
-            case 1: predicted = a; break;
-            case 2: predicted = b; break;
-            case 3: predicted = (a + b) / 2; break;
-            case 4: predicted = paeth(a, b, c); break;
-            default: break;
+            case 1:
+                predicted = a;
+                break;
+            case 2:
+                predicted = b;
+                break;
+            case 3:
+                predicted = (a + b) / 2;
+                break;
+            case 4:
+                predicted = paeth(a, b, c);
+                break;
+            default:
+                break;
         }
         out[x] = static_cast<std::uint8_t>(row[x] - predicted);
     }
@@ -200,8 +208,7 @@ std::vector<std::uint8_t> deflate_piece(const std::vector<std::uint8_t>& data, s
 // primed with the 32 KiB before it (as pigz does), so the pieces compress in parallel at
 // almost no cost in size. Piece boundaries are fixed, so the bytes do not depend on the
 // number of threads.
-std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, int level,
-                                        int threads) {
+std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, int level, int threads) {
     constexpr std::size_t kPiece = 256 * 1024;
     const std::size_t pieces = std::max<std::size_t>(1, block_count(data.size(), kPiece));
     std::vector<std::vector<std::uint8_t>> parts(pieces);
@@ -231,9 +238,8 @@ int bit_depth_for(std::size_t palette_size) {
     return 8;
 }
 
-std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width,
-                                     std::size_t height, const std::vector<Rgba8>& palette,
-                                     const PngOptions& options) {
+std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width, std::size_t height,
+                                     const std::vector<Rgba8>& palette, const PngOptions& options) {
     const std::vector<std::uint32_t> order = palette_order(palette);
     std::vector<std::uint8_t> new_index(palette.size());
     for (std::size_t i = 0; i < order.size(); ++i) new_index[order[i]] = static_cast<std::uint8_t>(i);

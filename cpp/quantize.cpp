@@ -37,8 +37,8 @@ void tally(const Histogram& hist, const std::vector<std::int32_t>& color_label, 
     for (std::size_t i = 0; i < hist.size(); ++i) {
         const std::int32_t label = color_label[i];
         q.counts[label] += hist.counts[i];
-        q.sse += static_cast<double>(hist.counts[i]) *
-                 squared_distance(point_of(hist.colors[i]), entries[label]);
+        q.sse +=
+            static_cast<double>(hist.counts[i]) * squared_distance(point_of(hist.colors[i]), entries[label]);
     }
 }
 
@@ -50,9 +50,8 @@ void tally_labels(Quantized& q) {
 // Labels for every pixel without dithering: each colour's nearest entry, or with a
 // run margin, remap_preferring_runs. `guess` holds an entry near each colour, where its
 // search starts. Fills labels, counts and the squared error.
-void remap_nearest(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color,
-                   std::size_t width, const std::vector<std::int32_t>& guess,
-                   float run_margin, int threads, Quantized& q) {
+void remap_nearest(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                   const std::vector<std::int32_t>& guess, float run_margin, int threads, Quantized& q) {
     if (run_margin <= 0.0f) {
         const std::vector<std::int32_t> color_label =
             assign_nearest(to_points(hist), points_of(q.palette), &guess, threads);
@@ -120,8 +119,8 @@ PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options) {
     return fit;
 }
 
-Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                   int channels, const QuantizeOptions& options) {
+Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                   const QuantizeOptions& options) {
     std::vector<std::uint32_t> pixel_color;
     const Histogram hist =
         build_histogram(pixels, width * height, channels, &pixel_color, resolve_threads(options.threads));
@@ -142,9 +141,8 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
     return q;
 }
 
-Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                           int channels, const std::vector<Rgba8>& palette, bool dither,
-                           float run_margin, int threads) {
+Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                           const std::vector<Rgba8>& palette, bool dither, float run_margin, int threads) {
     threads = resolve_threads(threads);
     Quantized q;
     q.palette = palette;

@@ -26,7 +26,7 @@ struct QuantizeOptions {
 };
 
 struct PaletteFit {
-    std::vector<Rgba8> palette;           // at most k entries, rounded to 8 bits
+    std::vector<Rgba8> palette;             // at most k entries, rounded to 8 bits
     std::vector<std::int32_t> color_label;  // palette entry of each histogram colour
     int iterations = 0;
 };
@@ -46,12 +46,11 @@ struct Quantized {
 PaletteFit fit_palette(const Histogram& hist, const QuantizeOptions& options);
 
 // Quantizes interleaved RGB/RGBA pixels (channels 3 or 4).
-Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                   int channels, const QuantizeOptions& options);
+Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                   const QuantizeOptions& options);
 
 // Maps pixels onto a palette chosen elsewhere (a shared or user palette).
-Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                           int channels, const std::vector<Rgba8>& palette, bool dither,
-                           float run_margin, int threads = 0);
+Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                           const std::vector<Rgba8>& palette, bool dither, float run_margin, int threads = 0);
 
 }  // namespace quantcli

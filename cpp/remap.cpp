@@ -8,8 +8,7 @@
 namespace quantcli {
 
 void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
-                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels,
-                    int threads) {
+                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels, int threads) {
     constexpr std::size_t kBlock = 1 << 16;
     const std::size_t n = pixel_color.size();
     parallel_for(block_count(n, kBlock), threads, [&](std::size_t b) {
@@ -20,10 +19,8 @@ void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
 }
 
 double remap_preferring_runs(const std::vector<std::uint32_t>& pixel_color, std::size_t width,
-                             const std::vector<std::int32_t>& best,
-                             const std::vector<std::int32_t>& second,
-                             const std::vector<float>& best_sq,
-                             const std::vector<float>& second_sq,
+                             const std::vector<std::int32_t>& best, const std::vector<std::int32_t>& second,
+                             const std::vector<float>& best_sq, const std::vector<float>& second_sq,
                              const std::vector<std::uint64_t>& color_counts, float margin,
                              std::uint8_t* labels) {
     // The error if every pixel took its nearest entry, corrected pixel by pixel below.
@@ -49,8 +46,8 @@ double remap_preferring_runs(const std::vector<std::uint32_t>& pixel_color, std:
     return sse + extra;
 }
 
-double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                      int channels, const std::vector<Point4>& palette, std::uint8_t* labels) {
+double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                      const std::vector<Point4>& palette, std::uint8_t* labels) {
     const CentreSet set(palette);
     // Error carried into the current and the next row, with one pixel of margin each side.
     std::vector<float> cur((width + 2) * 4, 0.0f), nxt((width + 2) * 4, 0.0f);
