@@ -4,13 +4,14 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
 #include "choose_k.hpp"
-#include "parallel.hpp"
 #include "histogram.hpp"
 #include "kmeans.hpp"
+#include "parallel.hpp"
 #include "png_encoder.hpp"
 #include "quantize.hpp"
 #include "silhouette.hpp"
@@ -138,24 +139,28 @@ py::dict quantized_to_dict(Quantized&& q, py::ssize_t h, py::ssize_t w, int chan
 }
 
 
-// Cluster labels, one per point, each from 0 to n - 1; returns the number of clusters.
-int require_labels(const py::array& labels, py::ssize_t n) {
+// Cluster labels, one per point, any non-negative int32: renumbered 0..m-1 in increasing
+// order of label, with m the number of distinct labels.
+std::vector<std::int32_t> compact_labels(const py::array& labels, py::ssize_t n, int& n_clusters) {
     require(labels, "labels", py::dtype::of<std::int32_t>(), 1, {}, "(n,)");
     if (labels.shape(0) != n) {
         throw py::value_error("labels must have one entry per point: " + std::to_string(n) + ", got " +
                               std::to_string(labels.shape(0)));
     }
     const auto* l = static_cast<const std::int32_t*>(labels.data());
-    std::int32_t top = -1;
-    for (py::ssize_t i = 0; i < n; ++i) {
-        if (l[i] < 0 || l[i] >= n) {
-            throw py::value_error("labels must be from 0 to " + std::to_string(n - 1) + ", found " + std::to_string(l[i]));
-        }
-        top = std::max(top, l[i]);
+    std::vector<std::int32_t> out(l, l + n);
+    for (std::int32_t v : out) {
+        if (v < 0) throw py::value_error("labels must be >= 0, found " + std::to_string(v));
     }
-    return top + 1;
+    std::vector<std::int32_t> distinct = out;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    for (std::int32_t& v : out) {
+        v = static_cast<std::int32_t>(std::lower_bound(distinct.begin(), distinct.end(), v) - distinct.begin());
+    }
+    n_clusters = static_cast<int>(distinct.size());
+    return out;
 }
-
 
 ScanOptions scan_options(const std::vector<int>& ks, std::uint64_t seed, int max_iter, double tol,
                          const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads,
@@ -425,9 +430,8 @@ PYBIND11_MODULE(_core, m) {
         "squared_silhouette",
         [](const py::array& colors, const py::array& counts, const py::array& labels) {
             const Histogram hist = histogram_from_arrays(colors, counts);
-            const int n_clusters = require_labels(labels, colors.shape(0));
-            const auto* l = static_cast<const std::int32_t*>(labels.data());
-            const std::vector<std::int32_t> label_vec(l, l + labels.shape(0));
+            int n_clusters = 0;
+            const std::vector<std::int32_t> label_vec = compact_labels(labels, colors.shape(0), n_clusters);
             py::gil_scoped_release release;
             return squared_silhouette(hist, label_vec, n_clusters);
         },
@@ -441,10 +445,10 @@ PYBIND11_MODULE(_core, m) {
             require(points, "points", py::dtype::of<std::uint8_t>(), 2, {3, 4}, "(n, 3) or (n, 4)");
             const py::ssize_t n = points.shape(0);
             if (n == 0) throw py::value_error("points must not be empty");
-            const int n_clusters = require_labels(labels, n);
+            int n_clusters = 0;
+            std::vector<std::vector<std::int32_t>> labellings{compact_labels(labels, n, n_clusters)};
             if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
             const auto* p = static_cast<const std::uint8_t*>(points.data());
-            const auto* l = static_cast<const std::int32_t*>(labels.data());
             const py::ssize_t c = points.shape(1);
             WeightedPoints samples;
             for (py::ssize_t i = 0; i < n; ++i) {
@@ -453,7 +457,6 @@ PYBIND11_MODULE(_core, m) {
                                            c == 4 ? static_cast<float>(p[i * c + 3]) : 255.0f}});
                 samples.weights.push_back(1);
             }
-            const std::vector<std::vector<std::int32_t>> labellings{std::vector<std::int32_t>(l, l + n)};
             py::gil_scoped_release release;
             return euclidean_silhouettes(samples, labellings, {n_clusters}, threads)[0];
         },

@@ -193,7 +193,7 @@ def compress_file(
     force: bool = False,
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
-    pick_k: Callable[[np.ndarray], int] | None = None,
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
     **option_values: Any,
 ) -> CompressResult:
     """Compress one image file to a palette PNG.
@@ -212,8 +212,9 @@ def compress_file(
     options : QuantizeOptions, optional
         Or pass its fields as keywords (``k=16, dither=True``).
     pick_k : callable, optional
-        Chooses K from the decoded pixels, replacing ``options.k``
-        (:func:`quantcli.choosek.k_chooser`); the result's ``k`` is the K chosen.
+        ``pick_k(pixels, options)`` chooses K from the decoded pixels, replacing
+        ``options.k`` (see :func:`quantcli.choosek.k_chooser`); the result's ``k`` is the
+        K chosen.
 
     Returns
     -------
@@ -238,7 +239,7 @@ def compress_file(
         raise ImageReadError(f"{src_path}: no such file") from None
     pixels = read_image(src_path)
     if pick_k is not None:
-        options = replace(options, k=pick_k(pixels))
+        options = replace(options, k=pick_k(pixels, options))
     png, q = compress_pixels(pixels, options)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
                   psnr=_finite(q.psnr))
@@ -254,7 +255,7 @@ def compress_file(
 
 def compress_bytes(
     data: bytes, options: QuantizeOptions, name: str = "<stdin>",
-    pick_k: Callable[[np.ndarray], int] | None = None,
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
 ) -> tuple[bytes, CompressResult]:
     """Compress an encoded image held in memory: (PNG bytes, its result row).
 
@@ -263,7 +264,7 @@ def compress_bytes(
     start = time.perf_counter()
     pixels = read_image(data, name=name)
     if pick_k is not None:
-        options = replace(options, k=pick_k(pixels))
+        options = replace(options, k=pick_k(pixels, options))
     png, q = compress_pixels(pixels, options)
     return png, CompressResult(
         path=name, output=None, k=options.k, colors=len(q.palette), bytes_in=len(data),

@@ -57,6 +57,9 @@ Distance = Literal["squared", "euclidean"]
 METHODS: tuple[str, ...] = ("silhouette", "elbow", "quality")
 DISTANCES: tuple[str, ...] = ("squared", "euclidean")
 
+# What compress_file(pick_k=...) calls: (pixels, the file's options) -> K.
+PickK = Callable[[np.ndarray, QuantizeOptions], int]
+
 DEFAULT_K_MAX = 64  # silhouette and elbow
 QUALITY_K_MAX = 256
 DEFAULT_SAMPLE = 10_000
@@ -87,8 +90,9 @@ class ChooseKOptions:
         zlib level (0 to 9) at which each candidate fit of an image is encoded to report
         its PNG size; 9 gives exactly the bytes ``compress`` writes at its default
         level, 1 (the default) is quicker and somewhat larger. None skips encoding.
-    threads : int
-        Threads for the candidate fits; 0 uses every core. The scores never depend on it.
+
+    The fits themselves (seed, max_iter, tol, init, threads) follow a
+    :class:`quantcli.QuantizeOptions`, as in ``compress``.
     """
 
     method: Method = "silhouette"
@@ -99,7 +103,6 @@ class ChooseKOptions:
     sample: int = DEFAULT_SAMPLE
     min_psnr: float = DEFAULT_MIN_PSNR
     bytes_level: int | None = 1
-    threads: int = 0
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -125,7 +128,6 @@ class ChooseKOptions:
                 _require_int("every K in ks", k, K_MIN, K_MAX)
             object.__setattr__(self, "ks", tuple(sorted(set(ks))))
         _require_int("sample", self.sample, 2, 2**62)
-        _require_int("threads", self.threads, 0, 4096)
         if self.bytes_level is not None:
             _require_int("bytes_level", self.bytes_level, 0, 9)
         if (
@@ -291,7 +293,7 @@ def choose_k(
 
     def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
         return _core.choose_k_scan_image(
-            pixels, list(ks), sample=sample, png_level=level, **_fit_args(quantize, options)
+            pixels, list(ks), sample=sample, png_level=level, **_fit_args(quantize)
         )
 
     h, w, channels = pixels.shape
@@ -391,21 +393,19 @@ def choose_k_histogram(
         raise InvalidOptionError(f"channels must be 3 or 4, got {channels!r}")
 
     def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
-        return _core.choose_k_scan(
-            colors, counts, list(ks), sample=sample, **_fit_args(quantize, options)
-        )
+        return _core.choose_k_scan(colors, counts, list(ks), sample=sample, **_fit_args(quantize))
 
     return _choose(scan, int(counts.sum()), len(colors), channels, options, name)
 
 
-def _fit_args(quantize: QuantizeOptions, options: ChooseKOptions) -> dict[str, Any]:
+def _fit_args(quantize: QuantizeOptions) -> dict[str, Any]:
     return {
         "seed": quantize.seed,
         "max_iter": quantize.max_iter,
         "tol": quantize.tol,
         "init": quantize.init,
         "sample_seed": quantize.seed,
-        "threads": options.threads,
+        "threads": quantize.threads,
     }
 
 
@@ -522,16 +522,14 @@ def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> 
     return candidates[hi], True
 
 
-def k_chooser(
-    options: ChooseKOptions | None = None, quantize: QuantizeOptions | None = None
-) -> Callable[[np.ndarray], int]:
-    """A function from pixels to the recommended K, for ``compress_file(pick_k=...)``."""
-    options = options or ChooseKOptions()
+def k_chooser(options: ChooseKOptions | None = None) -> PickK:
+    """``pick_k(pixels, quantize_options) -> K`` for :func:`quantcli.compress_file`."""
+    options = replace(options or ChooseKOptions(), bytes_level=None)  # only K is needed
 
-    def pick(pixels: np.ndarray) -> int:
+    def pick_k(pixels: np.ndarray, quantize: QuantizeOptions) -> int:
         return choose_k(pixels, options, quantize=quantize).k
 
-    return pick
+    return pick_k
 
 
 def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str]) -> None:
