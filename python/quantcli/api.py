@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -194,6 +195,7 @@ def compress_file(
     force: bool = False,
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
     **option_values: Any,
 ) -> CompressResult:
     """Compress one image file to a palette PNG.
@@ -211,6 +213,10 @@ def compress_file(
         is then "skipped".
     options : QuantizeOptions, optional
         Or pass its fields as keywords (``k=16, dither=True``).
+    pick_k : callable, optional
+        ``pick_k(pixels, options)`` chooses K from the decoded pixels, replacing
+        ``options.k`` (see :func:`quantcli.choosek.k_chooser`); the result's ``k`` is the
+        K chosen.
 
     Returns
     -------
@@ -235,7 +241,10 @@ def compress_file(
         raise ImageReadError(f"{src_path}: no such file") from None
     except OSError as exc:
         raise ImageReadError(f"{src_path}: {exc.strerror or exc}") from None
-    png, q = compress_pixels(read_image(src_path), options)
+    pixels = read_image(src_path)
+    if pick_k is not None:
+        options = replace(options, k=pick_k(pixels, options))
+    png, q = compress_pixels(pixels, options)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
                   psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
@@ -247,10 +256,19 @@ def compress_file(
                           seconds=time.perf_counter() - start, **common)
 
 
-def compress_bytes(data: bytes, options: QuantizeOptions, name: str = "<stdin>") -> tuple[bytes, CompressResult]:
-    """Compress an encoded image held in memory: (PNG bytes, its result row)."""
+def compress_bytes(
+    data: bytes, options: QuantizeOptions, name: str = "<stdin>",
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
+) -> tuple[bytes, CompressResult]:
+    """Compress an encoded image held in memory: (PNG bytes, its result row).
+
+    ``pick_k``, when given, chooses K from the decoded pixels, as in :func:`compress_file`.
+    """
     start = time.perf_counter()
-    png, q = compress_pixels(read_image(data, name=name), options)
+    pixels = read_image(data, name=name)
+    if pick_k is not None:
+        options = replace(options, k=pick_k(pixels, options))
+    png, q = compress_pixels(pixels, options)
     return png, CompressResult(
         path=name, output=None, k=options.k, colors=len(q.palette), bytes_in=len(data),
         bytes_out=len(png), psnr=_finite(q.psnr), seconds=time.perf_counter() - start,

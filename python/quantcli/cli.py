@@ -6,6 +6,7 @@ input failed, 2 usage error (bad option, no input).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -16,8 +17,9 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .api import CompressResult, compress_bytes
+from .api import CompressResult, compress_bytes, compress_file
 from .batch import default_ext, expand_inputs, plan_jobs, read_file_list, run_jobs
+from .choosek import DEFAULT_MIN_PSNR, DEFAULT_SAMPLE, PickK
 from .errors import InvalidOptionError, QuantcliError
 from .options import (
     DEFAULT_LEVEL,
@@ -80,8 +82,14 @@ def compress(
         ),
     ] = None,
     colors: Annotated[
-        int, typer.Option("-k", "--colors", min=K_MIN, max=K_MAX, help="Palette size K, 2 to 256.")
-    ] = 256,
+        str, typer.Option("-k", "--colors", help="Palette size K, 2 to 256, or auto: choose K per image.")
+    ] = "256",
+    method: Annotated[
+        str, typer.Option("--method", help="With -k auto: silhouette, elbow or quality (see choose-k).")
+    ] = "silhouette",
+    min_psnr: Annotated[
+        float, typer.Option("--min-psnr", help="With -k auto --method quality: the PSNR target in dB.")
+    ] = DEFAULT_MIN_PSNR,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Output file, for a single input (- for stdout).")
     ] = None,
@@ -149,8 +157,9 @@ def compress(
     Outputs are written atomically (a temporary file, then a rename) and never replace an existing file without --force. A bad input prints one error line and the batch goes on; the exit code is then 1.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
     try:
+        k, pick_k = _parse_k(colors, method, min_psnr)
         options = QuantizeOptions(
-            k=colors, seed=seed, dither=dither, max_iter=max_iter, tol=tol, level=level, run_margin=run_margin
+            k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, level=level, run_margin=run_margin
         )
     except InvalidOptionError as exc:
         raise _usage(str(exc)) from None
@@ -176,26 +185,30 @@ def compress(
         if out_dir is not None:
             raise _usage("--out-dir does not apply to stdin; use -o or stdout")
         code = _compress_stdin(
-            options, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json
+            options, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k
         )
         raise typer.Exit(code)
     if output is not None and out_dir is not None:
         raise _usage("use either -o/--output or --out-dir, not both")
 
-    suffix = ext if ext is not None else default_ext(colors, out_dir is not None)
-    suffix = suffix.replace("{K}", str(colors)).replace("{k}", str(colors))
+    k_text = "auto" if pick_k else str(k)
+    suffix = ext if ext is not None else default_ext(k_text, out_dir is not None)
+    suffix = suffix.replace("{K}", k_text).replace("{k}", k_text)
     expand = dict(recursive=recursive, skip_suffix=suffix, out_dir=out_dir)
     files = [*expand_inputs(names, **expand), *expand_inputs(listed, keep_relative=True, **expand)]
     if output is not None and len(files) != 1:
         raise _usage(f"-o/--output takes exactly one input, got {len(files)}")
     if str(output) == "-":
         code = _compress_one_to_stdout(
-            files[0][0], options, skip_if_larger=skip_if_larger, as_json=as_json
+            files[0][0], options, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k
         )
         raise typer.Exit(code)
     plan = plan_jobs(files, ext=suffix, out_dir=out_dir, output=output)
     workers = jobs or os.cpu_count() or 1
-    results = run_jobs(plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger)
+    one = compress_file if pick_k is None else functools.partial(compress_file, pick_k=pick_k)
+    results = run_jobs(
+        plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger, compress=one
+    )
     raise typer.Exit(_report(results, len(plan), as_json=as_json, quiet=quiet))
 
 
@@ -279,11 +292,17 @@ def _emit(data: bytes, png: bytes, result: CompressResult, output: Path | None, 
 
 
 def _compress_stdin(
-    options: QuantizeOptions, output: Path | None, *, force: bool, skip_if_larger: bool, as_json: bool
+    options: QuantizeOptions,
+    output: Path | None,
+    *,
+    force: bool,
+    skip_if_larger: bool,
+    as_json: bool,
+    pick_k: PickK | None = None,
 ) -> int:
     data = sys.stdin.buffer.read()
     try:
-        png, result = compress_bytes(data, options, name="<stdin>")
+        png, result = compress_bytes(data, options, name="<stdin>", pick_k=pick_k)
         return _emit(
             data, png, result, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json
         )
@@ -293,7 +312,12 @@ def _compress_stdin(
 
 
 def _compress_one_to_stdout(
-    source: Path, options: QuantizeOptions, *, skip_if_larger: bool, as_json: bool
+    source: Path,
+    options: QuantizeOptions,
+    *,
+    skip_if_larger: bool,
+    as_json: bool,
+    pick_k: PickK | None = None,
 ) -> int:
     try:
         data = source.read_bytes()
@@ -301,13 +325,285 @@ def _compress_one_to_stdout(
         typer.echo(f"quantcli: error: {source}: {exc.strerror or exc}", err=True)
         return EXIT_FAILED
     try:
-        png, result = compress_bytes(data, options, name=str(source))
+        png, result = compress_bytes(data, options, name=str(source), pick_k=pick_k)
         return _emit(
             data, png, result, None, force=False, skip_if_larger=skip_if_larger, as_json=as_json
         )
     except QuantcliError as exc:
         typer.echo(f"quantcli: error: {exc}", err=True)
         return exc.exit_code
+
+
+def _parse_k(text: str, method: str, min_psnr: float) -> tuple[int, PickK | None]:
+    """``-k``: a palette size, or ``auto`` with a chooser. Raises InvalidOptionError."""
+    from .choosek import ChooseKOptions, k_chooser
+
+    if text.strip().lower() == "auto":
+        return K_MAX, k_chooser(ChooseKOptions(method=method, min_psnr=min_psnr))
+    try:
+        k = int(text)
+    except ValueError:
+        raise InvalidOptionError(
+            f"-k/--colors must be a number from {K_MIN} to {K_MAX} or auto, got {text!r}"
+        ) from None
+    if not K_MIN <= k <= K_MAX:
+        raise InvalidOptionError(f"-k/--colors must be from {K_MIN} to {K_MAX} or auto, got {k}")
+    return k, None
+
+
+@app.command(
+    "choose-k",
+    epilog=(
+        "Examples:\n\n"
+        "  quantcli choose-k photo.jpg                  (a table: K 2..64, highest silhouette)\n\n"
+        "  quantcli choose-k photo.jpg --k-max 12 --plot silhouette.png\n\n"
+        "  quantcli choose-k shots/ --method elbow --json\n\n"
+        "  quantcli choose-k photo.jpg --method quality --min-psnr 38\n\n"
+        "  quantcli choose-k icons/ --shared --ks 4,8,16,32\n\n"
+        "Exit codes: 0 every input scored, 1 some inputs failed, 2 usage error."
+    ),
+)
+def choose_k(
+    inputs: Annotated[
+        list[str] | None,
+        typer.Argument(help="Image files, folders, globs, or - for stdin.", show_default=False),
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(
+            "--method",
+            help="silhouette: highest mean silhouette. elbow: knee of the MSE curve (Kneedle). "
+            "quality: smallest K with PSNR >= --min-psnr.",
+        ),
+    ] = "silhouette",
+    k_min: Annotated[
+        int | None, typer.Option("--k-min", help="Smallest K tried (default 2).")
+    ] = None,
+    k_max: Annotated[
+        int | None,
+        typer.Option("--k-max", help="Largest K tried (default 64; 256 with --method quality)."),
+    ] = None,
+    ks: Annotated[
+        str | None,
+        typer.Option("--ks", help="Try exactly these K, comma-separated (2,4,8,16), not a range."),
+    ] = None,
+    distance: Annotated[
+        str,
+        typer.Option(
+            "--distance",
+            help="Silhouette distance. squared: every pixel, squared Euclidean (Spark MLlib's "
+            "ClusteringEvaluator). euclidean: classic silhouette (scikit-learn), --sample pixels.",
+        ),
+    ] = "squared",
+    sample: Annotated[
+        int, typer.Option("--sample", min=2, help="Pixels drawn (seeded) for --distance euclidean.")
+    ] = DEFAULT_SAMPLE,
+    min_psnr: Annotated[
+        float, typer.Option("--min-psnr", help="PSNR target in dB for --method quality.")
+    ] = DEFAULT_MIN_PSNR,
+    shared: Annotated[
+        bool,
+        typer.Option("--shared", help="One K for all inputs, chosen on their summed histogram."),
+    ] = False,
+    recursive: Annotated[
+        bool, typer.Option("-r", "--recursive", help="Go into subfolders of folder inputs.")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            "--plot",
+            help="Write a PNG of the curves with the chosen K marked (needs matplotlib).",
+            dir_okay=False,
+        ),
+    ] = None,
+    bytes_level: Annotated[
+        int,
+        typer.Option(
+            "--bytes-level",
+            min=0,
+            max=9,
+            help="zlib level of the PNG encoded per K for the bytes column (6: as compress).",
+        ),
+    ] = 1,
+    no_bytes: Annotated[
+        bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")
+    ] = False,
+    seed: Annotated[
+        int, typer.Option("--seed", min=0, help="Seed for the fits and the pixel sample.")
+    ] = 0,
+    max_iter: Annotated[
+        int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")
+    ] = DEFAULT_MAX_ITER,
+    tol: Annotated[
+        float,
+        typer.Option(
+            "--tol", min=0.0, help="Stop k-means once no colour moves more than this (0-255 units)."
+        ),
+    ] = DEFAULT_TOL,
+    threads: Annotated[
+        int, typer.Option("--threads", min=0, help="Threads per image; 0: all cores.")
+    ] = 0,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object per input (or per shared set) instead of tables."
+        ),
+    ] = False,
+) -> None:
+    """Recommend a palette size K per image: by silhouette, elbow or a quality target.
+
+    Every candidate K is fitted on the image's colour histogram, built once, exactly as
+    compress fits it, so the MSE and PSNR shown are those compress gives at that K.
+    """
+    from .choosek import ChooseKError, ChooseKOptions, choose_k_file, choose_k_shared
+    from .choosek import choose_k as choose_k_pixels
+    from .images import read_image
+
+    try:
+        candidates = None if ks is None else _parse_ks(ks)
+        if candidates is not None and (k_min is not None or k_max is not None):
+            raise InvalidOptionError("use either --ks or --k-min/--k-max, not both")
+        choose = ChooseKOptions(
+            method=method,
+            k_min=K_MIN if k_min is None else k_min,
+            k_max=k_max,
+            ks=candidates,
+            distance=distance,
+            sample=sample,
+            min_psnr=min_psnr,
+            bytes_level=None if no_bytes else bytes_level,
+        )
+        fit = QuantizeOptions(seed=seed, max_iter=max_iter, tol=tol, threads=threads)
+        if plot is not None:
+            _require_matplotlib()
+    except InvalidOptionError as exc:
+        raise _usage(str(exc)) from None
+    names = list(inputs or [])
+    if not names:
+        raise _usage("no input (give files, folders, globs or -)")
+    if "-" in names and len(names) > 1:
+        raise _usage("- (stdin) must be the only input")
+    sources: list[str | bytes] = (
+        [sys.stdin.buffer.read()]
+        if names == ["-"]
+        else [str(path) for path, _ in expand_inputs(names, recursive=recursive)]
+    )
+    if not sources:
+        raise _usage("no image found in the inputs")
+
+    def one(source: str | bytes):
+        start = time.perf_counter()
+        name = "<stdin>" if isinstance(source, bytes) else source
+        try:
+            if isinstance(source, bytes):
+                return choose_k_pixels(
+                    read_image(source, name=name), choose, quantize=fit, name=name
+                )
+            return choose_k_file(source, choose, quantize=fit)
+        except QuantcliError as exc:
+            return ChooseKError(name, str(exc), time.perf_counter() - start)
+
+    if shared and names != ["-"]:  # stdin is a set of one: no merging to do
+        result, errors = choose_k_shared([str(s) for s in sources], choose, quantize=fit)
+        outcomes = [*errors, *([result] if result is not None else [])]
+    else:
+        outcomes = (one(source) for source in sources)
+    raise typer.Exit(_report_choose_k(outcomes, as_json=as_json, plot=plot))
+
+
+def _parse_ks(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise InvalidOptionError(
+            f"--ks must be comma-separated whole numbers, got {text!r}"
+        ) from None
+
+
+def _require_matplotlib() -> None:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise InvalidOptionError("--plot needs matplotlib: pip install 'quantcli[plot]'") from None
+
+
+def _report_choose_k(outcomes, *, as_json: bool, plot: Path | None) -> int:
+    """Print a table (or a JSON line) per result and an error line per failure; plot."""
+    from rich.console import Console
+
+    from .choosek import ChooseKError, plot_results
+
+    out = Console(highlight=False, soft_wrap=True)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    results, failed = [], 0
+    for outcome in outcomes:
+        if isinstance(outcome, ChooseKError):
+            failed += 1
+            err.print(f"quantcli: error: {outcome.error}", markup=False)
+        else:
+            results.append(outcome)
+        if as_json:
+            sys.stdout.write(json.dumps(outcome.to_json()) + "\n")
+            sys.stdout.flush()
+        elif not isinstance(outcome, ChooseKError):
+            out.print(_choose_k_table(outcome))
+    if plot is not None and results:
+        try:
+            plot_results(results, plot)
+        except QuantcliError as exc:
+            err.print(f"quantcli: error: {exc}", markup=False)
+            return exc.exit_code
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _choose_k_table(result):
+    """One rich table: a row per K evaluated, the recommended one marked."""
+    import math
+
+    from rich.table import Table
+
+    euclidean = result.sample is not None
+    table = Table(
+        title=f"{result.path}: K = {result.k}", title_justify="left", caption_justify="left"
+    )
+    table.add_column("K", justify="right")
+    table.add_column("colours", justify="right")
+    table.add_column("MSE", justify="right")
+    table.add_column("PSNR dB", justify="right")
+    table.add_column("silhouette (eucl.)" if euclidean else "silhouette", justify="right")
+    has_bytes = any(s.png_bytes is not None for s in result.scores)
+    if has_bytes:
+        table.add_column("PNG bytes", justify="right")
+    table.add_column("")
+    for s in result.scores:
+        sil = s.silhouette_euclidean if euclidean else s.silhouette
+        row = [
+            str(s.k),
+            str(s.colors),
+            f"{s.mse:.2f}",
+            "lossless" if math.isinf(s.psnr) else f"{s.psnr:.2f}",
+            "-" if sil is None or math.isnan(sil) else f"{sil:.4f}",
+        ]
+        if has_bytes:
+            row.append("-" if s.png_bytes is None else f"{s.png_bytes:,}")
+        row.append("<- chosen" if s.k == result.k else "")
+        table.add_row(*row, style="bold" if s.k == result.k else None)
+    if result.method == "quality":
+        rule = (
+            f"smallest K with PSNR >= {result.min_psnr:g} dB"
+            if result.target_met
+            else f"no K reaches {result.min_psnr:g} dB; the largest K tried"
+        )
+    elif result.method == "elbow":
+        rule = "knee of the MSE curve (Kneedle)"
+    elif euclidean:
+        rule = f"highest Euclidean silhouette on {result.sample:,} sampled pixels"
+    else:
+        rule = f"highest squared-Euclidean silhouette over all {result.pixels:,} pixels"
+    table.caption = (
+        f"K = {result.k}: {rule}; {result.unique_colors:,} distinct colours; {result.seconds:.2f} s"
+    )
+    return table
 
 
 def main() -> None:
