@@ -26,6 +26,7 @@ import csv
 import math
 import os
 import platform
+import resource
 import shlex
 import shutil
 import statistics
@@ -86,8 +87,11 @@ def photo_sources() -> list[tuple[str, Path]]:
     skimage_dir = _skimage_data_dir()
     samples = []
     if skimage_dir is not None:
-        samples = [(f"skimage-{Path(n).stem}", skimage_dir / n) for n in SKIMAGE_PHOTOS
-                   if (skimage_dir / n).is_file()]
+        samples = [
+            (f"skimage-{Path(n).stem}", skimage_dir / n)
+            for n in SKIMAGE_PHOTOS
+            if (skimage_dir / n).is_file()
+        ]
     order: list[tuple[str, Path]] = []
     while mate or samples:
         for _ in range(2):
@@ -147,8 +151,19 @@ def run_quantcli(src: Path, dst: Path, k: int) -> float | None:
 
 
 def run_quantcli_cli(src: Path, dst: Path, k: int) -> None:
-    cmd = [sys.executable, "-m", "quantcli", "compress", str(src), "-o", str(dst), "-k", str(k),
-           "--force", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "quantcli",
+        "compress",
+        str(src),
+        "-o",
+        str(dst),
+        "-k",
+        str(k),
+        "--force",
+        "--quiet",
+    ]
     subprocess.run(cmd, check=True, capture_output=True, env=_child_env())
 
 
@@ -212,13 +227,15 @@ def _child_env() -> dict[str, str]:
 def _import_quantcli() -> None:
     """Import quantcli, falling back to the source tree's ``python/`` folder."""
     try:
-        import quantcli  # noqa: F401
+        import quantcli
     except ImportError:
         sys.path.insert(0, str(REPO / "python"))
         try:
             import quantcli  # noqa: F401
         except ImportError as exc:
-            sys.exit(f"cannot import quantcli ({exc}); build it and copy _core*.so into python/quantcli/")
+            sys.exit(
+                f"cannot import quantcli ({exc}); build it and copy _core*.so into python/quantcli/"
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -238,6 +255,7 @@ class Row:
     bytes_out: int = 0
     psnr: float = math.nan
     colors: int = 0
+    cpu_seconds: float = math.nan  # CPU time (user + sys, all threads) of the kept run
     tool_psnr: float = math.nan  # what the tool says about itself, where it says
     error: str = ""
     times: list[float] = field(default_factory=list)
@@ -258,7 +276,9 @@ def psnr(reference: np.ndarray, other: np.ndarray) -> float:
 
 def count_colors(rgb: np.ndarray) -> int:
     """Distinct RGB colours in an (h, w, 3) uint8 image."""
-    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    packed = (
+        (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
+    )
     return int(np.unique(packed).size)
 
 
@@ -270,17 +290,22 @@ def measure(tool: str, image: CorpusImage, original: np.ndarray, k: int, repeat:
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.unlink(missing_ok=True)
     try:
+        cpu_times = []
         for _ in range(repeat):
+            cpu_start = _cpu_seconds()
             start = time.perf_counter()
             reported = RUNNERS[tool](image.path, dst, k)
             row.times.append(time.perf_counter() - start)
+            cpu_times.append(_cpu_seconds() - cpu_start)
     except subprocess.CalledProcessError as exc:
         row.error = f"exit {exc.returncode}: {exc.stderr.decode(errors='replace').strip()[:200]}"
         return row
     except Exception as exc:
         row.error = f"{type(exc).__name__}: {exc}"
         return row
-    row.seconds = statistics.median(row.times)
+    # Best of the runs: other work on the machine only ever adds time.
+    best = min(range(repeat), key=row.times.__getitem__)
+    row.seconds, row.cpu_seconds = row.times[best], cpu_times[best]
     if reported is not None:
         row.tool_psnr = reported
     row.bytes_out = dst.stat().st_size
@@ -293,6 +318,15 @@ def measure(tool: str, image: CorpusImage, original: np.ndarray, k: int, repeat:
     if row.colors > k:
         row.error = f"{row.colors} colours > K={k}"
     return row
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process (all threads) and its finished children."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def warm_up(tools: list[str]) -> None:
@@ -317,6 +351,7 @@ class Summary:
     tool: str
     images: int
     median_seconds: float
+    median_cpu_seconds: float
     mean_psnr: float
     total_bytes: int
     max_colors: int
@@ -332,6 +367,7 @@ def summarise(rows: list[Row], tool: str, k: int) -> Summary | None:
         tool=tool,
         images=len(ok),
         median_seconds=statistics.median(r.seconds for r in ok) if ok else math.nan,
+        median_cpu_seconds=statistics.median(r.cpu_seconds for r in ok) if ok else math.nan,
         mean_psnr=statistics.fmean(r.psnr for r in ok) if ok else math.nan,
         total_bytes=sum(r.bytes_out for r in ok),
         max_colors=max((r.colors for r in mine), default=0),
@@ -344,9 +380,9 @@ def markdown_table(summaries: list[Summary], k: int, input_bytes: int) -> str:
     lines = [
         f"### K = {k}",
         "",
-        "| tool | median s / image | mean PSNR (dB) | total bytes | bytes vs pngquant "
-        "| speed vs pngquant | max colours | errors |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| tool | median s / image | median CPU s / image | mean PSNR (dB) | total bytes "
+        "| bytes vs pngquant | speed vs pngquant | max colours | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in summaries:
         size_ratio = speed = "n/a"
@@ -355,7 +391,8 @@ def markdown_table(summaries: list[Summary], k: int, input_bytes: int) -> str:
         if ref is not None and s.median_seconds > 0:
             speed = f"{ref.median_seconds / s.median_seconds:.2f}x"
         lines.append(
-            f"| {TOOL_LABELS[s.tool]} | {s.median_seconds:.3f} | {s.mean_psnr:.2f} "
+            f"| {TOOL_LABELS[s.tool]} | {s.median_seconds:.3f} | {s.median_cpu_seconds:.3f} "
+            f"| {s.mean_psnr:.2f} "
             f"| {s.total_bytes:,} | {size_ratio} | {speed} | {s.max_colors} | {s.errors} |"
         )
     lines += ["", f"Input: the corpus PNGs, {input_bytes:,} bytes in all."]
@@ -372,23 +409,35 @@ def target_lines(by_tool: dict[str, Summary], k: int) -> list[str]:
     out = []
     if q and p:
         limit = p.median_seconds / 5
-        out.append(line(q.median_seconds <= limit,
-                        f"K={k} quantcli median time {q.median_seconds:.3f} s <= pngquant/5 = "
-                        f"{limit:.3f} s (quantcli is {q.median_seconds / p.median_seconds:.2f}x "
-                        "pngquant's time)"))
+        out.append(
+            line(
+                q.median_seconds <= limit,
+                f"K={k} quantcli median time {q.median_seconds:.3f} s <= pngquant/5 = "
+                f"{limit:.3f} s (quantcli is {q.median_seconds / p.median_seconds:.2f}x "
+                "pngquant's time)",
+            )
+        )
     else:
         out.append(line(None, f"K={k} speed target needs quantcli and pngquant"))
     if q and s:
-        out.append(line(q.mean_psnr >= s.mean_psnr,
-                        f"K={k} quantcli mean PSNR {q.mean_psnr:.2f} dB >= scikit-learn "
-                        f"{s.mean_psnr:.2f} dB"))
+        out.append(
+            line(
+                q.mean_psnr >= s.mean_psnr,
+                f"K={k} quantcli mean PSNR {q.mean_psnr:.2f} dB >= scikit-learn "
+                f"{s.mean_psnr:.2f} dB",
+            )
+        )
     else:
         out.append(line(None, f"K={k} quality target needs quantcli and sklearn"))
     if q and p:
-        out.append(line(q.total_bytes <= 0.9 * p.total_bytes,
-                        f"K={k} quantcli total bytes {q.total_bytes:,} <= 0.9 x pngquant "
-                        f"{p.total_bytes:,} = {0.9 * p.total_bytes:,.0f} "
-                        f"(ratio {q.total_bytes / p.total_bytes:.3f})"))
+        out.append(
+            line(
+                q.total_bytes <= 0.9 * p.total_bytes,
+                f"K={k} quantcli total bytes {q.total_bytes:,} <= 0.9 x pngquant "
+                f"{p.total_bytes:,} = {0.9 * p.total_bytes:,.0f} "
+                f"(ratio {q.total_bytes / p.total_bytes:.3f})",
+            )
+        )
     else:
         out.append(line(None, f"K={k} size target needs quantcli and pngquant"))
     if q and q.errors:
@@ -424,10 +473,13 @@ def machine_description(tools: list[str]) -> list[str]:
         f"- RAM: {ram}",
         f"- OS: {os_name}",
         f"- Python {platform.python_version()}, NumPy {np.__version__}, Pillow {PIL.__version__}",
-        f"- quantcli {quantcli.__version__}, git {_git_commit()}, core `{Path(quantcli._core.__file__).name}`",
+        f"- quantcli {quantcli.__version__}, git {_git_commit()}, "
+        f"core `{Path(quantcli._core.__file__).name}`",
     ]
     if "pngquant" in tools:
-        version = subprocess.run(["pngquant", "--version"], capture_output=True, text=True).stdout.strip()
+        version = subprocess.run(
+            ["pngquant", "--version"], capture_output=True, text=True
+        ).stdout.strip()
         lines.append(f"- pngquant {version} ({shutil.which('pngquant')})")
     if "sklearn" in tools:
         import sklearn
@@ -439,10 +491,28 @@ def machine_description(tools: list[str]) -> list[str]:
 
 def _git_commit() -> str:
     try:
-        commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "cpp", "python",
-                                "CMakeLists.txt"], capture_output=True, text=True, check=True).stdout
+        commit = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "status",
+                "--porcelain",
+                "--",
+                "cpp",
+                "python",
+                "CMakeLists.txt",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + (" (cpp/ or python/ modified)" if dirty.strip() else "")
@@ -451,13 +521,41 @@ def _git_commit() -> str:
 def write_csv(rows: list[Row], path: Path) -> None:
     with path.open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["image", "width", "height", "k", "tool", "seconds", "bytes", "psnr_db",
-                         "colors", "tool_reported_psnr_db", "all_times", "error"])
+        writer.writerow(
+            [
+                "image",
+                "width",
+                "height",
+                "k",
+                "tool",
+                "seconds",
+                "cpu_seconds",
+                "bytes",
+                "psnr_db",
+                "colors",
+                "tool_reported_psnr_db",
+                "all_times",
+                "error",
+            ]
+        )
         for r in rows:
-            writer.writerow([r.image, r.width, r.height, r.k, r.tool, f"{r.seconds:.6f}", r.bytes_out,
-                             f"{r.psnr:.4f}", r.colors,
-                             "" if math.isnan(r.tool_psnr) else f"{r.tool_psnr:.4f}",
-                             " ".join(f"{t:.6f}" for t in r.times), r.error])
+            writer.writerow(
+                [
+                    r.image,
+                    r.width,
+                    r.height,
+                    r.k,
+                    r.tool,
+                    f"{r.seconds:.6f}",
+                    f"{r.cpu_seconds:.6f}",
+                    r.bytes_out,
+                    f"{r.psnr:.4f}",
+                    r.colors,
+                    "" if math.isnan(r.tool_psnr) else f"{r.tool_psnr:.4f}",
+                    " ".join(f"{t:.6f}" for t in r.times),
+                    r.error,
+                ]
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -466,20 +564,43 @@ def write_csv(rows: list[Row], path: Path) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark quantcli against pngquant, Pillow and scikit-learn KMeans on ~2 MP "
-                    "photographs: time per image, PSNR of the decoded output, and PNG size.",
+        "photographs: time per image, PSNR of the decoded output, and PNG size.",
         epilog="Writes OUT/compress.md and OUT/compress.csv; outputs go to bench/work/compress/, "
-               "the corpus to bench/data/corpus-2mp/ (both gitignored).",
+        "the corpus to bench/data/corpus-2mp/ (both gitignored).",
     )
-    parser.add_argument("--images", type=int, default=12, metavar="N",
-                        help="number of corpus images, taken in a fixed order (default: 12)")
-    parser.add_argument("--ks", default="16,256", metavar="K,K",
-                        help="palette sizes, comma-separated (default: 16,256)")
-    parser.add_argument("--tools", default=",".join(TOOLS), metavar="LIST",
-                        help=f"comma-separated subset of {','.join(TOOLS)} (default: all)")
-    parser.add_argument("--repeat", type=int, default=1, metavar="R",
-                        help="runs per tool and image; the median counts (default: 1)")
-    parser.add_argument("--out", type=Path, default=BENCH / "results", metavar="DIR",
-                        help="folder for compress.md and compress.csv (default: bench/results)")
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=12,
+        metavar="N",
+        help="number of corpus images, taken in a fixed order (default: 12)",
+    )
+    parser.add_argument(
+        "--ks",
+        default="16,256",
+        metavar="K,K",
+        help="palette sizes, comma-separated (default: 16,256)",
+    )
+    parser.add_argument(
+        "--tools",
+        default=",".join(TOOLS),
+        metavar="LIST",
+        help=f"comma-separated subset of {','.join(TOOLS)} (default: all)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="R",
+        help="runs per tool and image; the fastest counts (default: 1)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=BENCH / "results",
+        metavar="DIR",
+        help="folder for compress.md and compress.csv (default: bench/results)",
+    )
     args = parser.parse_args(argv)
     args.ks = [int(k) for k in args.ks.split(",") if k.strip()]
     args.tools = [t.strip() for t in args.tools.split(",") if t.strip()]
@@ -506,6 +627,7 @@ def main(argv: list[str] | None = None) -> int:
     warm_up(args.tools)
 
     rows: list[Row] = []
+    load_before = os.getloadavg()
     started = time.perf_counter()
     for k in args.ks:
         for i, image in enumerate(images, 1):
@@ -513,10 +635,20 @@ def main(argv: list[str] | None = None) -> int:
             for tool in args.tools:
                 row = measure(tool, image, original, k, args.repeat)
                 rows.append(row)
-                status = f"ERROR {row.error}" if row.error else (
-                    f"{row.seconds:7.3f} s  {row.psnr:6.2f} dB  {row.bytes_out:>9,} B  {row.colors:>3} colours")
-                print(f"K={k:<3} [{i:>2}/{len(images)}] {image.name:<24} {tool:<13} {status}", flush=True)
+                status = (
+                    f"ERROR {row.error}"
+                    if row.error
+                    else (
+                        f"{row.seconds:7.3f} s  {row.psnr:6.2f} dB  {row.bytes_out:>9,} B  "
+                        f"{row.colors:>3} colours"
+                    )
+                )
+                print(
+                    f"K={k:<3} [{i:>2}/{len(images)}] {image.name:<24} {tool:<13} {status}",
+                    flush=True,
+                )
 
+    elapsed, load_after = time.perf_counter() - started, os.getloadavg()
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, args.out / "compress.csv")
     input_bytes = sum(im.path.stat().st_size for im in images)
@@ -525,7 +657,11 @@ def main(argv: list[str] | None = None) -> int:
         summaries = [s for t in args.tools if (s := summarise(rows, t, k)) is not None]
         sections.append(markdown_table(summaries, k, input_bytes))
         lines = target_lines({s.tool: s for s in summaries}, k)
-        checks += lines if k == 256 else [f"{ln} (informational; the targets are at K=256)" for ln in lines]
+        checks += (
+            lines
+            if k == 256
+            else [f"{ln} (informational; the targets are at K=256)" for ln in lines]
+        )
     if 256 not in args.ks:
         checks.insert(0, "SKIP: the targets are defined at K=256, which this run did not include")
 
@@ -533,32 +669,34 @@ def main(argv: list[str] | None = None) -> int:
     report = [
         "# Compression benchmark",
         "",
-        f"Command: `{command}` (from the repository root; took {time.perf_counter() - started:.0f} s "
-        "after the corpus was ready)",
+        f"Command: `{command}` (from the repository root; took {elapsed:.0f} s after the corpus "
+        f"was ready; 1-minute load average {load_before[0]:.2f} before, {load_after[0]:.2f} after)",
         "",
         *machine_description(args.tools),
         "",
-        f"Corpus: {len(images)} photographs ({', '.join(im.name for im in images)}), each resized with "
-        f"Pillow LANCZOS to about {TARGET_PIXELS / 1e6:.0f} megapixels, keeping the aspect ratio "
-        f"(large photos scaled down, the small scikit-image samples scaled up), saved as RGB PNG; "
-        f"sizes from {sizes[0][0]}x{sizes[0][1]} to {sizes[-1][0]}x{sizes[-1][1]}.",
+        f"Corpus: {len(images)} photographs ({', '.join(im.name for im in images)}), each resized "
+        f"with Pillow LANCZOS to about {TARGET_PIXELS / 1e6:.0f} megapixels, keeping the aspect "
+        "ratio (large photos scaled down, the small scikit-image samples scaled up), saved as "
+        f"RGB PNG; sizes from {sizes[0][0]}x{sizes[0][1]} to {sizes[-1][0]}x{sizes[-1][1]}.",
         "",
         "Method: images one at a time, tools one after another, each timed around its whole call "
         "(decode, quantize, encode, write; subprocess tools include process start-up), after one "
         f"untimed warm-up run per tool on a 64x64 image; {args.repeat} timed run(s) per tool and "
-        "image, the median kept. Every output PNG is decoded with Pillow, converted to RGB and "
+        "image, the fastest kept (with its CPU time: user + system, all threads, children "
+        "included). Every output PNG is decoded with Pillow, converted to RGB and "
         "compared with the original pixels: PSNR over all pixels and channels, then the mean of "
-        "the per-image PSNRs in dB. \"Speed vs pngquant\" is pngquant's median time over the "
+        'the per-image PSNRs in dB. "Speed vs pngquant" is pngquant\'s median time over the '
         "tool's (above 1 is faster); \"bytes vs pngquant\" is total output bytes over pngquant's. "
         "quantcli and Pillow run on one thread; pngquant (libimagequant) and scikit-learn use "
         "OpenMP on every usable core.",
         "",
         "Tools: quantcli `compress_file(src, dst, k=K, force=True)`, default options (median-cut "
-        "init, k-means, no dither, zlib level 9); the CLI row runs `python -m quantcli compress SRC "
-        "-o DST -k K --force --quiet`; `pngquant --nofs --speed 3 K --force --output DST SRC`; "
+        "init, k-means, no dither, zlib level 9); the CLI row runs "
+        "`python -m quantcli compress SRC -o DST -k K --force --quiet`; "
+        "`pngquant --nofs --speed 3 K --force --output DST SRC`; "
         "Pillow `Image.open(src).quantize(K, method=MEDIANCUT, dither=NONE)` saved with "
         "`optimize=False`; scikit-learn's colour-quantization example (`KMeans(n_clusters=K, "
-        "n_init=\"auto\", random_state=0)`, i.e. one k-means++ run, fit on "
+        'n_init="auto", random_state=0)`, i.e. one k-means++ run, fit on '
         f"`shuffle(pixels, random_state=0, n_samples={SKLEARN_SAMPLE})` instead of the example's "
         "1,000, then `predict` on every pixel), palette PNG written by Pillow.",
         "",
