@@ -282,42 +282,63 @@ def count_colors(rgb: np.ndarray) -> int:
     return int(np.unique(packed).size)
 
 
-def measure(tool: str, image: CorpusImage, original: np.ndarray, k: int, repeat: int) -> Row:
-    """Run one tool ``repeat`` times on one image, then check its output."""
+def measure_image(
+    tools: list[str], image: CorpusImage, original: np.ndarray, k: int, repeat: int
+) -> list[Row]:
+    """Run every tool ``repeat`` times on one image, then check each tool's output.
+
+    The repeats go round the tools (A B C, A B C, ...) rather than A A A, B B B, so that a
+    burst of other work on the machine falls on several tools instead of all on one.
+    """
     h, w, _ = original.shape
-    row = Row(image.name, w, h, k, tool)
-    dst = WORK_DIR / tool / f"k{k}" / f"{image.name}.png"
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    dst.unlink(missing_ok=True)
-    try:
-        cpu_times = []
-        for _ in range(repeat):
-            cpu_start = _cpu_seconds()
-            start = time.perf_counter()
-            reported = RUNNERS[tool](image.path, dst, k)
-            row.times.append(time.perf_counter() - start)
-            cpu_times.append(_cpu_seconds() - cpu_start)
-    except subprocess.CalledProcessError as exc:
-        row.error = f"exit {exc.returncode}: {exc.stderr.decode(errors='replace').strip()[:200]}"
-        return row
-    except Exception as exc:
-        row.error = f"{type(exc).__name__}: {exc}"
-        return row
+    rows = {tool: Row(image.name, w, h, k, tool) for tool in tools}
+    cpu_times: dict[str, list[float]] = {tool: [] for tool in tools}
+    outputs = {tool: WORK_DIR / tool / f"k{k}" / f"{image.name}.png" for tool in tools}
+    for dst in outputs.values():
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.unlink(missing_ok=True)
+    for _ in range(repeat):
+        for tool in tools:
+            row = rows[tool]
+            if row.error:
+                continue
+            try:
+                cpu_start = _cpu_seconds()
+                start = time.perf_counter()
+                reported = RUNNERS[tool](image.path, outputs[tool], k)
+                row.times.append(time.perf_counter() - start)
+                cpu_times[tool].append(_cpu_seconds() - cpu_start)
+            except subprocess.CalledProcessError as exc:
+                stderr = exc.stderr.decode(errors="replace").strip()[:200]
+                row.error = f"exit {exc.returncode}: {stderr}"
+            except Exception as exc:
+                row.error = f"{type(exc).__name__}: {exc}"
+            else:
+                if reported is not None:
+                    row.tool_psnr = reported
+    for tool in tools:
+        _check_output(rows[tool], cpu_times[tool], outputs[tool], original, k)
+    return list(rows.values())
+
+
+def _check_output(
+    row: Row, cpu_times: list[float], dst: Path, original: np.ndarray, k: int
+) -> None:
+    """Fill in a row's time, size, PSNR and colour count from its runs and its output file."""
+    if row.error:
+        return
     # Best of the runs: other work on the machine only ever adds time.
-    best = min(range(repeat), key=row.times.__getitem__)
+    best = min(range(len(row.times)), key=row.times.__getitem__)
     row.seconds, row.cpu_seconds = row.times[best], cpu_times[best]
-    if reported is not None:
-        row.tool_psnr = reported
     row.bytes_out = dst.stat().st_size
     decoded = load_rgb(dst)
     if decoded.shape != original.shape:
         row.error = f"output shape {decoded.shape} != input {original.shape}"
-        return row
+        return
     row.psnr = psnr(original, decoded)
     row.colors = count_colors(decoded)
     if row.colors > k:
         row.error = f"{row.colors} colours > K={k}"
-    return row
 
 
 def _cpu_seconds() -> float:
@@ -632,9 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     for k in args.ks:
         for i, image in enumerate(images, 1):
             original = load_rgb(image.path)
-            for tool in args.tools:
-                row = measure(tool, image, original, k, args.repeat)
-                rows.append(row)
+            image_rows = measure_image(args.tools, image, original, k, args.repeat)
+            rows += image_rows
+            for row in image_rows:
                 status = (
                     f"ERROR {row.error}"
                     if row.error
@@ -644,7 +665,7 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 print(
-                    f"K={k:<3} [{i:>2}/{len(images)}] {image.name:<24} {tool:<13} {status}",
+                    f"K={k:<3} [{i:>2}/{len(images)}] {image.name:<24} {row.tool:<13} {status}",
                     flush=True,
                 )
 
@@ -682,8 +703,9 @@ def main(argv: list[str] | None = None) -> int:
         "Method: images one at a time, tools one after another, each timed around its whole call "
         "(decode, quantize, encode, write; subprocess tools include process start-up), after one "
         f"untimed warm-up run per tool on a 64x64 image; {args.repeat} timed run(s) per tool and "
-        "image, the fastest kept (with its CPU time: user + system, all threads, children "
-        "included). Every output PNG is decoded with Pillow, converted to RGB and "
+        "image, taken in turns across the tools, the fastest kept (with its CPU time: user + "
+        "system, all threads, children included). Every output PNG is decoded with Pillow, "
+        "converted to RGB and "
         "compared with the original pixels: PSNR over all pixels and channels, then the mean of "
         'the per-image PSNRs in dB. "Speed vs pngquant" is pngquant\'s median time over the '
         "tool's (above 1 is faster); \"bytes vs pngquant\" is total output bytes over pngquant's. "
