@@ -466,6 +466,22 @@ def target_lines(by_tool: dict[str, Summary], k: int) -> list[str]:
     return out
 
 
+def busy_warning(load_before: float, load_after: float) -> list[str]:
+    """A warning paragraph when other work shared the CPUs during the run, else nothing."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if max(load_before, load_after) <= (cores or 1):
+        return []
+    return [
+        f"**Warning: the machine was busy** (load average up to "
+        f"{max(load_before, load_after):.1f} on {cores} cores; this benchmark alone keeps at "
+        f"most {cores} busy). "
+        "Wall-clock times are inflated and noisy; multi-threaded tools (pngquant, scikit-learn) "
+        "suffer most, since their OpenMP threads wait on each other. Sizes, PSNR and colour "
+        "counts do not depend on load.",
+        "",
+    ]
+
+
 def machine_description(tools: list[str]) -> list[str]:
     """Markdown bullets naming the machine and every tool's version."""
     cpu = "unknown"
@@ -695,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         *machine_description(args.tools),
         "",
+        *busy_warning(load_before[0], load_after[0]),
         f"Corpus: {len(images)} photographs ({', '.join(im.name for im in images)}), each resized "
         f"with Pillow LANCZOS to about {TARGET_PIXELS / 1e6:.0f} megapixels, keeping the aspect "
         "ratio (large photos scaled down, the small scikit-image samples scaled up), saved as "
