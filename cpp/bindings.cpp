@@ -165,12 +165,12 @@ std::vector<std::int32_t> compact_labels(const py::array& labels, py::ssize_t n,
 
 ScanOptions scan_options(const std::vector<int>& ks, std::uint64_t seed, int max_iter, double tol,
                          const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads,
-                         int png_level) {
+                         int png_level, float run_margin) {
     if (ks.empty()) throw py::value_error("ks must not be empty");
     for (int k : ks) require_k(k);
     if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
     ScanOptions options;
-    options.quantize = make_options(ks.front(), seed, max_iter, tol, false, init, 1, 0.0f);
+    options.quantize = make_options(ks.front(), seed, max_iter, tol, false, init, 1, run_margin);
     options.sample = sample;
     options.sample_seed = sample_seed;
     options.threads = threads;
@@ -381,7 +381,7 @@ PYBIND11_MODULE(_core, m) {
            int threads) {
             const Histogram hist = histogram_from_arrays(colors, counts);
             const ScanOptions options =
-                scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, -1);
+                scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, -1, 0.0f);
             std::vector<KScore> scores;
             {
                 py::gil_scoped_release release;
@@ -389,8 +389,8 @@ PYBIND11_MODULE(_core, m) {
             }
             return scores_to_dict(scores);
         },
-        py::arg("colors"), py::arg("counts"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 100,
-        py::arg("tol") = 0.1, py::arg("init") = "median-cut", py::arg("sample") = 0, py::arg("sample_seed") = 0,
+        py::arg("colors"), py::arg("counts"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 50,
+        py::arg("tol") = 2e-3, py::arg("init") = "median-cut", py::arg("sample") = 0, py::arg("sample_seed") = 0,
         py::arg("threads") = 0,
         "Fit and score a palette for each K on one histogram: a dict of (len(ks),) arrays k, colors, sse, "
         "silhouette, silhouette_euclidean (NaN without a sample), png_bytes (-1: not encoded), iterations.");
@@ -398,12 +398,14 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "choose_k_scan_image",
         [](const py::array& pixels, const std::vector<int>& ks, std::uint64_t seed, int max_iter, double tol,
-           const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads, int png_level) {
+           const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads, int png_level,
+           float run_margin) {
             require_image(pixels);
             if (png_level < -1 || png_level > 9) {
                 throw py::value_error("png_level must be from 0 to 9, or -1, got " + std::to_string(png_level));
             }
-            ScanOptions options = scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, png_level);
+            ScanOptions options =
+                scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, png_level, run_margin);
             const auto* data = static_cast<const std::uint8_t*>(pixels.data());
             options.height = pixels.shape(0);
             options.width = pixels.shape(1);
@@ -423,11 +425,11 @@ PYBIND11_MODULE(_core, m) {
             out["unique_colors"] = unique;
             return out;
         },
-        py::arg("pixels"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 100, py::arg("tol") = 0.1,
+        py::arg("pixels"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 50, py::arg("tol") = 2e-3,
         py::arg("init") = "median-cut", py::arg("sample") = 0, py::arg("sample_seed") = 0, py::arg("threads") = 0,
-        py::arg("png_level") = -1,
-        "choose_k_scan on an (h, w, 3|4) uint8 image's histogram; with png_level from 0 to 9 each fit is also "
-        "encoded as a PNG to give png_bytes. Adds unique_colors to the dict.");
+        py::arg("png_level") = -1, py::arg("run_margin") = 4.0f,
+        "choose_k_scan on an (h, w, 3|4) uint8 image's histogram, with sse that of the image quantize writes "
+        "(run_margin as there); with png_level from 0 to 9 also png_bytes. Adds unique_colors to the dict.");
 
     m.def(
         "squared_silhouette",

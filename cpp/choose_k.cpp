@@ -7,7 +7,6 @@
 #include "nearest.hpp"
 #include "parallel.hpp"
 #include "png_encoder.hpp"
-#include "remap.hpp"
 #include "silhouette.hpp"
 
 namespace quantcli {
@@ -32,8 +31,8 @@ KScore score_fit(const Histogram& hist, const PaletteFit& fit, int k) {
     for (std::size_t i = 0; i < hist.size(); ++i) {
         const std::int32_t label = fit.color_label[i];
         counts[label] += hist.counts[i];
-        s.sse += static_cast<double>(hist.counts[i]) *
-                 squared_distance(point_of(hist.colors[i]), entries[label]);
+        s.sse +=
+            static_cast<double>(hist.counts[i]) * squared_distance(point_of(hist.colors[i]), entries[label]);
     }
     s.silhouette = squared_silhouette(hist, fit.color_label, s.colors);
     return s;
@@ -58,13 +57,17 @@ std::vector<KScore> scan_k(const Histogram& hist, const std::vector<int>& ks, co
         q.threads = 1;
         PaletteFit fit = fit_palette(hist, q);
         scores[i] = score_fit(hist, fit, ks[i]);
-        if (options.png_level >= 0 && options.pixel_color != nullptr) {
-            std::vector<std::uint8_t> pixel_labels(options.width * options.height);
-            remap_by_color(*options.pixel_color, fit.color_label, pixel_labels.data());
-            scores[i].png_bytes = static_cast<std::int64_t>(
-                encode_png(pixel_labels.data(), options.width, options.height, fit.palette,
-                           PngOptions{options.png_level, false, 1})
-                    .size());
+        if (options.pixel_color != nullptr) {
+            // The image compress would write at this K: its error, and its size if asked.
+            const Quantized out =
+                remap_fit(hist, *options.pixel_color, options.width, options.height, fit, q);
+            scores[i].sse = out.sse;
+            if (options.png_level >= 0) {
+                scores[i].png_bytes =
+                    static_cast<std::int64_t>(encode_png(out.labels.data(), options.width, options.height,
+                                                         out.palette, PngOptions{options.png_level, true, 1})
+                                                  .size());
+            }
         }
         if (options.sample > 0) labels[i] = std::move(fit.color_label);
     });
@@ -91,7 +94,8 @@ std::vector<KScore> scan_k(const Histogram& hist, const std::vector<int>& ks, co
         for (std::size_t u = 0; u < colour_of.size(); ++u) labellings[i][u] = labels[i][colour_of[u]];
         n_clusters[i] = scores[i].colors;
     }
-    const std::vector<double> values = euclidean_silhouettes(samples, labellings, n_clusters, options.threads);
+    const std::vector<double> values =
+        euclidean_silhouettes(samples, labellings, n_clusters, options.threads);
     for (std::size_t i = 0; i < n; ++i) scores[i].silhouette_euclidean = values[i];
     return scores;
 }

@@ -161,4 +161,18 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
     return q;
 }
 
+Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                    std::size_t height, const PaletteFit& fit, const QuantizeOptions& options) {
+    Quantized q;
+    q.palette = fit.palette;
+    q.iterations = fit.iterations;
+    q.unique_colors = hist.size();
+    q.labels.resize(width * height);
+    const bool lossy = hist.size() > static_cast<std::size_t>(options.k);
+    // fit.color_label holds each colour's nearest entry: the best start for its search.
+    remap_nearest(hist, pixel_color, width, fit.color_label, lossy ? options.run_margin : 0.0f,
+                  resolve_threads(options.threads), q);
+    return q;
+}
+
 }  // namespace quantcli

@@ -53,4 +53,11 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
                            const std::vector<Rgba8>& palette, bool dither, float run_margin, int threads = 0);
 
+// The pixels `quantize` would write for a palette fitted elsewhere on the image's own
+// histogram (`fit` from fit_palette with the same options; `pixel_color` from
+// build_histogram): the same remap, without dithering, so the labels, counts and error
+// are those of quantize. For choosing K, where one histogram serves many fits.
+Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                    std::size_t height, const PaletteFit& fit, const QuantizeOptions& options);
+
 }  // namespace quantcli

@@ -100,8 +100,7 @@ std::uint64_t uniform_below(SplitMix64& rng, std::uint64_t bound) {
 
 }  // namespace
 
-double squared_silhouette(const Histogram& hist, const std::vector<std::int32_t>& labels,
-                          int n_clusters) {
+double squared_silhouette(const Histogram& hist, const std::vector<std::int32_t>& labels, int n_clusters) {
     // Exact integer statistics per cluster: pixels, channel sums, sum of squared norms.
     std::vector<std::uint64_t> count(n_clusters, 0), sumsq(n_clusters, 0);
     std::vector<std::array<std::uint64_t, 4>> sum(n_clusters, {0, 0, 0, 0});
@@ -185,8 +184,7 @@ std::vector<double> euclidean_silhouettes(const WeightedPoints& samples,
         std::vector<double> wd(u), mean(max_m);
         const std::size_t end = std::min(u, (chunk + 1) * kRowChunk);
         for (std::size_t i = chunk * kRowChunk; i < end; ++i) {
-            weighted_distances(x[0].data(), x[1].data(), x[2].data(), x[3].data(), w.data(), u, i,
-                               wd.data());
+            weighted_distances(x[0].data(), x[1].data(), x[2].data(), x[3].data(), w.data(), u, i, wd.data());
             for (std::size_t l = 0; l < n_lab; ++l) {
                 const Clustering& cl = clusterings[l];
                 if (cl.m < 2) continue;
@@ -223,7 +221,8 @@ std::vector<std::uint32_t> sample_pixels(const Histogram& hist, std::size_t n, s
     std::vector<std::uint32_t> out;
     if (n >= total) {
         out.reserve(total);
-        for (std::size_t i = 0; i < hist.size(); ++i) out.insert(out.end(), hist.counts[i], static_cast<std::uint32_t>(i));
+        for (std::size_t i = 0; i < hist.size(); ++i)
+            out.insert(out.end(), hist.counts[i], static_cast<std::uint32_t>(i));
         return out;
     }
     // Floyd's algorithm: n distinct pixel ordinals in [0, total), each set equally likely.

@@ -22,8 +22,7 @@ namespace quantcli {
 // exact below 2^53, i.e. for up to about 3e10 pixels); the cost is O(colours x k).
 // `labels[i]`, from 0 to n_clusters - 1, is the cluster of histogram colour i. Returns
 // NaN when fewer than two clusters have pixels (Spark refuses that case).
-double squared_silhouette(const Histogram& hist, const std::vector<std::int32_t>& labels,
-                          int n_clusters);
+double squared_silhouette(const Histogram& hist, const std::vector<std::int32_t>& labels, int n_clusters);
 
 // The classic silhouette (Rousseeuw 1987; scikit-learn's silhouette_score) with the
 // Euclidean distance, over the samples that `samples.points` stand for: a point of

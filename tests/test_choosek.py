@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -277,13 +278,21 @@ def test_knee_point_edge_cases():
 
 def test_scores_match_compress_and_do_not_depend_on_threads():
     img = gradient_image(40, 56, seed=2)
-    one = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=quantcli.QuantizeOptions(threads=1))
-    many = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=quantcli.QuantizeOptions(threads=3))
-    assert one.scores == many.scores
-    for s in one.scores:
-        # The scan scores nearest-colour remapping (run_margin 0): exactly what compress gives.
-        png, q = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=s.k, level=6, run_margin=0))
-        assert s.mse == q.mse and s.png_bytes == len(png) and s.colors == len(q.palette)
+    for run_margin in (4.0, 0.0):  # compress's default, and plain nearest colours
+        fit = quantcli.QuantizeOptions(run_margin=run_margin, threads=1)
+        one = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=fit)
+        many = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=replace(fit, threads=3))
+        assert one.scores == many.scores
+        for s in one.scores:
+            png, q = quantcli.compress_pixels(img, replace(fit, k=s.k, level=6))
+            assert s.mse == q.mse and s.png_bytes == len(png) and s.colors == len(q.palette)
+
+
+def test_shared_scores_are_nearest_colour_scores():
+    img = gradient_image(30, 30, seed=6)
+    result = choose_k_histogram(*_core.histogram(img), ChooseKOptions(ks=(5, 9)))
+    for s in result.scores:
+        assert s.mse == quantcli.quantize(img, s.k, run_margin=0.0).mse and s.png_bytes is None
 
 
 def test_rgba_images_score_four_channels():

@@ -63,8 +63,8 @@ def choose_k_scan(
     counts: npt.NDArray[np.uint64],
     ks: list[int],
     seed: int = 0,
-    max_iter: int = 100,
-    tol: float = 0.1,
+    max_iter: int = 50,
+    tol: float = 2e-3,
     init: str = "median-cut",
     sample: int = 0,
     sample_seed: int = 0,
@@ -74,13 +74,14 @@ def choose_k_scan_image(
     pixels: npt.NDArray[np.uint8],
     ks: list[int],
     seed: int = 0,
-    max_iter: int = 100,
-    tol: float = 0.1,
+    max_iter: int = 50,
+    tol: float = 2e-3,
     init: str = "median-cut",
     sample: int = 0,
     sample_seed: int = 0,
     threads: int = 0,
     png_level: int = -1,
+    run_margin: float = 4.0,
 ) -> dict[str, Any]: ...
 def squared_silhouette(
     colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], labels: npt.NDArray[np.int32]

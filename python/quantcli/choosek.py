@@ -1,8 +1,12 @@
 """Choosing K: fit candidate palette sizes on one colour histogram, score them, pick one.
 
 The histogram is built once per image (or once for a whole set, ``shared``); every
-candidate K is fitted on it with the same options ``quantize``/``compress`` use, so the
-MSE reported for a K is exactly what compressing at that K gives. Methods:
+candidate K is fitted on it with the same options ``quantize``/``compress`` use. For an
+image, each fit is also remapped as ``quantize`` remaps it (``run_margin`` included), so
+the MSE, PSNR and PNG size reported for a K are exactly those of ``compress`` at that K
+(without ``dither``). For a shared set, which has no pixel layout, the MSE is that of
+nearest-colour remapping (``run_margin=0``). The silhouettes take each colour's nearest
+palette entry as its cluster, as Spark's predictions do. Methods:
 
 ``silhouette`` (default)
     The K with the highest mean silhouette; ties go to the smaller K.
@@ -88,10 +92,10 @@ class ChooseKOptions:
         PSNR target in dB for ``quality``.
     bytes_level : int or None
         zlib level (0 to 9) at which each candidate fit of an image is encoded to report
-        its PNG size; 9 gives exactly the bytes ``compress`` writes at its default
-        level, 1 (the default) is quicker and somewhat larger. None skips encoding.
+        its PNG size; ``compress``'s level (6 by default) gives exactly the bytes it
+        writes, 1 (the default) is quicker and somewhat larger. None skips encoding.
 
-    The fits themselves (seed, max_iter, tol, init, threads) follow a
+    The fits and remaps themselves (seed, max_iter, tol, init, run_margin, threads) follow a
     :class:`quantcli.QuantizeOptions`, as in ``compress``.
     """
 
@@ -160,7 +164,8 @@ class KScore:
 
     ``colors`` is below ``k`` only when the input has fewer distinct colours (then the
     result is lossless). ``mse`` is per channel sample in 8-bit units, as
-    :attr:`quantcli.Quantized.mse`; ``psnr`` is ``inf`` when lossless. ``silhouette`` is
+    :attr:`quantcli.Quantized.mse` of ``quantize`` at this K (nearest-colour remapping for
+    shared sets); ``psnr`` is ``inf`` when lossless. ``silhouette`` is
     the squared-Euclidean silhouette of all pixels; ``silhouette_euclidean`` the
     Euclidean one of the sample, or None when not asked for; either is NaN when the fit
     has a single cluster. ``png_bytes`` is the size of the fit encoded as a PNG at
@@ -293,7 +298,12 @@ def choose_k(
 
     def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
         return _core.choose_k_scan_image(
-            pixels, list(ks), sample=sample, png_level=level, **_fit_args(quantize)
+            pixels,
+            list(ks),
+            sample=sample,
+            png_level=level,
+            run_margin=quantize.run_margin,
+            **_fit_args(quantize),
         )
 
     h, w, channels = pixels.shape
@@ -329,7 +339,8 @@ def choose_k_shared(
     """One K for a set of images, chosen on the sum of their histograms.
 
     Files that cannot be read are left out and reported. MSE and PSNR are over every
-    pixel of the set, with 4 channels if any image has alpha, else 3.
+    pixel of the set, with 4 channels if any image has alpha, else 3, for nearest-colour
+    remapping; no PNG size is given.
 
     Returns
     -------

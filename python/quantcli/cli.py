@@ -437,9 +437,20 @@ def choose_k(
     tol: Annotated[
         float,
         typer.Option(
-            "--tol", min=0.0, help="Stop k-means once no colour moves more than this (0-255 units)."
+            "--tol",
+            min=0.0,
+            help="Stop k-means once an iteration improves the squared error by less than this "
+            "fraction.",
         ),
     ] = DEFAULT_TOL,
+    run_margin: Annotated[
+        float,
+        typer.Option(
+            "--run-margin",
+            min=0.0,
+            help="As for compress: the near-tie margin of the remap whose MSE and bytes are shown.",
+        ),
+    ] = DEFAULT_RUN_MARGIN,
     threads: Annotated[
         int, typer.Option("--threads", min=0, help="Threads per image; 0: all cores.")
     ] = 0,
@@ -473,7 +484,9 @@ def choose_k(
             min_psnr=min_psnr,
             bytes_level=None if no_bytes else bytes_level,
         )
-        fit = QuantizeOptions(seed=seed, max_iter=max_iter, tol=tol, threads=threads)
+        fit = QuantizeOptions(
+            seed=seed, max_iter=max_iter, tol=tol, threads=threads, run_margin=run_margin
+        )
         if plot is not None:
             _require_matplotlib()
     except InvalidOptionError as exc:
