@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _core
-from .errors import ImageReadError, OutputExistsError
+from .errors import ImageReadError, InvalidOptionError, OutputExistsError
 from .images import read_image, write_atomic
 from .options import QuantizeOptions
 
@@ -177,9 +177,49 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
     return _core.encode_png(labels, palette, level)
 
 
-def compress_pixels(pixels: np.ndarray, options: QuantizeOptions) -> tuple[bytes, Quantized]:
-    """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image)."""
-    q = _quantize(pixels, options)
+def remap(pixels: np.ndarray, palette: np.ndarray, *, dither: bool = False) -> Quantized:
+    """Map an image onto a palette chosen elsewhere (a shared palette, or one from a file).
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (h, w, 3) or (h, w, 4), dtype uint8, C-contiguous
+        RGB or RGBA pixels.
+    palette : ndarray of shape (n, 3) or (n, 4), dtype uint8
+        1 to 256 colours; every pixel gets the nearest one (RGBA distance).
+    dither : bool
+        Floyd-Steinberg error diffusion.
+
+    Returns
+    -------
+    Quantized
+        Its palette is ``palette`` as given, every entry kept, used or not.
+
+    Raises
+    ------
+    InvalidOptionError
+        ``palette`` is not 1 to 256 uint8 RGB or RGBA colours.
+    """
+    palette = np.asarray(palette)
+    if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] not in (3, 4):
+        raise InvalidOptionError(f"palette must be (n, 3|4) uint8 colours, got {palette.dtype} {palette.shape}")
+    if not 1 <= len(palette) <= 256:
+        raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
+    out = _core.remap(pixels, np.ascontiguousarray(palette), dither)
+    return Quantized(
+        palette=out["palette"], labels=out["labels"], counts=out["counts"],
+        inertia=out["sse"], iterations=0, unique_colors=out["unique_colors"],
+    )
+
+
+def compress_pixels(
+    pixels: np.ndarray, options: QuantizeOptions, palette: np.ndarray | None = None
+) -> tuple[bytes, Quantized]:
+    """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image).
+
+    With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
+    getting a palette of their own; ``options.k`` is then not used.
+    """
+    q = _quantize(pixels, options) if palette is None else remap(pixels, palette, dither=options.dither)
     return encode_png(q.labels, q.palette, level=options.level), q
 
 
@@ -190,6 +230,7 @@ def compress_file(
     force: bool = False,
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
+    palette: np.ndarray | None = None,
     **option_values: Any,
 ) -> CompressResult:
     """Compress one image file to a palette PNG.
@@ -207,6 +248,8 @@ def compress_file(
         is then "skipped".
     options : QuantizeOptions, optional
         Or pass its fields as keywords (``k=16, dither=True``).
+    palette : ndarray of shape (n, 3) or (n, 4), dtype uint8, optional
+        Remap onto this palette (shared by a collection) instead of fitting one.
 
     Returns
     -------
@@ -229,7 +272,7 @@ def compress_file(
         bytes_in = src_path.stat().st_size
     except OSError:
         raise ImageReadError(f"{src_path}: no such file") from None
-    png, q = compress_pixels(read_image(src_path), options)
+    png, q = compress_pixels(read_image(src_path), options, palette)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
                   psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
@@ -242,10 +285,15 @@ def compress_file(
                           seconds=time.perf_counter() - start, **common)
 
 
-def compress_bytes(data: bytes, options: QuantizeOptions, name: str = "<stdin>") -> tuple[bytes, CompressResult]:
-    """Compress an encoded image held in memory: (PNG bytes, its result row)."""
+def compress_bytes(
+    data: bytes, options: QuantizeOptions, name: str = "<stdin>", palette: np.ndarray | None = None
+) -> tuple[bytes, CompressResult]:
+    """Compress an encoded image held in memory: (PNG bytes, its result row).
+
+    ``palette``, when given, is used as in :func:`compress_pixels`.
+    """
     start = time.perf_counter()
-    png, q = compress_pixels(read_image(data, name=name), options)
+    png, q = compress_pixels(read_image(data, name=name), options, palette)
     return png, CompressResult(
         path=name, output=None, k=options.k, colors=len(q.palette), bytes_in=len(data),
         bytes_out=len(png), psnr=_finite(q.psnr), seconds=time.perf_counter() - start,
