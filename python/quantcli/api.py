@@ -204,7 +204,9 @@ def remap(pixels: np.ndarray, palette: np.ndarray, *, dither: bool = False) -> Q
         raise InvalidOptionError(f"palette must be (n, 3|4) uint8 colours, got {palette.dtype} {palette.shape}")
     if not 1 <= len(palette) <= 256:
         raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
-    out = _core.remap(pixels, np.ascontiguousarray(palette), dither)
+    # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
+    # object, which the binding's dtype check refuses.
+    out = _core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), dither)
     return Quantized(
         palette=out["palette"], labels=out["labels"], counts=out["counts"],
         inertia=out["sse"], iterations=0, unique_colors=out["unique_colors"],

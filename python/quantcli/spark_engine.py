@@ -266,7 +266,7 @@ def remove_leftovers(folders: Iterable[str], tmp_tag: str) -> int:
             continue
         for name in names:
             base = posixpath.basename(name)
-            if base.startswith(".") and f".{tmp_tag}." in base and base.endswith(".tmp"):
+            if base.startswith(".") and f".{tmp_tag}" in base and base.endswith(".tmp"):
                 with contextlib.suppress(FileNotFoundError):
                     fs.rm_file(name)
                     removed += 1
@@ -609,6 +609,7 @@ class _Listing:
     plan: SparkPlan
     frame: DataFrame | None
     order: dict[str, int]  # source uri -> position in input order
+    group_of: dict[str, int]  # source uri -> its input group
     missing: list[CompressResult]
     output_folders: set[str]
 
@@ -734,7 +735,21 @@ def build_plan(
     frame = None
     for f in frames:
         frame = f if frame is None else frame.unionByName(f)
-    return _Listing(plan, frame, order, missing, folders)
+    group_of = {uri: group for group, uri in reversed(listed)}
+    return _Listing(plan, frame, order, group_of, missing, folders)
+
+
+def _rows_for_dropped_files(
+    plan: SparkPlan, listing: _Listing, seen: set[str]
+) -> list[dict[str, Any]]:
+    """Rows for listed files that the scan never passed on: Spark drops zero-byte files."""
+    rows = []
+    for uri in listing.order:
+        if uri not in seen:
+            done = compress_row(plan, None, listing.group_of[uri], uri, b"")
+            if done is not None:
+                rows.append(done[0])
+    return rows
 
 
 def shared_palette(
@@ -808,6 +823,12 @@ def compress(
         if created:
             spark.stop()
         raise
+    if out_format == "parquet" and not force and listing.plan.out_dir is not None:
+        fs, path = _hadoop(spark, listing.plan.out_dir)
+        if fs.exists(path):
+            if created:
+                spark.stop()
+            raise InvalidOptionError(f"{out_dir}: exists (use --force to replace the table)")
     total = len(listing.order) + len(listing.missing)
     return total, _run(spark, listing, palette, options, stop=created)
 
@@ -826,7 +847,8 @@ def _run(
         yield from listing.missing
         if listing.frame is None:
             return
-        sc.setJobGroup(f"quantcli-{plan.token}", "quantcli compress")
+        if sc.getLocalProperty("spark.jobGroup.id") is None:  # keep a caller's group
+            sc.setJobGroup(f"quantcli-{plan.token}", "quantcli compress")
         if isinstance(palette, str) and palette == SHARED:
             palette, _ = shared_palette(spark, listing, options)
         palette_bc = None if palette is None else sc.broadcast(np.ascontiguousarray(palette))
@@ -836,13 +858,26 @@ def _run(
             assert plan.out_dir is not None
             rows.write.mode("overwrite" if plan.force else "errorifexists").parquet(plan.out_dir)
             collected = spark.read.parquet(plan.out_dir).drop("png").collect()
+            dropped = _rows_for_dropped_files(plan, listing, {r["source"] for r in collected})
+            if dropped:
+                extra = spark.createDataFrame(
+                    [{**r, "png": None} for r in dropped], _PARQUET_SCHEMA
+                )
+                extra.coalesce(1).write.mode("append").parquet(plan.out_dir)
+                collected.extend(dropped)
         else:
             try:
                 collected = rows.collect()
             finally:
                 remove_leftovers(listing.output_folders, f"quantcli-{plan.token}")
-        collected.sort(key=lambda r: listing.order.get(r["source"], len(listing.order)))
-        for r in collected:
+            collected.extend(
+                _rows_for_dropped_files(plan, listing, {r["source"] for r in collected})
+            )
+        rows_of = {r["source"]: r for r in collected}
+        for uri in listing.order:  # input order
+            r = rows_of.get(uri)
+            if r is None:
+                continue  # named twice
             yield CompressResult(
                 path=r["path"],
                 output=r["output"],
