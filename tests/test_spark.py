@@ -115,6 +115,29 @@ def test_spark_writes_the_local_engines_bytes(spark, folder, run_cli, tmp_path):
 
 
 @pytest.mark.spark
+def test_mixed_inputs_report_like_the_local_engine(spark, folder, run_cli, tmp_path):
+    """A folder (not recursive), a missing file and an explicit file, in that order."""
+    inputs = [str(folder / "sub"), str(tmp_path / "nope.png"), str(folder / "rgb.png")]
+    proc = run_cli("compress", *inputs, "-k", K, "--out-dir", tmp_path / "local", "--json")
+    assert proc.returncode == 1
+    want = [json.loads(line) for line in proc.stdout.splitlines()]
+    total, results = spark_engine.compress(
+        inputs,
+        options=QuantizeOptions(k=K),
+        ext=".png",
+        out_dir=str(tmp_path / "spark"),
+        spark=spark,
+    )
+    got = [r.to_json() for r in results]
+    assert total == len(got) == 4
+    assert [comparable(r, tmp_path / "spark") for r in got] == [
+        comparable(r, tmp_path / "local") for r in want
+    ]
+    assert got[2]["error"] == f"{tmp_path / 'nope.png'}: no such file"
+    assert tree(tmp_path / "spark") == tree(tmp_path / "local")
+
+
+@pytest.mark.spark
 def test_first_attempt_of_a_task_fails_and_the_retry_completes_the_out_dir(
     spark, folder, run_cli, tmp_path, monkeypatch
 ):

@@ -611,7 +611,7 @@ class _Listing:
     frame: DataFrame | None
     order: dict[str, int]  # source uri -> position in input order
     group_of: dict[str, int]  # source uri -> its input group
-    missing: list[CompressResult]
+    sequence: list[str | CompressResult]  # source uris, and rows of missing inputs, in order
     output_folders: set[str]
 
 
@@ -640,28 +640,32 @@ def build_plan(
     out_uri = None if out_dir is None else _qualify(spark, str(out_dir))
     out_display = None if out_dir is None else str(out_dir)
     groups: list[InputGroup] = []
-    missing_items: list[str] = []
     files: dict[str, str] = {}
+    slots: list[tuple[str, Any]] = []  # the inputs in command-line order
     for item in inputs:
         uri = _qualify(spark, item)
         kind = _kind(spark, item, uri)
         if kind == "missing":
-            missing_items.append(item)
+            slots.append(("missing", item))
         elif kind == "file":
             files.setdefault(uri, item)
+            slots.append(("file", uri))
+            continue
         elif kind == "dir":
             display = str(Path(item)) if not _has_scheme(item) else item.rstrip("/")
             load = uri.rstrip("/") if recursive else uri.rstrip("/") + "/" + _ext_glob()
             groups.append(InputGroup("dir", (load,), uri.rstrip("/"), display, recursive))
+            slots.append(("group", len(groups) - 1))
         else:
             root = _glob_root(item)
             display = str(Path(root)) if not _has_scheme(item) else root
             groups.append(InputGroup("glob", (uri,), _qualify(spark, root).rstrip("/"), display))
+            slots.append(("group", len(groups) - 1))
     if files:
         groups.append(InputGroup("files", tuple(files), displays=dict(files)))
 
     frames = []
-    listed: list[tuple[int, str]] = []
+    listed_in: dict[int, list[str]] = {}
     ext_filter = _ext_glob()
     for index, group in enumerate(groups):
         if group.kind == "files":
@@ -685,7 +689,16 @@ def build_plan(
                 frame = frame.filter(~F.col("path").startswith(out_uri.rstrip("/") + "/"))
                 uris = [u for u in uris if not u.startswith(out_uri.rstrip("/") + "/")]
         frames.append(frame.select(F.lit(index).alias("group"), "path", "content"))
-        listed.extend((index, u) for u in uris)
+        listed_in[index] = uris
+    files_group = len(groups) - 1
+    listed: list[tuple[int, str] | str] = []  # (group, uri), or a missing input
+    for kind, value in slots:
+        if kind == "group":
+            listed.extend((value, u) for u in listed_in[value])
+        elif kind == "file":
+            listed.append((files_group, value))
+        else:
+            listed.append(value)
 
     plan = SparkPlan(
         groups=tuple(groups),
@@ -703,11 +716,19 @@ def build_plan(
     order: dict[str, int] = {}
     owner: dict[str, str] = {}
     folders: set[str] = set()
-    for group, uri in listed:
+    sequence: list[str | CompressResult] = []
+    group_of: dict[str, int] = {}
+    for entry in listed:
+        if isinstance(entry, str):
+            sequence.append(_missing(entry, ext, out_display, options))
+            continue
+        group, uri = entry
         if uri in order:
             skip.add((group, uri))
             continue
         order[uri] = len(order)
+        group_of[uri] = group
+        sequence.append(uri)
         output, output_uri, _ = plan.output_of(group, uri)
         key = output_uri
         if key in owner:
@@ -724,20 +745,21 @@ def build_plan(
         fault_partition=int(fault) if fault and fault.isdigit() else None,
     )
 
-    missing = []
-    for item in missing_items:
-        name = Path(item).stem + ext
-        output = str(Path(out_display) / name) if out_display else str(Path(item).parent / name)
-        missing.append(
-            CompressResult(
-                path=item, output=output, k=options.k, status="error", error=f"{item}: no such file"
-            )
-        )
     frame = None
     for f in frames:
         frame = f if frame is None else frame.unionByName(f)
-    group_of = {uri: group for group, uri in reversed(listed)}
-    return _Listing(plan, frame, order, group_of, missing, folders)
+    return _Listing(plan, frame, order, group_of, sequence, folders)
+
+
+def _missing(
+    item: str, ext: str, out_display: str | None, options: QuantizeOptions
+) -> CompressResult:
+    """The result row of an input that does not exist, as the local engine reports it."""
+    name = Path(item).stem + ext
+    output = str(Path(out_display) / name) if out_display else str(Path(item).parent / name)
+    return CompressResult(
+        path=item, output=output, k=options.k, status="error", error=f"{item}: no such file"
+    )
 
 
 def _rows_for_dropped_files(
@@ -830,7 +852,7 @@ def compress(
             if created:
                 spark.stop()
             raise InvalidOptionError(f"{out_dir}: exists (use --force to replace the table)")
-    total = len(listing.order) + len(listing.missing)
+    total = len(listing.sequence)
     return total, _run(spark, listing, palette, options, stop=created)
 
 
@@ -845,8 +867,8 @@ def _run(
     plan = listing.plan
     sc = spark.sparkContext
     try:
-        yield from listing.missing
         if listing.frame is None:
+            yield from (entry for entry in listing.sequence if isinstance(entry, CompressResult))
             return
         if sc.getLocalProperty("spark.jobGroup.id") is None:  # keep a caller's group
             sc.setJobGroup(f"quantcli-{plan.token}", "quantcli compress")
@@ -875,10 +897,11 @@ def _run(
                 _rows_for_dropped_files(plan, listing, {r["source"] for r in collected})
             )
         rows_of = {r["source"]: r for r in collected}
-        for uri in listing.order:  # input order
-            r = rows_of.get(uri)
-            if r is None:
-                continue  # named twice
+        for entry in listing.sequence:  # input order
+            if isinstance(entry, CompressResult):
+                yield entry
+                continue
+            r = rows_of[entry]
             yield CompressResult(
                 path=r["path"],
                 output=r["output"],
