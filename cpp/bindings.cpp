@@ -4,13 +4,17 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
+#include "choose_k.hpp"
 #include "histogram.hpp"
 #include "kmeans.hpp"
+#include "parallel.hpp"
 #include "png_encoder.hpp"
 #include "quantize.hpp"
+#include "silhouette.hpp"
 
 namespace py = pybind11;
 using namespace quantcli;
@@ -19,10 +23,16 @@ namespace {
 
 using U8Array = py::array_t<std::uint8_t>;
 
+// Equal as NumPy compares dtypes (an unpickled dtype is another object), in native order.
+bool same_dtype(const py::dtype& a, const py::dtype& b) {
+    return a.kind() == b.kind() && a.itemsize() == b.itemsize() &&
+           (a.itemsize() == 1 || a.byteorder() == '=' || a.byteorder() == b.byteorder());
+}
+
 // Checks dtype, dimensions, the size of the last axis and C-contiguity, naming the argument.
 void require(const py::array& a, const char* name, const py::dtype& dtype, int ndim,
              std::initializer_list<py::ssize_t> last_axis, const char* shape_text) {
-    if (!a.dtype().is(dtype)) {
+    if (!same_dtype(a.dtype(), dtype)) {
         throw py::value_error(std::string(name) + " must have dtype " + std::string(py::str(dtype)) +
                               ", got " + std::string(py::str(a.dtype())));
     }
@@ -105,11 +115,13 @@ InitMethod init_method(const std::string& name) {
 }
 
 QuantizeOptions make_options(int k, std::uint64_t seed, int max_iter, double tol, bool dither,
-                             const std::string& init) {
+                             const std::string& init, int threads, float run_margin) {
     require_k(k);
     if (max_iter < 0) throw py::value_error("max_iter must be >= 0");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
-    return {k, seed, max_iter, tol, dither, init_method(init)};
+    if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
+    if (!(run_margin >= 0.0f)) throw py::value_error("run_margin must be >= 0");
+    return {k, seed, max_iter, tol, dither, init_method(init), threads, run_margin};
 }
 
 py::dict quantized_to_dict(Quantized&& q, py::ssize_t h, py::ssize_t w, int channels) {
@@ -127,6 +139,70 @@ py::dict quantized_to_dict(Quantized&& q, py::ssize_t h, py::ssize_t w, int chan
     return out;
 }
 
+
+// Cluster labels, one per point, any non-negative int32: renumbered 0..m-1 in increasing
+// order of label, with m the number of distinct labels.
+std::vector<std::int32_t> compact_labels(const py::array& labels, py::ssize_t n, int& n_clusters) {
+    require(labels, "labels", py::dtype::of<std::int32_t>(), 1, {}, "(n,)");
+    if (labels.shape(0) != n) {
+        throw py::value_error("labels must have one entry per point: " + std::to_string(n) + ", got " +
+                              std::to_string(labels.shape(0)));
+    }
+    const auto* l = static_cast<const std::int32_t*>(labels.data());
+    std::vector<std::int32_t> out(l, l + n);
+    for (std::int32_t v : out) {
+        if (v < 0) throw py::value_error("labels must be >= 0, found " + std::to_string(v));
+    }
+    std::vector<std::int32_t> distinct = out;
+    std::sort(distinct.begin(), distinct.end());
+    distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+    for (std::int32_t& v : out) {
+        v = static_cast<std::int32_t>(std::lower_bound(distinct.begin(), distinct.end(), v) - distinct.begin());
+    }
+    n_clusters = static_cast<int>(distinct.size());
+    return out;
+}
+
+ScanOptions scan_options(const std::vector<int>& ks, std::uint64_t seed, int max_iter, double tol,
+                         const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads,
+                         int png_level) {
+    if (ks.empty()) throw py::value_error("ks must not be empty");
+    for (int k : ks) require_k(k);
+    if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
+    ScanOptions options;
+    options.quantize = make_options(ks.front(), seed, max_iter, tol, false, init, 1, 0.0f);
+    options.sample = sample;
+    options.sample_seed = sample_seed;
+    options.threads = threads;
+    options.png_level = png_level;
+    return options;
+}
+
+py::dict scores_to_dict(const std::vector<KScore>& scores) {
+    const auto n = static_cast<py::ssize_t>(scores.size());
+    py::array_t<std::int32_t> k(n), colors(n), iterations(n);
+    py::array_t<std::int64_t> png_bytes(n);
+    py::array_t<double> sse(n), silhouette(n), silhouette_euclidean(n);
+    for (py::ssize_t i = 0; i < n; ++i) {
+        k.mutable_at(i) = scores[i].k;
+        colors.mutable_at(i) = scores[i].colors;
+        iterations.mutable_at(i) = scores[i].iterations;
+        png_bytes.mutable_at(i) = scores[i].png_bytes;
+        sse.mutable_at(i) = scores[i].sse;
+        silhouette.mutable_at(i) = scores[i].silhouette;
+        silhouette_euclidean.mutable_at(i) = scores[i].silhouette_euclidean;
+    }
+    py::dict out;
+    out["k"] = k;
+    out["colors"] = colors;
+    out["sse"] = sse;
+    out["silhouette"] = silhouette;
+    out["silhouette_euclidean"] = silhouette_euclidean;
+    out["png_bytes"] = png_bytes;
+    out["iterations"] = iterations;
+    return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -135,9 +211,9 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "quantize",
         [](const py::array& pixels, int k, std::uint64_t seed, int max_iter, double tol, bool dither,
-           const std::string& init) {
+           const std::string& init, int threads, float run_margin) {
             require_image(pixels);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init, threads, run_margin);
             const auto h = pixels.shape(0), w = pixels.shape(1);
             const int channels = static_cast<int>(pixels.shape(2));
             const auto* data = static_cast<const std::uint8_t*>(pixels.data());
@@ -148,14 +224,17 @@ PYBIND11_MODULE(_core, m) {
             }
             return quantized_to_dict(std::move(q), h, w, channels);
         },
-        py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
-        py::arg("tol") = 0.1, py::arg("dither") = false, py::arg("init") = "median-cut",
+        py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 50,
+        py::arg("tol") = 2e-3, py::arg("dither") = false, py::arg("init") = "median-cut",
+        py::arg("threads") = 0, py::arg("run_margin") = 4.0f,
         "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
 
     m.def(
         "remap",
-        [](const py::array& pixels, const py::array& palette, bool dither) {
+        [](const py::array& pixels, const py::array& palette, bool dither, int threads, float run_margin) {
             require_image(pixels);
+            if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
+            if (!(run_margin >= 0.0f)) throw py::value_error("run_margin must be >= 0");
             const std::vector<Rgba8> entries = palette_from_array(palette);
             const auto h = pixels.shape(0), w = pixels.shape(1);
             const int channels = static_cast<int>(pixels.shape(2));
@@ -163,12 +242,12 @@ PYBIND11_MODULE(_core, m) {
             Quantized q;
             {
                 py::gil_scoped_release release;
-                q = remap_to_palette(data, w, h, channels, entries, dither);
+                q = remap_to_palette(data, w, h, channels, entries, dither, run_margin, threads);
             }
             return quantized_to_dict(std::move(q), h, w, static_cast<int>(palette.shape(1)));
         },
-        py::arg("pixels"), py::arg("palette"), py::arg("dither") = false,
-        "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette.");
+        py::arg("pixels"), py::arg("palette"), py::arg("dither") = false, py::arg("threads") = 0,
+        py::arg("run_margin") = 0.0f, "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette.");
 
     m.def(
         "encode_png",
@@ -188,11 +267,11 @@ PYBIND11_MODULE(_core, m) {
                     throw py::value_error("labels must be below the palette size " + std::to_string(entries.size()) +
                                           ", found " + std::to_string(top));
                 }
-                png = encode_png(data, w, h, entries, PngOptions{level});
+                png = encode_png(data, w, h, entries, PngOptions{level, true, 0});
             }
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
-        py::arg("labels"), py::arg("palette"), py::arg("level") = 9,
+        py::arg("labels"), py::arg("palette"), py::arg("level") = 6,
         "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG.");
 
     m.def(
@@ -230,9 +309,9 @@ PYBIND11_MODULE(_core, m) {
     m.def(
         "fit_palette",
         [](const py::array& colors, const py::array& counts, int k, std::uint64_t seed, int max_iter,
-           double tol, const std::string& init) {
+           double tol, const std::string& init, int threads) {
             const Histogram hist = histogram_from_arrays(colors, counts);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init, threads, 0.0f);
             PaletteFit fit;
             {
                 py::gil_scoped_release release;
@@ -242,8 +321,8 @@ PYBIND11_MODULE(_core, m) {
             std::memcpy(labels.mutable_data(), fit.color_label.data(), fit.color_label.size() * sizeof(std::int32_t));
             return py::make_tuple(palette_to_array(fit.palette, 4), labels, fit.iterations);
         },
-        py::arg("colors"), py::arg("counts"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 100,
-        py::arg("tol") = 0.1, py::arg("init") = "median-cut",
+        py::arg("colors"), py::arg("counts"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 50,
+        py::arg("tol") = 2e-3, py::arg("init") = "median-cut", py::arg("threads") = 0,
         "Fit a palette to a histogram: ((m, 4) uint8 palette, (n,) int32 label per colour, iterations).");
 
     m.def(
@@ -262,7 +341,7 @@ PYBIND11_MODULE(_core, m) {
             KMeansResult km;
             {
                 py::gil_scoped_release release;
-                km = kmeans(hist, std::move(centres), n_fixed, max_iter, tol);
+                km = kmeans(to_points(hist), std::move(centres), n_fixed, max_iter, tol);
             }
             py::array_t<float> out({k, py::ssize_t{4}});
             std::memcpy(out.mutable_data(), km.centres.data(), k * sizeof(Point4));
@@ -285,8 +364,9 @@ PYBIND11_MODULE(_core, m) {
             std::vector<Point4> centres;
             {
                 py::gil_scoped_release release;
-                centres = method == InitMethod::kMedianCut ? median_cut_init(hist, k, {})
-                                                            : kmeanspp_init(hist, k, seed, {});
+                const WeightedPoints data = to_points(hist);
+                centres = method == InitMethod::kMedianCut ? median_cut_init(data, k, {})
+                                                            : kmeanspp_init(data, k, seed, {});
             }
             py::array_t<float> out({static_cast<py::ssize_t>(k), py::ssize_t{4}});
             std::memcpy(out.mutable_data(), centres.data(), k * sizeof(Point4));
@@ -294,4 +374,113 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("colors"), py::arg("counts"), py::arg("k"), py::arg("seed") = 0, py::arg("init") = "median-cut",
         "The initial (k, 4) float32 centres that k-means would start from.");
+    m.def(
+        "choose_k_scan",
+        [](const py::array& colors, const py::array& counts, const std::vector<int>& ks, std::uint64_t seed,
+           int max_iter, double tol, const std::string& init, std::size_t sample, std::uint64_t sample_seed,
+           int threads) {
+            const Histogram hist = histogram_from_arrays(colors, counts);
+            const ScanOptions options =
+                scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, -1);
+            std::vector<KScore> scores;
+            {
+                py::gil_scoped_release release;
+                scores = scan_k(hist, ks, options);
+            }
+            return scores_to_dict(scores);
+        },
+        py::arg("colors"), py::arg("counts"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 100,
+        py::arg("tol") = 0.1, py::arg("init") = "median-cut", py::arg("sample") = 0, py::arg("sample_seed") = 0,
+        py::arg("threads") = 0,
+        "Fit and score a palette for each K on one histogram: a dict of (len(ks),) arrays k, colors, sse, "
+        "silhouette, silhouette_euclidean (NaN without a sample), png_bytes (-1: not encoded), iterations.");
+
+    m.def(
+        "choose_k_scan_image",
+        [](const py::array& pixels, const std::vector<int>& ks, std::uint64_t seed, int max_iter, double tol,
+           const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads, int png_level) {
+            require_image(pixels);
+            if (png_level < -1 || png_level > 9) {
+                throw py::value_error("png_level must be from 0 to 9, or -1, got " + std::to_string(png_level));
+            }
+            ScanOptions options = scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, png_level);
+            const auto* data = static_cast<const std::uint8_t*>(pixels.data());
+            options.height = pixels.shape(0);
+            options.width = pixels.shape(1);
+            const int channels = static_cast<int>(pixels.shape(2));
+            std::vector<std::uint32_t> pixel_color;
+            options.pixel_color = &pixel_color;
+            std::vector<KScore> scores;
+            std::size_t unique = 0;
+            {
+                py::gil_scoped_release release;
+                const Histogram hist = build_histogram(data, options.width * options.height, channels, &pixel_color,
+                                                       resolve_threads(options.threads));
+                unique = hist.size();
+                scores = scan_k(hist, ks, options);
+            }
+            py::dict out = scores_to_dict(scores);
+            out["unique_colors"] = unique;
+            return out;
+        },
+        py::arg("pixels"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 100, py::arg("tol") = 0.1,
+        py::arg("init") = "median-cut", py::arg("sample") = 0, py::arg("sample_seed") = 0, py::arg("threads") = 0,
+        py::arg("png_level") = -1,
+        "choose_k_scan on an (h, w, 3|4) uint8 image's histogram; with png_level from 0 to 9 each fit is also "
+        "encoded as a PNG to give png_bytes. Adds unique_colors to the dict.");
+
+    m.def(
+        "squared_silhouette",
+        [](const py::array& colors, const py::array& counts, const py::array& labels) {
+            const Histogram hist = histogram_from_arrays(colors, counts);
+            int n_clusters = 0;
+            const std::vector<std::int32_t> label_vec = compact_labels(labels, colors.shape(0), n_clusters);
+            py::gil_scoped_release release;
+            return squared_silhouette(hist, label_vec, n_clusters);
+        },
+        py::arg("colors"), py::arg("counts"), py::arg("labels"),
+        "Mean squared-Euclidean silhouette of every pixel (Spark's ClusteringEvaluator), from a histogram and "
+        "an (n,) int32 cluster per colour; NaN with fewer than two clusters.");
+
+    m.def(
+        "euclidean_silhouette",
+        [](const py::array& points, const py::array& labels, int threads) {
+            require(points, "points", py::dtype::of<std::uint8_t>(), 2, {3, 4}, "(n, 3) or (n, 4)");
+            const py::ssize_t n = points.shape(0);
+            if (n == 0) throw py::value_error("points must not be empty");
+            int n_clusters = 0;
+            std::vector<std::vector<std::int32_t>> labellings{compact_labels(labels, n, n_clusters)};
+            if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
+            const auto* p = static_cast<const std::uint8_t*>(points.data());
+            const py::ssize_t c = points.shape(1);
+            WeightedPoints samples;
+            for (py::ssize_t i = 0; i < n; ++i) {
+                samples.points.push_back({{static_cast<float>(p[i * c]), static_cast<float>(p[i * c + 1]),
+                                           static_cast<float>(p[i * c + 2]),
+                                           c == 4 ? static_cast<float>(p[i * c + 3]) : 255.0f}});
+                samples.weights.push_back(1);
+            }
+            py::gil_scoped_release release;
+            return euclidean_silhouettes(samples, labellings, {n_clusters}, threads)[0];
+        },
+        py::arg("points"), py::arg("labels"), py::arg("threads") = 0,
+        "Mean Euclidean silhouette (scikit-learn's silhouette_score) of (n, 3|4) uint8 points with (n,) int32 "
+        "labels; NaN with fewer than two clusters.");
+
+    m.def(
+        "sample_pixels",
+        [](const py::array& colors, const py::array& counts, std::size_t n, std::uint64_t seed) {
+            const Histogram hist = histogram_from_arrays(colors, counts);
+            std::vector<std::uint32_t> drawn;
+            {
+                py::gil_scoped_release release;
+                drawn = sample_pixels(hist, n, seed);
+            }
+            py::array_t<std::uint32_t> out(static_cast<py::ssize_t>(drawn.size()));
+            std::memcpy(out.mutable_data(), drawn.data(), drawn.size() * sizeof(std::uint32_t));
+            return out;
+        },
+        py::arg("colors"), py::arg("counts"), py::arg("n"), py::arg("seed") = 0,
+        "Draw min(n, pixels) pixels without replacement from a histogram: the (m,) uint32 colour index of each, "
+        "sorted.");
 }

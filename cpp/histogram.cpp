@@ -1,8 +1,11 @@
 #include "histogram.hpp"
 
+#include <algorithm>
 #include <array>
 #include <numeric>
 #include <utility>
+
+#include "parallel.hpp"
 
 namespace quantcli {
 namespace {
@@ -11,8 +14,7 @@ namespace {
 constexpr ColorKey kEmptySlot = 1;
 
 inline std::size_t slot_of(ColorKey key, int shift) {
-    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >>
-                                    shift);
+    return static_cast<std::size_t>((static_cast<std::uint64_t>(key) * 0x9E3779B97F4A7C15ull) >> shift);
 }
 
 // Open addressing with linear probing. Each new colour gets the next id, which stays
@@ -28,44 +30,46 @@ public:
     std::uint32_t insert(ColorKey key) {
         std::size_t slot = slot_of(key, shift_);
         while (true) {
-            const ColorKey k = keys_[slot];
-            if (k == key) {
-                const std::uint32_t id = ids_[slot];
-                ++counts_[id];
-                return id;
+            const Slot& s = slots_[slot];
+            if (s.key == key) {
+                ++counts_[s.id];
+                return s.id;
             }
-            if (k == kEmptySlot) break;
+            if (s.key == kEmptySlot) break;
             slot = (slot + 1) & mask_;
         }
         const auto id = static_cast<std::uint32_t>(colors_.size());
-        keys_[slot] = key;
-        ids_[slot] = id;
+        slots_[slot] = {key, id};
         colors_.push_back(key);
         counts_.push_back(1);
-        if (2 * colors_.size() > keys_.size()) resize(keys_.size() * 2);
+        if (2 * colors_.size() > slots_.size()) resize(slots_.size() * 2);
         return id;
     }
+
+    // Asks the cache for the slot where `key` would start probing.
+    void prefetch(ColorKey key) const { __builtin_prefetch(&slots_[slot_of(key, shift_)]); }
 
     std::vector<ColorKey>& colors() { return colors_; }
     std::vector<std::uint64_t>& counts() { return counts_; }
 
 private:
     void resize(std::size_t cap) {
-        keys_.assign(cap, kEmptySlot);
-        ids_.assign(cap, 0);
+        slots_.assign(cap, Slot{kEmptySlot, 0});
         mask_ = cap - 1;
         shift_ = 64;
         for (std::size_t c = cap; c > 1; c >>= 1) --shift_;
         for (std::uint32_t id = 0; id < colors_.size(); ++id) {
             std::size_t slot = slot_of(colors_[id], shift_);
-            while (keys_[slot] != kEmptySlot) slot = (slot + 1) & mask_;
-            keys_[slot] = colors_[id];
-            ids_[slot] = id;
+            while (slots_[slot].key != kEmptySlot) slot = (slot + 1) & mask_;
+            slots_[slot] = {colors_[id], id};
         }
     }
 
-    std::vector<ColorKey> keys_;
-    std::vector<std::uint32_t> ids_;
+    struct Slot {
+        ColorKey key;
+        std::uint32_t id;
+    };
+    std::vector<Slot> slots_;
     std::vector<ColorKey> colors_;
     std::vector<std::uint64_t> counts_;
     std::size_t mask_ = 0;
@@ -92,6 +96,28 @@ std::vector<std::uint32_t> radix_order(const std::vector<ColorKey>& keys) {
     return order;
 }
 
+// Counts every pixel; `Channels` is a template parameter so the key is built without
+// a branch per pixel.
+template <int Channels>
+void count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, std::uint32_t* pixel_color) {
+    // Neighbouring pixels often share a colour: remember the last one to skip the probe.
+    ColorKey last_key = kEmptySlot;
+    std::uint32_t last_id = 0;
+    // The probes are cache misses on big images: prefetch a few pixels ahead.
+    constexpr std::size_t kAhead = 16;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) table.prefetch(pixel_key(pixels, i + kAhead, Channels));
+        const ColorKey key = pixel_key(pixels, i, Channels);
+        if (key == last_key) {
+            ++table.counts()[last_id];
+        } else {
+            last_key = key;
+            last_id = table.insert(key);
+        }
+        if (pixel_color) pixel_color[i] = last_id;
+    }
+}
+
 }  // namespace
 
 std::uint64_t Histogram::total() const {
@@ -99,39 +125,79 @@ std::uint64_t Histogram::total() const {
 }
 
 Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
-                          std::vector<std::uint32_t>* pixel_color) {
-    ColorTable table(n < (1u << 16) ? n : (1u << 16));
+                          std::vector<std::uint32_t>* pixel_color, int threads) {
     if (pixel_color) pixel_color->resize(n);
-    // Neighbouring pixels often share a colour: remember the last one to skip the probe.
-    ColorKey last_key = kEmptySlot;
-    std::uint32_t last_id = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        const ColorKey key = pixel_key(pixels, i, channels);
-        if (key == last_key) {
-            ++table.counts()[last_id];
+    std::uint32_t* ids = pixel_color ? pixel_color->data() : nullptr;
+    // Each thread counts one stretch of the image in a table of its own, with ids local
+    // to that table. The sorted merge below is the same however the image was cut.
+    constexpr std::size_t kMinChunk = 1 << 18;
+    const std::size_t chunks = std::max<std::size_t>(1, std::min<std::size_t>(threads, n / kMinChunk));
+    const std::size_t chunk = (n + chunks - 1) / chunks;
+    std::vector<ColorTable> tables;
+    tables.reserve(chunks);
+    for (std::size_t c = 0; c < chunks; ++c) {
+        // Photos have about one new colour per 4 to 10 pixels: sizing for that up front
+        // saves the rehashes of a table grown from small.
+        tables.emplace_back(std::min<std::size_t>(chunk / 8 + 256, std::size_t{1} << 22));
+    }
+    std::vector<std::vector<std::uint32_t>> orders(chunks);
+    parallel_for(chunks, threads, [&](std::size_t c) {
+        const std::size_t begin = c * chunk, end = std::min(n, begin + chunk);
+        const std::uint8_t* start = pixels + begin * static_cast<std::size_t>(channels);
+        std::uint32_t* out = ids ? ids + begin : nullptr;
+        if (channels == 4) {
+            count_pixels<4>(start, end - begin, tables[c], out);
         } else {
-            last_key = key;
-            last_id = table.insert(key);
+            count_pixels<3>(start, end - begin, tables[c], out);
         }
-        if (pixel_color) (*pixel_color)[i] = last_id;
-    }
+        orders[c] = radix_order(tables[c].colors());
+    });
 
-    const std::vector<ColorKey>& colors = table.colors();
-    const std::vector<std::uint64_t>& counts = table.counts();
-    const std::vector<std::uint32_t> order = radix_order(colors);
+    // Merge the sorted tables; rank[c][local id] is the colour's index in the result.
     Histogram hist;
-    hist.colors.resize(order.size());
-    hist.counts.resize(order.size());
-    std::vector<std::uint32_t> rank(order.size());
-    for (std::size_t r = 0; r < order.size(); ++r) {
-        hist.colors[r] = colors[order[r]];
-        hist.counts[r] = counts[order[r]];
-        rank[order[r]] = static_cast<std::uint32_t>(r);
+    std::vector<std::vector<std::uint32_t>> rank(chunks);
+    std::vector<std::size_t> head(chunks, 0);
+    for (std::size_t c = 0; c < chunks; ++c) rank[c].resize(orders[c].size());
+    while (true) {
+        bool any = false;
+        ColorKey smallest = 0;
+        for (std::size_t c = 0; c < chunks; ++c) {
+            if (head[c] == orders[c].size()) continue;
+            const ColorKey key = tables[c].colors()[orders[c][head[c]]];
+            if (!any || key < smallest) smallest = key, any = true;
+        }
+        if (!any) break;
+        const auto r = static_cast<std::uint32_t>(hist.colors.size());
+        std::uint64_t count = 0;
+        for (std::size_t c = 0; c < chunks; ++c) {
+            if (head[c] == orders[c].size()) continue;
+            const std::uint32_t id = orders[c][head[c]];
+            if (tables[c].colors()[id] != smallest) continue;
+            count += tables[c].counts()[id];
+            rank[c][id] = r;
+            ++head[c];
+        }
+        hist.colors.push_back(smallest);
+        hist.counts.push_back(count);
     }
-    if (pixel_color) {
-        for (std::uint32_t& c : *pixel_color) c = rank[c];
+    if (ids) {
+        parallel_for(chunks, threads, [&](std::size_t c) {
+            const std::size_t begin = c * chunk, end = std::min(n, begin + chunk);
+            for (std::size_t p = begin; p < end; ++p) ids[p] = rank[c][ids[p]];
+        });
     }
     return hist;
+}
+
+WeightedPoints to_points(const Histogram& hist) {
+    WeightedPoints out;
+    out.points.reserve(hist.size());
+    out.weights.reserve(hist.size());
+    for (std::size_t i = 0; i < hist.size(); ++i) {
+        out.points.push_back(point_of(hist.colors[i]));
+        out.weights.push_back(static_cast<double>(hist.counts[i]));
+    }
+    return out;
 }
 
 Histogram merge_histograms(const Histogram& a, const Histogram& b) {

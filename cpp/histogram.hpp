@@ -20,11 +20,23 @@ struct Histogram {
 
 // Counts the colours of `n` interleaved RGB/RGBA pixels with an open-addressing hash
 // table, then orders them by key with a radix sort. When `pixel_color` is not null it
-// receives, for every pixel, the index of its colour in the returned histogram.
+// receives, for every pixel, the index of its colour in the returned histogram. Large
+// images are counted on up to `threads` threads; the result does not depend on it.
 Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
-                          std::vector<std::uint32_t>* pixel_color = nullptr);
+                          std::vector<std::uint32_t>* pixel_color = nullptr, int threads = 1);
 
 // Adds counts colour by colour; the result is sorted like its inputs.
 Histogram merge_histograms(const Histogram& a, const Histogram& b);
+
+// Points with weights: what the palette stages work on. Either a histogram's colours
+// with their pixel counts, or a coarser summary of them.
+struct WeightedPoints {
+    std::vector<Point4> points;
+    std::vector<double> weights;
+
+    std::size_t size() const { return points.size(); }
+};
+
+WeightedPoints to_points(const Histogram& hist);
 
 }  // namespace quantcli

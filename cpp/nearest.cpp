@@ -18,8 +18,8 @@ typedef int i8 __attribute__((vector_size(32)));
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-Nearest search(const float* r, const float* g, const float* b, const float* a, int padded,
-               const Point4& x) {
+Nearest
+search(const float* r, const float* g, const float* b, const float* a, int padded, const Point4& x) {
     const f8 xr = {x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0], x.c[0]};
     const f8 xg = {x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1], x.c[1]};
     const f8 xb = {x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2], x.c[2]};
@@ -63,8 +63,7 @@ Nearest search(const float* r, const float* g, const float* b, const float* a, i
 }  // namespace
 
 CentreSet::CentreSet(const std::vector<Point4>& centres)
-    : k_(static_cast<int>(centres.size())),
-      padded_((k_ + kLanes - 1) / kLanes * kLanes) {
+    : k_(static_cast<int>(centres.size())), padded_((k_ + kLanes - 1) / kLanes * kLanes) {
     if (padded_ == 0) padded_ = kLanes;
     for (auto& ch : ch_) ch.assign(padded_, kFar);
     for (int j = 0; j < k_; ++j) set(j, centres[j]);
@@ -80,49 +79,100 @@ Nearest CentreSet::nearest(const Point4& x) const {
 
 NeighbourIndex::NeighbourIndex(const std::vector<Point4>& centres)
     : k_(static_cast<int>(centres.size())),
-      centres_(centres),
       sorted_(static_cast<std::size_t>(k_) * (k_ > 0 ? k_ - 1 : 0)),
       half_gap_(k_, std::numeric_limits<float>::infinity()) {
     for (int j = 0; j < k_; ++j) {
         Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * (k_ - 1);
         int n = 0;
         for (int o = 0; o < k_; ++o) {
-            if (o != j) row[n++] = {std::sqrt(squared_distance(centres[j], centres[o])), o};
+            if (o != j) row[n++] = {0.0f, o};
         }
-        std::sort(row, row + n, [](const Neighbour& a, const Neighbour& b) {
-            return a.distance < b.distance || (a.distance == b.distance && a.index < b.index);
-        });
-        if (n > 0) half_gap_[j] = 0.5f * row[0].distance;
+    }
+    update(centres);
+}
+
+void NeighbourIndex::update(const std::vector<Point4>& centres) {
+    centres_ = centres;
+    const int row_size = k_ - 1;
+    for (int j = 0; j < k_; ++j) {
+        Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * row_size;
+        for (int n = 0; n < row_size; ++n) {
+            row[n].distance = std::sqrt(squared_distance(centres[j], centres[row[n].index]));
+        }
+        // Insertion sort by (distance, index): linear on a row that is nearly in order.
+        for (int n = 1; n < row_size; ++n) {
+            const Neighbour item = row[n];
+            int m = n;
+            while (m > 0 && (row[m - 1].distance > item.distance ||
+                             (row[m - 1].distance == item.distance && row[m - 1].index > item.index))) {
+                row[m] = row[m - 1];
+                --m;
+            }
+            row[m] = item;
+        }
+        half_gap_[j] = row_size > 0 ? 0.5f * row[0].distance : std::numeric_limits<float>::infinity();
     }
 }
 
 Nearest NeighbourIndex::search(const Point4& x, int guess) const {
     // Slack for float rounding: scan a little further than the bound strictly needs.
     constexpr float kSlack = 1.0e-3f;
-    const float u = std::sqrt(squared_distance(x, centres_[guess]));
+    const float u_sq = squared_distance(x, centres_[guess]);
+    const float u = std::sqrt(u_sq);
     int best = guess;
-    float best_sq = u * u;
+    float best_sq = u_sq;
     float best_d = u;
-    float second = std::numeric_limits<float>::infinity();
+    float second_sq = std::numeric_limits<float>::infinity();
+    float beyond = std::numeric_limits<float>::infinity();  // bound for unscanned centres
     const Neighbour* row = sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1);
     for (int n = 0; n < k_ - 1; ++n) {
         const Neighbour& nb = row[n];
         if (nb.distance > u + best_d + kSlack) {
             // Every centre from here on is at least nb.distance - u away from x.
-            second = std::min(second, nb.distance - u);
+            beyond = nb.distance - u;
             break;
         }
         const float d_sq = squared_distance(x, centres_[nb.index]);
         if (d_sq < best_sq || (d_sq == best_sq && nb.index < best)) {
-            second = std::min(second, best_d);
+            second_sq = best_sq;
             best = nb.index;
             best_sq = d_sq;
             best_d = std::sqrt(d_sq);
-        } else {
-            second = std::min(second, std::sqrt(d_sq));
+        } else if (d_sq < second_sq) {
+            second_sq = d_sq;
         }
     }
-    return {best, best_d, second};
+    return {best, best_d, std::min(std::sqrt(second_sq), beyond)};
+}
+
+NeighbourIndex::Two NeighbourIndex::search_two(const Point4& x, int guess) const {
+    constexpr float kSlack = 1.0e-3f;
+    const float inf = std::numeric_limits<float>::infinity();
+    const float u_sq = squared_distance(x, centres_[guess]);
+    const float u = std::sqrt(u_sq);
+    Two out{guess, -1, u_sq, inf};
+    float second_d = inf;
+    const Neighbour* row = sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1);
+    for (int n = 0; n < k_ - 1; ++n) {
+        const Neighbour& nb = row[n];
+        // A centre closer to x than the second found so far is within u + second_d of
+        // the guess.
+        if (nb.distance > u + second_d + kSlack) break;
+        const float d_sq = squared_distance(x, centres_[nb.index]);
+        if (d_sq < out.best_sq || (d_sq == out.best_sq && nb.index < out.best)) {
+            out.second = out.best;
+            out.second_sq = out.best_sq;
+            out.best = nb.index;
+            out.best_sq = d_sq;
+        } else if (d_sq < out.second_sq || (d_sq == out.second_sq && nb.index < out.second)) {
+            out.second = nb.index;
+            out.second_sq = d_sq;
+        } else {
+            continue;
+        }
+        second_d = std::sqrt(out.second_sq);
+    }
+    return out;
 }
 
 }  // namespace quantcli

@@ -9,29 +9,10 @@
 
 namespace quantcli {
 
-// A point in RGBA space, as floats in 0..255.
-struct Point4 {
-    float c[4];
-};
-
-inline Point4 point_of(ColorKey key) {
-    return {{static_cast<float>(key_channel(key, 0)), static_cast<float>(key_channel(key, 1)),
-             static_cast<float>(key_channel(key, 2)), static_cast<float>(key_channel(key, 3))}};
-}
-
-inline float squared_distance(const Point4& a, const Point4& b) {
-    float d = 0.0f;
-    for (int ch = 0; ch < 4; ++ch) {
-        const float t = a.c[ch] - b.c[ch];
-        d += t * t;
-    }
-    return d;
-}
-
 struct Nearest {
-    int index;        // closest centre; the lowest index among equals
-    float best;       // its squared distance
-    float second;     // squared distance to the next closest centre
+    int index;     // closest centre; the lowest index among equals
+    float best;    // its squared distance
+    float second;  // squared distance to the next closest centre
 };
 
 // Centres stored channel by channel and padded to a multiple of the SIMD width with
@@ -60,6 +41,10 @@ class NeighbourIndex {
 public:
     explicit NeighbourIndex(const std::vector<Point4>& centres);
 
+    // Moves the centres. Each row keeps its previous order and is re-sorted by insertion,
+    // which is linear when the centres moved little (later k-means iterations).
+    void update(const std::vector<Point4>& centres);
+
     // Half the distance from centre j to its closest other centre: a point within this
     // distance of centre j has no closer centre.
     float half_gap(int j) const { return half_gap_[j]; }
@@ -68,6 +53,14 @@ public:
     // bound on the distance to every other centre, as a Euclidean (not squared) value;
     // `best` is likewise Euclidean.
     Nearest search(const Point4& x, int guess) const;
+
+    // The two nearest centres of `x` and their squared distances (second is -1 when
+    // there is only one centre).
+    struct Two {
+        int best, second;
+        float best_sq, second_sq;
+    };
+    Two search_two(const Point4& x, int guess) const;
 
 private:
     struct Neighbour {

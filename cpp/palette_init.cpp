@@ -7,130 +7,176 @@
 namespace quantcli {
 namespace {
 
-bool is_fixed(ColorKey key, const std::vector<Point4>& fixed) {
-    const Point4 p = point_of(key);
+bool is_fixed(const Point4& p, const std::vector<Point4>& fixed) {
     for (const Point4& f : fixed) {
         if (squared_distance(p, f) == 0.0f) return true;
     }
     return false;
 }
 
-// A box of the median cut: a range of `order` (indices into the histogram) with the
-// moments needed for its mean and squared error.
-struct Box {
-    std::size_t begin, end;
+// The 0..255 bucket of a channel value, for the split search.
+inline int bucket(float v) {
+    return std::clamp(static_cast<int>(v), 0, 255);
+}
+
+// A point of the median cut, kept together so partitions move contiguous records.
+struct Item {
+    Point4 p;
     double weight;
-    std::array<double, 4> sum;
-    double error;  // weighted sum of squared distances to the box mean
+    std::uint32_t index;  // into the input points
 };
 
-Box make_box(const Histogram& hist, const std::vector<std::uint32_t>& order, std::size_t begin,
-             std::size_t end) {
-    Box box{begin, end, 0.0, {}, 0.0};
-    std::array<double, 4> sq{};
+// A box of the median cut: a range of items with its moments.
+struct Box {
+    std::size_t begin, end;
+    double weight = 0.0;
+    std::array<double, 4> sum{}, sq{};
+
+    double variance(int ch) const { return sq[ch] - sum[ch] * sum[ch] / weight; }
+    // Weighted sum of squared distances to the box mean; 0 when it cannot be split.
+    double error() const {
+        if (end - begin < 2) return 0.0;
+        double e = 0.0;
+        for (int ch = 0; ch < 4; ++ch) e += variance(ch);
+        return e > 0.0 ? e : 0.0;
+    }
+};
+
+Box measure(const std::vector<Item>& items, std::size_t begin, std::size_t end) {
+    Box box{begin, end};
     for (std::size_t i = begin; i < end; ++i) {
-        const ColorKey key = hist.colors[order[i]];
-        const double w = static_cast<double>(hist.counts[order[i]]);
-        box.weight += w;
+        const Item& it = items[i];
+        box.weight += it.weight;
         for (int ch = 0; ch < 4; ++ch) {
-            const double v = key_channel(key, ch);
-            box.sum[ch] += w * v;
-            sq[ch] += w * v * v;
+            const double v = it.p.c[ch];
+            box.sum[ch] += it.weight * v;
+            box.sq[ch] += it.weight * v * v;
         }
     }
-    for (int ch = 0; ch < 4; ++ch) box.error += sq[ch] - box.sum[ch] * box.sum[ch] / box.weight;
-    if (end - begin < 2) box.error = 0.0;  // a single colour cannot be split
     return box;
 }
 
-// Splits `box` in two along the channel with the largest variance, at the threshold
-// that minimises the summed squared error of the halves along that channel. Returns the
-// index in `order` where the upper half begins.
-std::size_t split_point(const Histogram& hist, std::vector<std::uint32_t>& order,
-                        const Box& box) {
-    std::array<std::array<double, 256>, 4> w{}, s{}, q{};
-    for (std::size_t i = box.begin; i < box.end; ++i) {
-        const ColorKey key = hist.colors[order[i]];
-        const double cw = static_cast<double>(hist.counts[order[i]]);
-        for (int ch = 0; ch < 4; ++ch) {
-            const int v = key_channel(key, ch);
-            w[ch][v] += cw;
-            s[ch][v] += cw * v;
-            q[ch][v] += cw * v * v;
-        }
-    }
-    int axis = 0;
-    double best_var = -1.0;
+// The other part of `whole` once `part` is known: moments subtract.
+Box remainder(const Box& whole, const Box& part, std::size_t begin, std::size_t end) {
+    Box box{begin, end, whole.weight - part.weight};
     for (int ch = 0; ch < 4; ++ch) {
-        double sw = 0, ss = 0, sq = 0;
-        for (int v = 0; v < 256; ++v) sw += w[ch][v], ss += s[ch][v], sq += q[ch][v];
-        const double var = sq - ss * ss / sw;
-        if (var > best_var) best_var = var, axis = ch;
+        box.sum[ch] = whole.sum[ch] - part.sum[ch];
+        box.sq[ch] = whole.sq[ch] - part.sq[ch];
     }
-    // Scan thresholds: the lower half holds values <= t.
-    double lw = 0, ls = 0, lq = 0;
-    double tw = 0, ts = 0, tq = 0;
-    for (int v = 0; v < 256; ++v) tw += w[axis][v], ts += s[axis][v], tq += q[axis][v];
-    int best_t = -1;
-    double best_err = 0.0;
-    for (int t = 0; t < 255; ++t) {
-        lw += w[axis][t], ls += s[axis][t], lq += q[axis][t];
-        const double uw = tw - lw;
-        if (lw <= 0.0 || uw <= 0.0) continue;
-        const double err = (lq - ls * ls / lw) + ((tq - lq) - (ts - ls) * (ts - ls) / uw);
-        if (best_t < 0 || err < best_err) best_err = err, best_t = t;
+    return box;
+}
+
+// Splits `box` along its channel of largest variance (the next one if all its points
+// share one bucket there), at the bucket threshold that minimises the two halves' squared
+// error along that channel. Returns where the upper half begins, or box.end.
+std::size_t split(std::vector<Item>& items, const Box& box) {
+    std::array<int, 4> axes = {0, 1, 2, 3};
+    std::sort(axes.begin(), axes.end(), [&](int a, int b) {
+        return box.variance(a) > box.variance(b) || (box.variance(a) == box.variance(b) && a < b);
+    });
+    for (int axis : axes) {
+        std::array<double, 256> w{}, s{}, q{};
+        for (std::size_t i = box.begin; i < box.end; ++i) {
+            const float v = items[i].p.c[axis];
+            const int b = bucket(v);
+            w[b] += items[i].weight;
+            s[b] += items[i].weight * v;
+            q[b] += items[i].weight * v * v;
+        }
+        double lw = 0, ls = 0, lq = 0, tw = 0, ts = 0, tq = 0;
+        for (int v = 0; v < 256; ++v) tw += w[v], ts += s[v], tq += q[v];
+        int best_t = -1;
+        double best_err = 0.0;
+        for (int t = 0; t < 255; ++t) {
+            lw += w[t], ls += s[t], lq += q[t];
+            const double uw = tw - lw;
+            if (lw <= 0.0 || uw <= 0.0) continue;
+            const double err = (lq - ls * ls / lw) + ((tq - lq) - (ts - ls) * (ts - ls) / uw);
+            if (best_t < 0 || err < best_err) best_err = err, best_t = t;
+        }
+        if (best_t < 0) continue;
+        auto upper = std::partition(items.begin() + static_cast<std::ptrdiff_t>(box.begin),
+                                    items.begin() + static_cast<std::ptrdiff_t>(box.end),
+                                    [&](const Item& it) { return bucket(it.p.c[axis]) <= best_t; });
+        return static_cast<std::size_t>(upper - items.begin());
     }
-    auto upper = std::partition(order.begin() + static_cast<std::ptrdiff_t>(box.begin),
-                                order.begin() + static_cast<std::ptrdiff_t>(box.end),
-                                [&](std::uint32_t idx) {
-                                    return key_channel(hist.colors[idx], axis) <= best_t;
-                                });
-    return static_cast<std::size_t>(upper - order.begin());
+    return box.end;
 }
 
 }  // namespace
 
-std::vector<Point4> median_cut_init(const Histogram& hist, int k,
-                                    const std::vector<Point4>& fixed) {
-    std::vector<std::uint32_t> order;
-    order.reserve(hist.size());
-    for (std::uint32_t i = 0; i < hist.size(); ++i) {
-        if (!is_fixed(hist.colors[i], fixed)) order.push_back(i);
+std::vector<Point4> median_cut_init(const WeightedPoints& data, int k, const std::vector<Point4>& fixed,
+                                    std::vector<std::int32_t>* box_of) {
+    std::vector<Item> items;
+    items.reserve(data.size());
+    if (box_of) box_of->assign(data.size(), 0);
+    for (std::uint32_t i = 0; i < data.size(); ++i) {
+        if (!is_fixed(data.points[i], fixed)) items.push_back({data.points[i], data.weights[i], i});
     }
     const int wanted = k - static_cast<int>(fixed.size());
-    std::vector<Box> boxes{make_box(hist, order, 0, order.size())};
+    std::vector<Box> boxes{measure(items, 0, items.size())};
+    std::vector<double> errors{boxes[0].error()};
     while (static_cast<int>(boxes.size()) < wanted) {
         // The first box with the largest error, so ties resolve the same way everywhere.
-        std::size_t worst = 0;
-        for (std::size_t b = 1; b < boxes.size(); ++b) {
-            if (boxes[b].error > boxes[worst].error) worst = b;
-        }
-        if (boxes[worst].error <= 0.0) break;  // unreachable when the caller's promise holds
+        const std::size_t worst =
+            static_cast<std::size_t>(std::max_element(errors.begin(), errors.end()) - errors.begin());
+        if (errors[worst] <= 0.0) break;
         const Box box = boxes[worst];
-        const std::size_t mid = split_point(hist, order, box);
-        boxes[worst] = make_box(hist, order, box.begin, mid);
-        boxes.push_back(make_box(hist, order, mid, box.end));
+        const std::size_t mid = split(items, box);
+        if (mid == box.end) {
+            errors[worst] = 0.0;  // points too close to separate by bucket
+            continue;
+        }
+        // Measure the smaller half; the other follows by subtraction.
+        Box lower, upper;
+        if (mid - box.begin <= box.end - mid) {
+            lower = measure(items, box.begin, mid);
+            upper = remainder(box, lower, mid, box.end);
+        } else {
+            upper = measure(items, mid, box.end);
+            lower = remainder(box, upper, box.begin, mid);
+        }
+        boxes[worst] = lower;
+        errors[worst] = lower.error();
+        boxes.push_back(upper);
+        errors.push_back(upper.error());
     }
     std::vector<Point4> centres = fixed;
     for (const Box& box : boxes) {
         Point4 p;
         for (int ch = 0; ch < 4; ++ch) p.c[ch] = static_cast<float>(box.sum[ch] / box.weight);
+        if (box_of) {
+            const auto centre = static_cast<std::int32_t>(centres.size());
+            for (std::size_t i = box.begin; i < box.end; ++i) (*box_of)[items[i].index] = centre;
+        }
         centres.push_back(p);
+    }
+    // Points packed closer than the buckets can split: top up with the points farthest
+    // from the centres so far, so there are k centres.
+    while (static_cast<int>(centres.size()) < k) {
+        std::size_t far = 0;
+        float far_d = -1.0f;
+        for (const Item& it : items) {
+            float d = std::numeric_limits<float>::infinity();
+            for (const Point4& c : centres) d = std::min(d, squared_distance(it.p, c));
+            if (d > far_d) far_d = d, far = it.index;
+        }
+        if (far_d <= 0.0f) break;
+        centres.push_back(data.points[far]);
     }
     return centres;
 }
 
-std::vector<Point4> kmeanspp_init(const Histogram& hist, int k, std::uint64_t seed,
+std::vector<Point4> kmeanspp_init(const WeightedPoints& data, int k, std::uint64_t seed,
                                   const std::vector<Point4>& fixed) {
-    const std::size_t n = hist.size();
+    const std::size_t n = data.size();
     // Channel-major copies so the distance update below vectorises.
     std::vector<float> ch[4];
     for (auto& c : ch) c.resize(n);
-    std::vector<double> weight(n);
     for (std::size_t i = 0; i < n; ++i) {
-        for (int c = 0; c < 4; ++c) ch[c][i] = key_channel(hist.colors[i], c);
-        weight[i] = static_cast<double>(hist.counts[i]);
+        for (int c = 0; c < 4; ++c) ch[c][i] = data.points[i].c[c];
     }
+    const std::vector<double>& weight = data.weights;
     std::vector<float> dist(n, std::numeric_limits<float>::infinity());
     std::vector<Point4> centres;
     auto add_centre = [&](const Point4& p) {
@@ -161,10 +207,10 @@ std::vector<Point4> kmeanspp_init(const Histogram& hist, int k, std::uint64_t se
     };
 
     for (const Point4& f : fixed) add_centre(f);
-    if (centres.empty()) add_centre(point_of(hist.colors[sample([](std::size_t) { return 1.0; })]));
+    if (centres.empty()) add_centre(data.points[sample([](std::size_t) { return 1.0; })]);
     while (static_cast<int>(centres.size()) < k) {
         const std::size_t pick = sample([&](std::size_t i) { return static_cast<double>(dist[i]); });
-        add_centre(point_of(hist.colors[pick]));
+        add_centre(data.points[pick]);
     }
     return centres;
 }

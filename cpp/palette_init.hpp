@@ -5,23 +5,24 @@
 #include <vector>
 
 #include "histogram.hpp"
-#include "nearest.hpp"
 
 namespace quantcli {
 
 enum class InitMethod { kMedianCut, kKMeansPlusPlus };
 
-// Both functions return `k` distinct centres. `fixed` centres come first, unchanged,
-// and the rest are chosen among the histogram's colours that are not fixed.
-// The caller guarantees more unique non-fixed colours than `k - fixed.size()`.
+// Both functions return `k` centres: the `fixed` ones first, unchanged, then `k -
+// fixed.size()` chosen from the points that are not fixed. The caller guarantees more
+// distinct non-fixed points than that.
 
 // Variance-based median cut: split the box with the largest squared error, along its
 // channel of largest variance, at the value that minimises the two halves' error.
-std::vector<Point4> median_cut_init(const Histogram& hist, int k,
-                                    const std::vector<Point4>& fixed);
+// When `box_of` is given it receives, for every point, the centre made from its box
+// (fixed points: their fixed centre), a good first guess for the nearest-centre search.
+std::vector<Point4> median_cut_init(const WeightedPoints& data, int k, const std::vector<Point4>& fixed,
+                                    std::vector<std::int32_t>* box_of = nullptr);
 
-// Weighted k-means++ (D^2 sampling with pixel counts as weights) from `seed`.
-std::vector<Point4> kmeanspp_init(const Histogram& hist, int k, std::uint64_t seed,
+// Weighted k-means++ (D^2 sampling with the weights) from `seed`.
+std::vector<Point4> kmeanspp_init(const WeightedPoints& data, int k, std::uint64_t seed,
                                   const std::vector<Point4>& fixed);
 
 // The splitmix64 generator: tiny, and the same sequence on every platform.

@@ -11,7 +11,9 @@ namespace quantcli {
 using Rgba8 = std::array<std::uint8_t, 4>;
 
 struct PngOptions {
-    int level = 9;  // zlib level, 0..9
+    int level = 6;               // zlib level, 0..9
+    bool choose_filters = true;  // pick the row filters from a sample; false: filter None
+    int threads = 0;             // 0: all cores; the bytes are the same for any value
 };
 
 // Smallest PNG bit depth (1, 2, 4 or 8) that can index `palette_size` entries.
@@ -19,11 +21,12 @@ int bit_depth_for(std::size_t palette_size);
 
 // Writes IHDR, PLTE, tRNS (only when an entry is not opaque), IDAT and IEND. Entries are
 // reordered first: translucent ones lead so tRNS stays short, the rest follow by
-// luminance so that similar colours get nearby indices. Each row is filtered with
-// None or with the filter the minimum-sum heuristic picks, whichever whole image
-// deflates smaller. `labels` holds width * height indices below `palette.size()`.
-std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width,
-                                     std::size_t height, const std::vector<Rgba8>& palette,
-                                     const PngOptions& options);
+// luminance so that similar colours get nearby indices, which is what makes the PNG
+// filters (differences of indices) work on gradients. The filter strategy (None, Sub,
+// Up, Average, Paeth on every row, or the minimum-sum heuristic per row) is chosen by
+// deflating a sample of rows each way. `labels` holds width * height indices below
+// `palette.size()`.
+std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width, std::size_t height,
+                                     const std::vector<Rgba8>& palette, const PngOptions& options);
 
 }  // namespace quantcli

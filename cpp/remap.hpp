@@ -11,12 +11,23 @@ namespace quantcli {
 
 // labels[p] = color_label[pixel_color[p]]: every unique colour was looked up once.
 void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
-                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels);
+                    const std::vector<std::int32_t>& color_label, std::uint8_t* labels, int threads = 1);
+
+// Nearest-colour remapping that prefers runs. A pixel whose colour is within `margin`
+// (squared distance) of being as close to its second-nearest entry as to its nearest
+// (`near_tie[c]`) takes the second one when its left or upper neighbour already has it.
+// Runs get longer and deflate compresses better, for a bounded error. Returns the squared
+// error of the output; `best_sq`/`second_sq` are the colours' squared distances.
+double remap_preferring_runs(const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                             const std::vector<std::int32_t>& best, const std::vector<std::int32_t>& second,
+                             const std::vector<float>& best_sq, const std::vector<float>& second_sq,
+                             const std::vector<std::uint64_t>& color_counts, float margin,
+                             std::uint8_t* labels);
 
 // Serpentine Floyd-Steinberg error diffusion onto `palette`. Fully transparent pixels
 // take their nearest entry as they are and pass no error on. Returns the summed squared
 // error between the (alpha-canonical) input and the output, over all channels.
-double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height,
-                      int channels, const std::vector<Point4>& palette, std::uint8_t* labels);
+double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                      const std::vector<Point4>& palette, std::uint8_t* labels);
 
 }  // namespace quantcli

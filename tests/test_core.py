@@ -146,11 +146,44 @@ def test_quantize_invariants(pixels, k, dither, init):
         assert q.inertia == 0
 
 
-def test_without_dither_every_pixel_gets_its_nearest_palette_colour(rgb_image):
-    q = quantcli.quantize(rgb_image, 12)
+def test_without_run_margin_every_pixel_gets_its_nearest_palette_colour(rgb_image):
+    q = quantcli.quantize(rgb_image, 12, run_margin=0)
     x = rgb_image.reshape(-1, 3).astype(np.int64)
     d = ((x[:, None, :] - q.palette[None].astype(np.int64)) ** 2).sum(-1)
     np.testing.assert_array_equal(q.labels.ravel(), d.argmin(axis=1))
+
+
+@pytest.mark.parametrize("margin", [4.0, 50.0])
+def test_run_margin_takes_a_neighbours_near_tie(margin):
+    img = gradient_image(64, 96, seed=13)
+    exact = quantcli.quantize(img, 24, run_margin=0)
+    runs = quantcli.quantize(img, 24, run_margin=margin)
+    np.testing.assert_array_equal(runs.palette, exact.palette)  # only the remap differs
+    x = img.reshape(-1, 3).astype(np.int64)
+    d = ((x[:, None, :] - exact.palette[None].astype(np.int64)) ** 2).sum(-1)
+    chosen = np.take_along_axis(d, runs.labels.reshape(-1, 1).astype(np.int64), 1)[:, 0]
+    nearest = d.min(axis=1)
+    changed = chosen != nearest
+    assert changed.any()
+    # Every changed pixel took its second-nearest entry, within the margin...
+    second = np.sort(d, axis=1)[:, 1]
+    assert (chosen[changed] == second[changed]).all()
+    assert (chosen[changed] - nearest[changed] <= margin).all()
+    # ...and the left or upper neighbour has that entry.
+    labels = runs.labels
+    ys, xs = np.divmod(np.flatnonzero(changed), labels.shape[1])
+    left = (xs > 0) & (labels[ys, np.maximum(xs - 1, 0)] == labels[ys, xs])
+    up = (ys > 0) & (labels[np.maximum(ys - 1, 0), xs] == labels[ys, xs])
+    assert (left | up).all()
+    assert runs.inertia == pytest.approx(chosen.sum(), rel=1e-9)
+    assert runs.inertia > exact.inertia
+
+
+def test_run_margin_compresses_better():
+    img = gradient_image(200, 300, seed=17)
+    exact = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=64, run_margin=0))[0]
+    runs = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=64, run_margin=8))[0]
+    assert len(runs) < len(exact)
 
 
 def test_one_colour_image():
@@ -250,3 +283,30 @@ def test_k_out_of_range(k, rgb_image):
 def test_bad_options(bad, rgb_image):
     with pytest.raises(ValueError):
         quantcli.quantize(rgb_image, 4, **bad)
+
+
+def test_arrays_from_pickle_are_accepted(rgb_image):
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(rgb_image))  # a dtype object that is not numpy's cached one
+    np.testing.assert_array_equal(quantcli.quantize(clone, 8).palette, quantcli.quantize(rgb_image, 8).palette)
+
+
+def test_big_endian_counts_are_rejected(rgb_image):
+    colors, counts = _core.histogram(rgb_image)
+    with pytest.raises(ValueError, match="dtype uint64"):
+        _core.fit_palette(colors, counts.astype(">u8"), 4)
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_thread_count_never_changes_the_result(alpha):
+    # Big enough that the histogram is counted in several chunks.
+    img = gradient_image(700, 800, seed=21, alpha=alpha)
+    one = quantcli.quantize(img, 200, threads=1)
+    for threads in (2, 3, 8):
+        other = quantcli.quantize(img, 200, threads=threads)
+        np.testing.assert_array_equal(other.palette, one.palette)
+        np.testing.assert_array_equal(other.labels, one.labels)
+        assert other.inertia == one.inertia and other.iterations == one.iterations
+    c1, n1 = _core.histogram(img)
+    assert len(c1) == one.unique_colors

@@ -121,3 +121,18 @@ def test_encode_rejects_bad_arguments(labels, palette, message):
 def test_encode_rejects_bad_level():
     with pytest.raises(ValueError, match="level"):
         quantcli.encode_png(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), level=10)
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_large_image_compressed_in_pieces_decodes(level):
+    # Over 256 KiB of scanlines: the IDAT is deflated in several primed pieces.
+    rng = np.random.default_rng(level)
+    base = np.add.outer(np.arange(700), np.arange(1100)) // 9 % 256
+    labels = np.ascontiguousarray(np.where(rng.random(base.shape) < 0.05, rng.integers(0, 256, base.shape), base)
+                                  .astype(np.uint8))
+    palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+    png = quantcli.encode_png(labels, palette, level=level)
+    idat = b"".join(data for kind, data in chunks(png) if kind == b"IDAT")
+    assert zlib.decompress(idat)  # a valid zlib stream, checksum included
+    np.testing.assert_array_equal(decode_pillow(png, 3), palette[labels])
+    np.testing.assert_array_equal(decode_imageio(png, 3), palette[labels])

@@ -15,6 +15,16 @@ from .api import (
     quantize,
     remap,
 )
+from .choosek import (
+    ChooseKError,
+    ChooseKOptions,
+    ChooseKResult,
+    KScore,
+    choose_k,
+    choose_k_file,
+    choose_k_histogram,
+    choose_k_shared,
+)
 from .errors import (
     ImageReadError,
     InvalidOptionError,
@@ -31,15 +41,23 @@ except PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "ChooseKError",
+    "ChooseKOptions",
+    "ChooseKResult",
     "CompressResult",
     "ImageReadError",
     "InvalidOptionError",
+    "KScore",
     "OutputExistsError",
     "OutputWriteError",
     "QuantcliError",
     "QuantizeOptions",
     "Quantized",
     "__version__",
+    "choose_k",
+    "choose_k_file",
+    "choose_k_histogram",
+    "choose_k_shared",
     "compress_bytes",
     "compress_file",
     "compress_pixels",

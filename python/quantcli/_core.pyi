@@ -9,15 +9,21 @@ def quantize(
     pixels: npt.NDArray[np.uint8],
     k: int,
     seed: int = 0,
-    max_iter: int = 100,
-    tol: float = 0.1,
+    max_iter: int = 50,
+    tol: float = 0.002,
     dither: bool = False,
     init: str = "median-cut",
+    threads: int = 0,
+    run_margin: float = 4.0,
 ) -> dict[str, Any]: ...
 def remap(
-    pixels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], dither: bool = False
+    pixels: npt.NDArray[np.uint8],
+    palette: npt.NDArray[np.uint8],
+    dither: bool = False,
+    threads: int = 0,
+    run_margin: float = 0.0,
 ) -> dict[str, Any]: ...
-def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 9) -> bytes: ...
+def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 6) -> bytes: ...
 def histogram(
     pixels: npt.NDArray[np.uint8],
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
@@ -32,9 +38,10 @@ def fit_palette(
     counts: npt.NDArray[np.uint64],
     k: int,
     seed: int = 0,
-    max_iter: int = 100,
-    tol: float = 0.1,
+    max_iter: int = 50,
+    tol: float = 0.002,
     init: str = "median-cut",
+    threads: int = 0,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32], int]: ...
 def kmeans(
     colors: npt.NDArray[np.uint8],
@@ -51,3 +58,36 @@ def initial_palette(
     seed: int = 0,
     init: str = "median-cut",
 ) -> npt.NDArray[np.float32]: ...
+def choose_k_scan(
+    colors: npt.NDArray[np.uint8],
+    counts: npt.NDArray[np.uint64],
+    ks: list[int],
+    seed: int = 0,
+    max_iter: int = 100,
+    tol: float = 0.1,
+    init: str = "median-cut",
+    sample: int = 0,
+    sample_seed: int = 0,
+    threads: int = 0,
+) -> dict[str, npt.NDArray[Any]]: ...
+def choose_k_scan_image(
+    pixels: npt.NDArray[np.uint8],
+    ks: list[int],
+    seed: int = 0,
+    max_iter: int = 100,
+    tol: float = 0.1,
+    init: str = "median-cut",
+    sample: int = 0,
+    sample_seed: int = 0,
+    threads: int = 0,
+    png_level: int = -1,
+) -> dict[str, Any]: ...
+def squared_silhouette(
+    colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], labels: npt.NDArray[np.int32]
+) -> float: ...
+def euclidean_silhouette(
+    points: npt.NDArray[np.uint8], labels: npt.NDArray[np.int32], threads: int = 0
+) -> float: ...
+def sample_pixels(
+    colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], n: int, seed: int = 0
+) -> npt.NDArray[np.uint32]: ...

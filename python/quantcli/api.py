@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +15,7 @@ import numpy as np
 
 from . import _core
 from .errors import ImageReadError, InvalidOptionError, OutputExistsError
-from .images import read_image, write_atomic
+from .images import output_exists, read_image, write_atomic
 from .options import QuantizeOptions
 
 Status = Literal["written", "skipped", "error"]
@@ -120,6 +121,8 @@ def quantize(
     max_iter: int = QuantizeOptions.max_iter,
     tol: float = QuantizeOptions.tol,
     init: str = QuantizeOptions.init,
+    threads: int = 0,
+    run_margin: float = QuantizeOptions.run_margin,
 ) -> Quantized:
     """Reduce an image to at most ``k`` colours with weighted k-means.
 
@@ -130,7 +133,7 @@ def quantize(
     k : int
         Palette size, 2 to 256. An image with at most ``k`` colours keeps exactly its
         own colours; otherwise the palette has exactly ``k`` entries.
-    seed, dither, max_iter, tol, init
+    seed, dither, max_iter, tol, init, threads, run_margin
         See :class:`QuantizeOptions`.
 
     Returns
@@ -142,14 +145,16 @@ def quantize(
     ValueError
         Bad shape, dtype or contiguity, or an option out of range.
     """
-    options = QuantizeOptions(k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init)
+    options = QuantizeOptions(k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init,
+                              threads=threads, run_margin=run_margin)
     return _quantize(pixels, options)
 
 
 def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
     out = _core.quantize(
         pixels, options.k, seed=options.seed, max_iter=options.max_iter, tol=options.tol,
-        dither=options.dither, init=options.init,
+        dither=options.dither, init=options.init, threads=options.threads,
+        run_margin=options.run_margin,
     )
     return Quantized(
         palette=out["palette"], labels=out["labels"], counts=out["counts"],
@@ -177,7 +182,14 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
     return _core.encode_png(labels, palette, level)
 
 
-def remap(pixels: np.ndarray, palette: np.ndarray, *, dither: bool = False) -> Quantized:
+def remap(
+    pixels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    dither: bool = False,
+    threads: int = QuantizeOptions.threads,
+    run_margin: float = QuantizeOptions.run_margin,
+) -> Quantized:
     """Map an image onto a palette chosen elsewhere (a shared palette, or one from a file).
 
     Parameters
@@ -188,6 +200,8 @@ def remap(pixels: np.ndarray, palette: np.ndarray, *, dither: bool = False) -> Q
         1 to 256 colours; every pixel gets the nearest one (RGBA distance).
     dither : bool
         Floyd-Steinberg error diffusion.
+    threads, run_margin
+        See :class:`QuantizeOptions`.
 
     Returns
     -------
@@ -206,7 +220,10 @@ def remap(pixels: np.ndarray, palette: np.ndarray, *, dither: bool = False) -> Q
         raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
     # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
     # object, which the binding's dtype check refuses.
-    out = _core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), dither)
+    out = _core.remap(
+        pixels, np.ascontiguousarray(palette, dtype=np.uint8), dither, threads=threads,
+        run_margin=run_margin,
+    )
     return Quantized(
         palette=out["palette"], labels=out["labels"], counts=out["counts"],
         inertia=out["sse"], iterations=0, unique_colors=out["unique_colors"],
@@ -221,7 +238,11 @@ def compress_pixels(
     With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
     getting a palette of their own; ``options.k`` is then not used.
     """
-    q = _quantize(pixels, options) if palette is None else remap(pixels, palette, dither=options.dither)
+    if palette is None:
+        q = _quantize(pixels, options)
+    else:
+        q = remap(pixels, palette, dither=options.dither, threads=options.threads,
+                  run_margin=options.run_margin)
     return encode_png(q.labels, q.palette, level=options.level), q
 
 
@@ -232,6 +253,7 @@ def compress_file(
     force: bool = False,
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
     palette: np.ndarray | None = None,
     **option_values: Any,
 ) -> CompressResult:
@@ -250,6 +272,10 @@ def compress_file(
         is then "skipped".
     options : QuantizeOptions, optional
         Or pass its fields as keywords (``k=16, dither=True``).
+    pick_k : callable, optional
+        ``pick_k(pixels, options)`` chooses K from the decoded pixels, replacing
+        ``options.k`` (see :func:`quantcli.choosek.k_chooser`); the result's ``k`` is the
+        K chosen.
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8, optional
         Remap onto this palette (shared by a collection) instead of fitting one.
 
@@ -267,35 +293,45 @@ def compress_file(
     elif option_values:
         raise TypeError("pass either options or option keywords, not both")
     src_path, dst_path = Path(src), Path(dst)
-    if not force and dst_path.exists():
+    if not force and output_exists(dst_path):
         # Fail before the expensive work; write_atomic checks again at the end.
         raise OutputExistsError(f"{dst_path}: exists (use --force to overwrite)")
     try:
         bytes_in = src_path.stat().st_size
-    except OSError:
+    except FileNotFoundError:
         raise ImageReadError(f"{src_path}: no such file") from None
-    png, q = compress_pixels(read_image(src_path), options, palette)
+    except OSError as exc:
+        raise ImageReadError(f"{src_path}: {exc.strerror or exc}") from None
+    pixels = read_image(src_path)
+    if pick_k is not None:
+        options = replace(options, k=pick_k(pixels, options))
+    png, q = compress_pixels(pixels, options, palette)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
                   psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
+        # The original is kept, so what the user ends up with is the input's size.
         return CompressResult(output=None, bytes_out=bytes_in, status="skipped",
-                              seconds=time.perf_counter() - start,
-                              error=f"output ({len(png)} bytes) not smaller than input",
-                              **common)
+                              seconds=time.perf_counter() - start, **common)
     write_atomic(dst_path, png, force=force)
     return CompressResult(output=str(dst_path), bytes_out=len(png),
                           seconds=time.perf_counter() - start, **common)
 
 
 def compress_bytes(
-    data: bytes, options: QuantizeOptions, name: str = "<stdin>", palette: np.ndarray | None = None
+    data: bytes, options: QuantizeOptions, name: str = "<stdin>",
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
+    palette: np.ndarray | None = None,
 ) -> tuple[bytes, CompressResult]:
     """Compress an encoded image held in memory: (PNG bytes, its result row).
 
+    ``pick_k``, when given, chooses K from the decoded pixels, as in :func:`compress_file`;
     ``palette``, when given, is used as in :func:`compress_pixels`.
     """
     start = time.perf_counter()
-    png, q = compress_pixels(read_image(data, name=name), options, palette)
+    pixels = read_image(data, name=name)
+    if pick_k is not None:
+        options = replace(options, k=pick_k(pixels, options))
+    png, q = compress_pixels(pixels, options, palette)
     return png, CompressResult(
         path=name, output=None, k=options.k, colors=len(q.palette), bytes_in=len(data),
         bytes_out=len(png), psnr=_finite(q.psnr), seconds=time.perf_counter() - start,

@@ -12,7 +12,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .api import CompressResult, compress_file
@@ -38,30 +38,43 @@ def default_ext(k: int | str, out_dir: bool) -> str:
 
 
 def expand_inputs(
-    inputs: Iterable[str], *, recursive: bool, skip_suffix: str | None = None
+    inputs: Iterable[str], *, recursive: bool, skip_suffix: str | None = None,
+    out_dir: Path | None = None, keep_relative: bool = False,
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, relative path)`` for files, folders and globs, in a stable order.
 
     Folders and globs yield only files with an image extension, sorted by path; with
     ``recursive``, folders are walked into subfolders. The relative path is what
     ``--out-dir`` mirrors: the path below the folder, or below a glob's fixed prefix, or
-    the bare name for a file. Names ending in ``skip_suffix`` (our own earlier outputs)
-    are left out of folders and globs. A path that does not exist is yielded as is, so
-    that it fails, with its name, like any unreadable file.
+    the bare name for a file (with ``keep_relative``, used for ``--files-from`` lists,
+    a relative file path that stays below the current folder is kept whole, so that
+    ``find . -print0`` lists mirror their tree). Names ending in ``skip_suffix`` (our
+    own earlier outputs) are left out of folders and globs, and so is everything below
+    ``out_dir`` when the folder or glob starts outside it (``compress . -r --out-dir
+    small``, run twice, must not compress ``small/`` again). A path that does not
+    exist, or a glob that matches nothing, is yielded as is, so that it fails, with its
+    name, like any unreadable file.
     """
     for item in inputs:
         path = Path(item)
         if any(ch in item for ch in _GLOB_CHARS) and not path.exists():
             base = _glob_base(item)
-            for match in sorted(glob.glob(item, recursive=True)):
+            matches = sorted(glob.glob(item, recursive=True))
+            if not matches:
+                yield path, Path(path.name)  # fails with its name, as a shell's "no such file"
+            excluded = _excluded_below(base, out_dir)
+            for match in matches:
                 p = Path(match)
-                if p.is_file() and _is_image(p, skip_suffix):
+                if p.is_file() and _is_image(p, skip_suffix) and not _is_below(p, excluded):
                     yield p, _relative(p, base)
         elif path.is_dir():
+            excluded = _excluded_below(path, out_dir)
             walk = path.rglob("*") if recursive else path.glob("*")
             for p in sorted(walk):
-                if p.is_file() and _is_image(p, skip_suffix):
+                if p.is_file() and _is_image(p, skip_suffix) and not _is_below(p, excluded):
                     yield p, p.relative_to(path)
+        elif keep_relative and not path.is_absolute() and ".." not in path.parts:
+            yield path, path
         else:
             yield path, Path(path.name)
 
@@ -70,6 +83,18 @@ def _is_image(path: Path, skip_suffix: str | None) -> bool:
     if path.suffix.lower() not in IMAGE_EXTENSIONS:
         return False
     return not (skip_suffix and skip_suffix != ".png" and path.name.endswith(skip_suffix))
+
+
+def _excluded_below(root: Path, out_dir: Path | None) -> Path | None:
+    """``out_dir`` as an absolute path when it lies inside ``root``, else None."""
+    if out_dir is None:
+        return None
+    out_abs, root_abs = Path(os.path.abspath(out_dir)), Path(os.path.abspath(root))
+    return out_abs if out_abs != root_abs and out_abs.is_relative_to(root_abs) else None
+
+
+def _is_below(path: Path, folder: Path | None) -> bool:
+    return folder is not None and Path(os.path.abspath(path)).is_relative_to(folder)
 
 
 def _glob_base(pattern: str) -> Path:
@@ -146,8 +171,12 @@ def run_jobs(
 
     The C++ core releases the GIL, so threads use every core. At most a few jobs per
     worker are in flight, so a list of millions of files needs little memory. A failure
-    becomes a result with status "error"; the batch goes on.
+    becomes a result with status "error"; the batch goes on. Unless ``options.threads``
+    is set, the cores are shared out: each of the ``workers`` files gets an equal share
+    (the bytes written do not depend on it).
     """
+    if options.threads == 0 and workers > 1:
+        options = replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
 
     def one(job: Job) -> CompressResult:
         start = time.perf_counter()
@@ -160,6 +189,8 @@ def run_jobs(
             return _error(job, str(exc), options, start)
         except MemoryError:
             return _error(job, f"{job.source}: out of memory", options, start)
+        except Exception as exc:  # a bug must cost one file, not the rest of the batch
+            return _error(job, f"{job.source}: internal error ({type(exc).__name__}: {exc})", options, start)
 
     if workers <= 1:
         for job in jobs:

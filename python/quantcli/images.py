@@ -3,7 +3,8 @@
 Conversion rule, applied to every decoded image (first frame only):
 
 - greyscale becomes RGB (the grey value in all three channels); grey + alpha becomes RGBA;
-  palette images become RGB, or RGBA when the palette has transparency;
+  palette images become RGB, or RGBA when the palette has transparency; CMYK, YCbCr, LAB
+  and HSV images become RGB by Pillow's conversion;
 - 16-bit samples become 8-bit as ``round(v * 255 / 65535)``; other integer types are
   scaled from their full unsigned range the same way; floats are taken as 0..1;
 - an alpha channel that is 255 everywhere is dropped, so an opaque image is RGB;
@@ -31,6 +32,9 @@ IMAGE_EXTENSIONS = frozenset(
 
 # Pillow modes that carry alpha, or may (palette images with a tRNS entry).
 _ALPHA_MODES = frozenset({"RGBA", "LA", "La", "RGBa", "PA", "P"})
+# Pillow modes with three or four channels that are not RGB(A): read as RGB, or a CMYK
+# JPEG's K channel would pass for alpha.
+_OTHER_COLOUR_MODES = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
 
 
 def read_image(source: str | os.PathLike[str] | bytes, name: str | None = None) -> np.ndarray:
@@ -63,7 +67,8 @@ def read_image(source: str | os.PathLike[str] | bytes, name: str | None = None) 
             meta = image.metadata(index=0, exclude_applied=False)
             mode = meta.get("mode")
             wants_alpha = mode in _ALPHA_MODES and (mode != "P" or "transparency" in meta)
-            pixels = image.read(index=0, mode="RGBA" if wants_alpha else None, rotate=True)
+            read_mode = "RGBA" if wants_alpha else "RGB" if mode in _OTHER_COLOUR_MODES else None
+            pixels = image.read(index=0, mode=read_mode, rotate=True)
     except PermissionError:
         raise ImageReadError(f"{label}: permission denied") from None
     except Exception as exc:  # Pillow raises many types for corrupt data
@@ -141,7 +146,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
         Anything else went wrong; the temporary file is removed.
     """
     target = Path(path)
-    if not force and target.exists():
+    if not force and output_exists(target):
         raise OutputExistsError(f"{target}: exists (use --force to overwrite)")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -163,6 +168,15 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+
+def output_exists(path: Path) -> bool:
+    """Whether the output ``path`` exists; a name the OS refuses (too long, ...) is an
+    OutputWriteError rather than a stray OSError that would stop the batch."""
+    try:
+        return path.exists()
+    except OSError as exc:
+        raise OutputWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def _link_no_replace(tmp: str, target: Path) -> None:

@@ -13,9 +13,10 @@ INIT_METHODS: tuple[str, ...] = ("median-cut", "kmeans++")
 
 K_MIN, K_MAX = 2, 256
 DEFAULT_K = 256
-DEFAULT_MAX_ITER = 100
-DEFAULT_TOL = 0.1
-DEFAULT_LEVEL = 9
+DEFAULT_MAX_ITER = 50
+DEFAULT_TOL = 2e-3
+DEFAULT_LEVEL = 6
+DEFAULT_RUN_MARGIN = 4.0
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,20 @@ class QuantizeOptions:
     max_iter : int
         Most k-means updates; 0 keeps the initial palette.
     tol : float
-        k-means stops once no palette colour moves more than this (0..255 units).
+        k-means stops once an iteration lowers the squared error by less than this fraction
+        (0: only when nothing changes or after ``max_iter``).
     init : {"median-cut", "kmeans++"}
         How the initial palette is chosen.
     level : int
         zlib compression level of the PNG, from 0 to 9.
+    threads : int
+        Threads for one image, 0 for all cores. Never changes the result.
+    run_margin : float
+        Near-tie margin in squared 8-bit units: a pixel may take its left or upper
+        neighbour's palette colour instead of its nearest one when that costs at most this
+        much more squared error. Longer runs deflate smaller (about 3% at K=256 on photos
+        for 0.05 dB). 0 gives every pixel its nearest colour. Ignored with ``dither`` and
+        when the image has at most ``k`` colours (always lossless).
     """
 
     k: int = DEFAULT_K
@@ -47,16 +57,23 @@ class QuantizeOptions:
     tol: float = DEFAULT_TOL
     init: InitMethod = "median-cut"
     level: int = DEFAULT_LEVEL
+    threads: int = 0
+    run_margin: float = DEFAULT_RUN_MARGIN
 
     def __post_init__(self) -> None:
         _require_int("k", self.k, K_MIN, K_MAX)
         _require_int("seed", self.seed, 0, 2**64 - 1)
         _require_int("max_iter", self.max_iter, 0, 1_000_000)
         _require_int("level", self.level, 0, 9)
+        _require_int("threads", self.threads, 0, 1024)
         if not isinstance(self.dither, bool):
             raise InvalidOptionError(f"dither must be True or False, got {self.dither!r}")
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol >= 0:
             raise InvalidOptionError(f"tol must be a number >= 0, got {self.tol!r}")
+        if isinstance(self.run_margin, bool) or not isinstance(self.run_margin, (int, float)) or not (
+            0 <= self.run_margin <= 1e6
+        ):
+            raise InvalidOptionError(f"run_margin must be a number from 0 to 1e6, got {self.run_margin!r}")
         if self.init not in INIT_METHODS:
             raise InvalidOptionError(
                 f"init must be one of {', '.join(INIT_METHODS)}, got {self.init!r}"

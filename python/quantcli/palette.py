@@ -130,6 +130,7 @@ def fit_shared_palette(hist: ColorHistogram | None, options: QuantizeOptions) ->
         max_iter=options.max_iter,
         tol=options.tol,
         init=options.init,
+        threads=options.threads,
     )
     return _opaque_as_rgb(palette)
 

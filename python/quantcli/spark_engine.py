@@ -130,6 +130,7 @@ class SparkPlan:
     skip: frozenset[tuple[int, str]] = frozenset()  # (group, uri) listed twice
     conflicts: dict[str, str] = field(default_factory=dict)  # uri -> error
     fault_partition: int | None = None
+    pick_k: Any = None  # -k auto: chooses K from each image's pixels
 
     def output_of(self, group: int, uri: str) -> tuple[str, str, str]:
         """(output as the results name it, output URI, name below --out-dir)."""
@@ -340,7 +341,9 @@ def compress_row(
     if not content:
         return error(f"{path}: empty file (0 bytes)")
     try:
-        png, result = compress_bytes(content, plan.options, name=path, palette=palette)
+        png, result = compress_bytes(
+            content, plan.options, name=path, pick_k=plan.pick_k, palette=palette
+        )
     except QuantcliError as exc:
         return error(str(exc))
     except MemoryError:
@@ -391,6 +394,11 @@ def _compress_partition(plan: SparkPlan, palette_bc: Any) -> Any:
         ctx = TaskContext.get()
         partition = ctx.partitionId() if ctx else 0
         attempt = ctx.attemptNumber() if ctx else 0
+        here = plan
+        if plan.options.threads == 0:
+            # One image at a time per task: use the cores the task holds (spark.task.cpus).
+            cpus = max(1, ctx.cpus() if ctx else 1)
+            here = replace(plan, options=replace(plan.options, threads=cpus))
         palette = None if palette_bc is None else palette_bc.value
         fail_here = plan.fault_partition == partition and attempt == 0
         columns = [
@@ -405,7 +413,7 @@ def _compress_partition(plan: SparkPlan, palette_bc: Any) -> Any:
                 batch["group"], batch["path"], batch["content"], strict=True
             ):
                 done = compress_row(
-                    plan,
+                    here,
                     palette,
                     int(group),
                     uri,
@@ -805,6 +813,7 @@ def compress(
     master: str | None = None,
     conf: Iterable[str] = (),
     progress: bool = False,
+    pick_k: Any = None,
 ) -> tuple[int, Iterator[CompressResult]]:
     """Run ``compress`` on Spark: (number of inputs, their results in input order).
 
@@ -824,6 +833,9 @@ def compress(
     spark
         A session to use; otherwise one is made from ``master`` and ``conf``, and
         stopped once the results are consumed.
+    pick_k
+        ``-k auto``: a picklable ``pick_k(pixels, options)`` run on the executors, as
+        :func:`quantcli.api.compress_bytes` takes it.
     """
     if out_format == "parquet" and out_dir is None:
         raise InvalidOptionError("--out-format parquet needs --out-dir (where the table goes)")
@@ -846,6 +858,8 @@ def compress(
         if created:
             spark.stop()
         raise
+    if pick_k is not None:
+        listing.plan = replace(listing.plan, pick_k=pick_k)
     if out_format == "parquet" and not force and listing.plan.out_dir is not None:
         fs, path = _hadoop(spark, listing.plan.out_dir)
         if fs.exists(path):

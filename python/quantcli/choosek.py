@@ -1,0 +1,661 @@
+"""Choosing K: fit candidate palette sizes on one colour histogram, score them, pick one.
+
+The histogram is built once per image (or once for a whole set, ``shared``); every
+candidate K is fitted on it with the same options ``quantize``/``compress`` use, so the
+MSE reported for a K is exactly what compressing at that K gives. Methods:
+
+``silhouette`` (default)
+    The K with the highest mean silhouette; ties go to the smaller K.
+
+    - ``distance="squared"``: every pixel, squared Euclidean distance in RGBA space,
+      defined exactly as Spark MLlib's ``ClusteringEvaluator`` (its default
+      ``distanceMeasure="squaredEuclidean"``, each pixel a row): for a pixel in cluster
+      A, ``a`` is the mean squared distance to the *other* pixels of A, ``b`` the lowest
+      mean squared distance to the pixels of another cluster, ``s = (b - a) / max(a, b)``,
+      and a pixel alone in its cluster scores 0. Computed in C++ from per-cluster counts,
+      sums and sums of squared norms: O(unique colours x K), not O(pixels^2).
+    - ``distance="euclidean"``: the classic silhouette scikit-learn's
+      ``silhouette_score`` computes, on ``sample`` pixels drawn without replacement
+      (seeded by the quantize seed); the same sample serves every K.
+
+``elbow``
+    The knee of the MSE curve by the Kneedle rule: with K and MSE each scaled to [0, 1]
+    over the candidates, the knee is the K where the curve lies farthest below the
+    straight line from its first to its last point, i.e. the largest
+    ``(1 - k_norm) - mse_norm``; ties go to the smaller K.
+
+``quality``
+    The smallest K whose PSNR reaches ``min_psnr``, without fitting every candidate. PSNR
+    is evaluated at the first candidate, then at candidates roughly doubling K until the
+    target is met, then by bisection between the last K that missed and the first that
+    met. The answer meets the target and the candidate just below it misses it; it is the
+    smallest K meeting the target among all K evaluated, and therefore the smallest of
+    all candidates whenever PSNR rises with K (as it does on photos). If even the last
+    candidate misses, it is returned with ``target_met`` False.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from . import _core
+from .api import psnr_from_mse
+from .errors import InvalidOptionError, QuantcliError
+from .images import read_image, write_atomic
+from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
+
+Method = Literal["silhouette", "elbow", "quality"]
+Distance = Literal["squared", "euclidean"]
+METHODS: tuple[str, ...] = ("silhouette", "elbow", "quality")
+DISTANCES: tuple[str, ...] = ("squared", "euclidean")
+
+# What compress_file(pick_k=...) calls: (pixels, the file's options) -> K.
+PickK = Callable[[np.ndarray, QuantizeOptions], int]
+
+DEFAULT_K_MAX = 64  # silhouette and elbow
+QUALITY_K_MAX = 256
+DEFAULT_SAMPLE = 10_000
+DEFAULT_MIN_PSNR = 35.0
+
+
+@dataclass(frozen=True)
+class ChooseKOptions:
+    """How to choose K.
+
+    Parameters
+    ----------
+    method : {"silhouette", "elbow", "quality"}
+        See the module documentation.
+    k_min, k_max : int
+        Candidates are every K from ``k_min`` to ``k_max`` (2 to 256). ``k_max`` defaults
+        to 64, or 256 for ``quality``.
+    ks : sequence of int, optional
+        Explicit candidates instead of a range (sorted, duplicates dropped).
+    distance : {"squared", "euclidean"}
+        Silhouette distance: squared over all pixels (Spark's definition) or Euclidean
+        over a pixel sample (scikit-learn's).
+    sample : int
+        Pixels in the Euclidean-silhouette sample, at least 2.
+    min_psnr : float
+        PSNR target in dB for ``quality``.
+    bytes_level : int or None
+        zlib level (0 to 9) at which each candidate fit of an image is encoded to report
+        its PNG size; 9 gives exactly the bytes ``compress`` writes at its default
+        level, 1 (the default) is quicker and somewhat larger. None skips encoding.
+
+    The fits themselves (seed, max_iter, tol, init, threads) follow a
+    :class:`quantcli.QuantizeOptions`, as in ``compress``.
+    """
+
+    method: Method = "silhouette"
+    k_min: int = K_MIN
+    k_max: int | None = None
+    ks: tuple[int, ...] | None = None
+    distance: Distance = "squared"
+    sample: int = DEFAULT_SAMPLE
+    min_psnr: float = DEFAULT_MIN_PSNR
+    bytes_level: int | None = 1
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise InvalidOptionError(
+                f"method must be one of {', '.join(METHODS)}, got {self.method!r}"
+            )
+        if self.distance not in DISTANCES:
+            raise InvalidOptionError(
+                f"distance must be one of {', '.join(DISTANCES)}, got {self.distance!r}"
+            )
+        _require_int("k_min", self.k_min, K_MIN, K_MAX)
+        if self.k_max is not None:
+            _require_int("k_max", self.k_max, K_MIN, K_MAX)
+            if self.k_max < self.k_min:
+                raise InvalidOptionError(
+                    f"k_max ({self.k_max}) must be at least k_min ({self.k_min})"
+                )
+        if self.ks is not None:
+            ks = tuple(self.ks)
+            if not ks:
+                raise InvalidOptionError("ks must hold at least one K")
+            for k in ks:
+                _require_int("every K in ks", k, K_MIN, K_MAX)
+            object.__setattr__(self, "ks", tuple(sorted(set(ks))))
+        _require_int("sample", self.sample, 2, 2**62)
+        if self.bytes_level is not None:
+            _require_int("bytes_level", self.bytes_level, 0, 9)
+        if (
+            isinstance(self.min_psnr, bool)
+            or not isinstance(self.min_psnr, (int, float))
+            or not math.isfinite(self.min_psnr)
+        ):
+            raise InvalidOptionError(
+                f"min_psnr must be a finite number of dB, got {self.min_psnr!r}"
+            )
+
+    @property
+    def candidates(self) -> tuple[int, ...]:
+        """The candidate K values, increasing."""
+        if self.ks is not None:
+            return self.ks
+        top = (
+            self.k_max
+            if self.k_max is not None
+            else QUALITY_K_MAX
+            if self.method == "quality"
+            else DEFAULT_K_MAX
+        )
+        return tuple(range(self.k_min, max(top, self.k_min) + 1))
+
+
+@dataclass(frozen=True)
+class KScore:
+    """How one candidate K did.
+
+    ``colors`` is below ``k`` only when the input has fewer distinct colours (then the
+    result is lossless). ``mse`` is per channel sample in 8-bit units, as
+    :attr:`quantcli.Quantized.mse`; ``psnr`` is ``inf`` when lossless. ``silhouette`` is
+    the squared-Euclidean silhouette of all pixels; ``silhouette_euclidean`` the
+    Euclidean one of the sample, or None when not asked for; either is NaN when the fit
+    has a single cluster. ``png_bytes`` is the size of the fit encoded as a PNG at
+    ``ChooseKOptions.bytes_level`` (None when not encoded, as for shared sets).
+    """
+
+    k: int
+    colors: int
+    mse: float
+    psnr: float
+    silhouette: float
+    silhouette_euclidean: float | None
+    png_bytes: int | None
+    iterations: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The score as a JSON-ready dict (NaN and infinity become null)."""
+        return {
+            "k": self.k,
+            "colors": self.colors,
+            "mse": _json_float(self.mse, 6),
+            "psnr": _json_float(self.psnr, 4),
+            "silhouette": _json_float(self.silhouette, 9),
+            "silhouette_euclidean": _json_float(self.silhouette_euclidean, 9),
+            "png_bytes": self.png_bytes,
+            "iterations": self.iterations,
+        }
+
+
+@dataclass(frozen=True)
+class ChooseKResult:
+    """The recommended K for one image (or one shared set) and every K evaluated.
+
+    ``scores`` is sorted by K and holds every candidate for ``silhouette`` and ``elbow``,
+    and the K values the search evaluated for ``quality``. ``target_met`` is None unless
+    the method is ``quality``.
+    """
+
+    path: str
+    k: int
+    method: Method
+    distance: Distance
+    scores: tuple[KScore, ...]
+    pixels: int
+    unique_colors: int
+    images: int = 1
+    min_psnr: float | None = None
+    target_met: bool | None = None
+    seconds: float = 0.0
+    sample: int | None = None
+
+    def score(self, k: int) -> KScore:
+        """The score of candidate ``k`` (KeyError if it was not evaluated)."""
+        for s in self.scores:
+            if s.k == k:
+                return s
+        raise KeyError(k)
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as one JSON object (the CLI's ``--json`` line)."""
+        return {
+            "path": self.path,
+            "k": self.k,
+            "method": self.method,
+            "distance": self.distance,
+            "min_psnr": self.min_psnr,
+            "target_met": self.target_met,
+            "images": self.images,
+            "pixels": self.pixels,
+            "unique_colors": self.unique_colors,
+            "sample": self.sample,
+            "scores": [s.to_json() for s in self.scores],
+            "seconds": round(self.seconds, 6),
+            "status": "ok",
+            "error": None,
+        }
+
+
+@dataclass(frozen=True)
+class ChooseKError:
+    """An input that could not be scored; ``error`` names the file and the reason."""
+
+    path: str
+    error: str
+    seconds: float = 0.0
+    status: Literal["error"] = field(default="error", init=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The failure as one JSON object, with the same keys as a result's."""
+        return {
+            "path": self.path,
+            "k": None,
+            "status": "error",
+            "error": self.error,
+            "seconds": round(self.seconds, 6),
+        }
+
+
+def choose_k(
+    pixels: np.ndarray,
+    options: ChooseKOptions | None = None,
+    *,
+    quantize: QuantizeOptions | None = None,
+    name: str = "<array>",
+    **option_values: Any,
+) -> ChooseKResult:
+    """Recommend a palette size K for an image.
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (h, w, 3) or (h, w, 4), dtype uint8, C-contiguous
+        RGB or RGBA pixels.
+    options : ChooseKOptions, optional
+        Or pass its fields as keywords (``method="elbow", ks=(2, 4, 8)``).
+    quantize : QuantizeOptions, optional
+        The fit options (seed, max_iter, tol, init) every candidate uses; its ``k`` is
+        ignored. The Euclidean-silhouette sample is drawn with its seed.
+    name : str
+        How the result names the input.
+
+    Returns
+    -------
+    ChooseKResult
+    """
+    options = _options(options, option_values)
+    quantize = quantize or QuantizeOptions()
+    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3:
+        raise ValueError("pixels must be an ndarray of shape (h, w, 3) or (h, w, 4)")
+    level = -1 if options.bytes_level is None else options.bytes_level
+
+    def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
+        return _core.choose_k_scan_image(
+            pixels, list(ks), sample=sample, png_level=level, **_fit_args(quantize)
+        )
+
+    h, w, channels = pixels.shape
+    return _choose(scan, h * w, None, channels, options, name)
+
+
+def choose_k_file(
+    path: str | os.PathLike[str],
+    options: ChooseKOptions | None = None,
+    *,
+    quantize: QuantizeOptions | None = None,
+    **option_values: Any,
+) -> ChooseKResult:
+    """Recommend K for an image file (any format :func:`quantcli.read_image` reads).
+
+    Raises
+    ------
+    ImageReadError
+    """
+    options = _options(options, option_values)
+    start = time.perf_counter()
+    pixels = read_image(path)
+    return _timed(choose_k(pixels, options, quantize=quantize, name=str(path)), start)
+
+
+def choose_k_shared(
+    paths: Iterable[str | os.PathLike[str]],
+    options: ChooseKOptions | None = None,
+    *,
+    quantize: QuantizeOptions | None = None,
+    **option_values: Any,
+) -> tuple[ChooseKResult | None, list[ChooseKError]]:
+    """One K for a set of images, chosen on the sum of their histograms.
+
+    Files that cannot be read are left out and reported. MSE and PSNR are over every
+    pixel of the set, with 4 channels if any image has alpha, else 3.
+
+    Returns
+    -------
+    (ChooseKResult or None, list of ChooseKError)
+        The result is None when no file could be read.
+    """
+    options = _options(options, option_values)
+    start = time.perf_counter()
+    # Merged like a binary counter: partial sums of 1, 2, 4, ... images, so each colour
+    # is copied O(log images) times, not once per image.
+    stack: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+    errors: list[ChooseKError] = []
+    images = channels = 0
+    for path in paths:
+        t0 = time.perf_counter()
+        try:
+            pixels = read_image(path)
+        except QuantcliError as exc:
+            errors.append(ChooseKError(str(path), str(exc), time.perf_counter() - t0))
+            continue
+        level, hist = 0, _core.histogram(pixels)
+        while stack and stack[-1][0] == level:
+            hist = _core.merge_histograms(*stack.pop()[1], *hist)
+            level += 1
+        stack.append((level, hist))
+        images += 1
+        channels = max(channels, pixels.shape[2])
+    if not stack:
+        return None, errors
+    merged = stack.pop()[1]
+    while stack:
+        merged = _core.merge_histograms(*stack.pop()[1], *merged)
+    name = f"shared ({images} image{'s' if images != 1 else ''})"
+    result = choose_k_histogram(*merged, options, quantize=quantize, channels=channels, name=name)
+    return _timed(replace(result, images=images), start), errors
+
+
+def choose_k_histogram(
+    colors: np.ndarray,
+    counts: np.ndarray,
+    options: ChooseKOptions | None = None,
+    *,
+    quantize: QuantizeOptions | None = None,
+    channels: int = 3,
+    name: str = "<histogram>",
+) -> ChooseKResult:
+    """Recommend K from a colour histogram (as :func:`quantcli._core.histogram` returns it).
+
+    Parameters
+    ----------
+    colors : ndarray of shape (n, 4), dtype uint8
+        Distinct RGBA colours, sorted as quantcli returns them.
+    counts : ndarray of shape (n,), dtype uint64
+        Pixels of each colour.
+    channels : {3, 4}
+        Channels per pixel for MSE and PSNR: 3 for RGB images, 4 with alpha.
+    """
+    options = options or ChooseKOptions()
+    quantize = quantize or QuantizeOptions()
+    if channels not in (3, 4):
+        raise InvalidOptionError(f"channels must be 3 or 4, got {channels!r}")
+
+    def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
+        return _core.choose_k_scan(colors, counts, list(ks), sample=sample, **_fit_args(quantize))
+
+    return _choose(scan, int(counts.sum()), len(colors), channels, options, name)
+
+
+def _fit_args(quantize: QuantizeOptions) -> dict[str, Any]:
+    return {
+        "seed": quantize.seed,
+        "max_iter": quantize.max_iter,
+        "tol": quantize.tol,
+        "init": quantize.init,
+        "sample_seed": quantize.seed,
+        "threads": quantize.threads,
+    }
+
+
+def _choose(
+    scan: Callable[[Sequence[int], int], dict[str, Any]],
+    pixels: int,
+    unique_colors: int | None,
+    channels: int,
+    options: ChooseKOptions,
+    name: str,
+) -> ChooseKResult:
+    """Score the candidates with ``scan(ks, sample_size)`` and apply the method's rule."""
+    start = time.perf_counter()
+    use_sample = options.distance == "euclidean" and options.method != "quality"
+
+    def scores_of(ks: Sequence[int], sample: bool) -> list[KScore]:
+        nonlocal unique_colors
+        raw = scan(ks, options.sample if sample else 0)
+        if unique_colors is None:
+            unique_colors = int(raw["unique_colors"])
+        return [_score(raw, i, pixels, channels, sample) for i in range(len(ks))]
+
+    target_met: bool | None = None
+    if options.method == "quality":
+        evaluated: dict[int, KScore] = {}
+
+        def meets(k: int) -> bool:
+            evaluated[k] = scores_of([k], sample=False)[0]
+            return evaluated[k].psnr >= options.min_psnr
+
+        best, target_met = search_smallest(options.candidates, meets)
+        scores = [evaluated[k] for k in sorted(evaluated)]
+    else:
+        scores = scores_of(options.candidates, sample=use_sample)
+        ks = [s.k for s in scores]
+        if options.method == "elbow":
+            best = knee_point(ks, [s.mse for s in scores])
+        else:
+            best = best_silhouette(
+                ks, [s.silhouette_euclidean if use_sample else s.silhouette for s in scores]
+            )
+    return ChooseKResult(
+        path=name,
+        k=best,
+        method=options.method,
+        distance=options.distance,
+        scores=tuple(scores),
+        pixels=pixels,
+        unique_colors=unique_colors or 0,
+        min_psnr=options.min_psnr if options.method == "quality" else None,
+        target_met=target_met,
+        seconds=time.perf_counter() - start,
+        sample=min(options.sample, pixels) if use_sample else None,
+    )
+
+
+def best_silhouette(ks: Sequence[int], values: Sequence[float | None]) -> int:
+    """The K with the highest silhouette, the smaller K among equals; NaN is skipped.
+
+    When every value is NaN (a one-colour image) the first K is returned.
+    """
+    best, best_value = ks[0], -math.inf
+    for k, v in zip(ks, values, strict=True):
+        if v is not None and not math.isnan(v) and v > best_value:
+            best, best_value = k, v
+    return best
+
+
+def knee_point(ks: Sequence[int], values: Sequence[float]) -> int:
+    """Kneedle's knee of a decreasing, convex curve such as MSE against K.
+
+    Both axes are scaled to [0, 1] (K from the first to the last candidate, the values
+    from their minimum to their maximum); the knee is the K that maximises
+    ``(1 - k_scaled) - value_scaled``, the gap below the line from the curve's first to
+    its last point. Ties go to the smaller K; a flat curve or a single K gives the first.
+    """
+    x = np.asarray(ks, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    if len(x) < 3 or x[-1] == x[0]:
+        return int(ks[0])
+    span = float(y.max() - y.min())
+    if span == 0.0:
+        return int(ks[0])
+    gap = (1.0 - (x - x[0]) / (x[-1] - x[0])) - (y - y.min()) / span
+    return int(ks[int(np.argmax(gap))])
+
+
+def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> tuple[int, bool]:
+    """The smallest candidate for which ``meets`` holds, assuming it holds upwards.
+
+    Evaluates the first candidate, then candidates roughly doubling K until one meets the
+    goal, then bisects between the last miss and the first hit. Returns ``(K, True)``
+    where K meets the goal and the candidate just below it does not (or K is the first
+    candidate); no smaller K evaluated met it. Returns ``(last candidate, False)`` when
+    none evaluated did. ``candidates`` must be increasing and non-empty.
+    """
+    lo, i = -1, 0  # lo: index of the largest candidate known to miss
+    while not meets(candidates[i]):
+        lo = i
+        if i == len(candidates) - 1:
+            return candidates[i], False
+        doubled = 2 * candidates[i]
+        i = next(
+            (j for j in range(i + 1, len(candidates)) if candidates[j] >= doubled),
+            len(candidates) - 1,
+        )
+    hi = i
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if meets(candidates[mid]):
+            hi = mid
+        else:
+            lo = mid
+    return candidates[hi], True
+
+
+def k_chooser(options: ChooseKOptions | None = None) -> PickK:
+    """``pick_k(pixels, quantize_options) -> K`` for :func:`quantcli.compress_file`."""
+    options = replace(options or ChooseKOptions(), bytes_level=None)  # only K is needed
+
+    def pick_k(pixels: np.ndarray, quantize: QuantizeOptions) -> int:
+        return choose_k(pixels, options, quantize=quantize).k
+
+    return pick_k
+
+
+def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str]) -> None:
+    """Write a PNG of each result's curve with its chosen K marked.
+
+    The curve is the silhouette against K (method ``silhouette``), the MSE (``elbow``) or
+    the PSNR with the target as a dashed line (``quality``). Needs matplotlib (the
+    ``plot`` extra). The file is replaced atomically.
+
+    Raises
+    ------
+    InvalidOptionError
+        matplotlib is not installed.
+    """
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise InvalidOptionError("--plot needs matplotlib: pip install 'quantcli[plot]'") from None
+    if not results:
+        return
+    method, distance = results[0].method, results[0].distance
+    fig = Figure(figsize=(7.5, 4.5), dpi=120, layout="constrained")
+    ax = fig.add_subplot()
+    for r in results:
+        ks = [s.k for s in r.scores]
+        if method == "elbow":
+            ys = [s.mse for s in r.scores]
+        elif method == "quality":
+            ys = [s.psnr if math.isfinite(s.psnr) else np.nan for s in r.scores]
+        else:
+            ys = [
+                np.nan if v is None else v
+                for v in (
+                    s.silhouette_euclidean if distance == "euclidean" else s.silhouette
+                    for s in r.scores
+                )
+            ]
+        (line,) = ax.plot(
+            ks, ys, marker="o", markersize=3, linewidth=1.5, label=f"{_short(r.path)}: K={r.k}"
+        )
+        chosen = ks.index(r.k)
+        ax.plot(
+            [r.k],
+            [ys[chosen]],
+            marker="*",
+            markersize=16,
+            color=line.get_color(),
+            markeredgecolor="black",
+            linestyle="none",
+        )
+        ax.axvline(r.k, color=line.get_color(), linestyle=":", linewidth=1)
+    if method == "quality":
+        ax.axhline(
+            results[0].min_psnr, color="grey", linestyle="--", linewidth=1, label="target PSNR"
+        )
+        ax.set_ylabel("PSNR (dB)")
+        title = f"Smallest K with PSNR >= {results[0].min_psnr:g} dB"
+    elif method == "elbow":
+        ax.set_ylabel("MSE per channel")
+        title = "MSE against K, knee by Kneedle"
+    else:
+        ax.set_ylabel("mean silhouette")
+        title = (
+            "Silhouette (Euclidean, pixel sample)"
+            if distance == "euclidean"
+            else "Silhouette (squared Euclidean, all pixels)"
+        )
+    ax.set_xlabel("K (palette size)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="best")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    write_atomic(path, buffer.getvalue(), force=True)
+
+
+def _short(path: str, width: int = 40) -> str:
+    return path if len(path) <= width else "..." + path[-(width - 3) :]
+
+
+def _options(options: ChooseKOptions | None, values: dict[str, Any]) -> ChooseKOptions:
+    if options is not None and values:
+        raise TypeError("pass either options or option keywords, not both")
+    return options if options is not None else ChooseKOptions(**values)
+
+
+def _timed(result: ChooseKResult, start: float) -> ChooseKResult:
+    return replace(result, seconds=time.perf_counter() - start)
+
+
+def _score(raw: dict[str, np.ndarray], i: int, pixels: int, channels: int, sample: bool) -> KScore:
+    colors = int(raw["colors"][i])
+    mse = float(raw["sse"][i]) / (pixels * channels)
+    png_bytes = int(raw["png_bytes"][i])
+    return KScore(
+        k=int(raw["k"][i]),
+        colors=colors,
+        mse=mse,
+        psnr=psnr_from_mse(mse),
+        silhouette=float(raw["silhouette"][i]),
+        silhouette_euclidean=float(raw["silhouette_euclidean"][i]) if sample else None,
+        png_bytes=png_bytes if png_bytes >= 0 else None,
+        iterations=int(raw["iterations"][i]),
+    )
+
+
+def _json_float(value: float | None, digits: int) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
+__all__ = [
+    "DISTANCES",
+    "METHODS",
+    "ChooseKError",
+    "ChooseKOptions",
+    "ChooseKResult",
+    "KScore",
+    "best_silhouette",
+    "choose_k",
+    "choose_k_file",
+    "choose_k_histogram",
+    "choose_k_shared",
+    "k_chooser",
+    "knee_point",
+    "plot_results",
+    "search_smallest",
+]

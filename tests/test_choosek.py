@@ -1,0 +1,423 @@
+"""choose-k against oracles: direct O(n^2) silhouettes, scikit-learn, exhaustive scans."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import quantcli
+from conftest import gradient_image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from quantcli import _core
+from quantcli.choosek import (
+    ChooseKOptions,
+    choose_k,
+    choose_k_histogram,
+    knee_point,
+    search_smallest,
+)
+
+# Well separated colours for the blob images.
+BLOB_COLOURS = np.array(
+    [
+        (20, 20, 20),
+        (230, 30, 30),
+        (30, 220, 40),
+        (40, 40, 230),
+        (230, 230, 40),
+        (220, 40, 220),
+        (40, 220, 220),
+        (235, 235, 235),
+        (128, 128, 128),
+    ],
+    dtype=np.float64,
+)
+
+
+def blob_image(
+    n_blobs: int, h: int = 48, w: int = 60, noise: float = 4.0, seed: int = 0
+) -> np.ndarray:
+    """``n_blobs`` equal areas of distinct colours plus Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(n_blobs), -(-h * w // n_blobs))[: h * w]
+    img = BLOB_COLOURS[labels] + rng.normal(0.0, noise, (h * w, 3))
+    return np.ascontiguousarray(np.clip(np.rint(img), 0, 255).astype(np.uint8).reshape(h, w, 3))
+
+
+def pixel_rows(
+    colors: np.ndarray, counts: np.ndarray, labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram expanded back to one row per pixel, with each pixel's label."""
+    reps = counts.astype(np.int64)
+    return np.repeat(colors.astype(np.float64), reps, axis=0), np.repeat(labels, reps)
+
+
+def direct_squared_silhouette(points: np.ndarray, labels: np.ndarray) -> float:
+    """Spark's definition written out over all pairs of pixels."""
+    d = ((points[:, None, :] - points[None, :, :]) ** 2).sum(-1)
+    clusters = np.unique(labels)
+    s = np.zeros(len(points))
+    for i in range(len(points)):
+        own = labels == labels[i]
+        if own.sum() == 1:
+            continue  # a pixel alone in its cluster scores 0
+        a = d[i, own].sum() / (own.sum() - 1)
+        b = min(d[i, labels == c].mean() for c in clusters if c != labels[i])
+        s[i] = (b - a) / max(a, b)
+    return float(s.mean())
+
+
+# --- squared silhouette (Spark's ClusteringEvaluator) ------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_squared_silhouette_equals_direct_computation(k):
+    img = gradient_image(10, 12, seed=k)
+    colors, counts = _core.histogram(img)
+    _, labels, _ = _core.fit_palette(colors, counts, k)
+    points, pixel_labels = pixel_rows(colors, counts, labels)
+    expected = direct_squared_silhouette(points, pixel_labels)
+    assert abs(_core.squared_silhouette(colors, counts, labels) - expected) < 1e-9
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pixels=hnp.arrays(
+        np.uint8,
+        st.tuples(st.integers(1, 6), st.integers(2, 8), st.just(4)),
+        elements=st.sampled_from([0, 1, 7, 64, 200, 255]),
+    ),
+    seed=st.integers(0, 2**32 - 1),
+    n_clusters=st.integers(2, 5),
+)
+def test_squared_silhouette_on_any_labelling(pixels, seed, n_clusters):
+    """Random labels, singletons, repeated colours and transparent pixels included."""
+    colors, counts = _core.histogram(np.ascontiguousarray(pixels))
+    labels = np.random.default_rng(seed).integers(0, n_clusters, len(colors)).astype(np.int32)
+    got = _core.squared_silhouette(colors, counts, labels)
+    if len(np.unique(labels)) < 2:
+        assert math.isnan(got)
+        return
+    points, pixel_labels = pixel_rows(colors, counts, labels)
+    assert abs(got - direct_squared_silhouette(points, pixel_labels)) < 1e-9
+
+
+def test_squared_silhouette_of_a_lone_pixel_is_zero():
+    # Two pixels of one colour and one pixel of another: the lone pixel scores 0, the
+    # pair scores 1 (a = 0), so the mean is 2/3.
+    img = np.array([[[10, 10, 10], [10, 10, 10], [200, 0, 0]]], dtype=np.uint8)
+    colors, counts = _core.histogram(img)
+    assert _core.squared_silhouette(colors, counts, np.arange(2, dtype=np.int32)) == pytest.approx(
+        2 / 3
+    )
+
+
+def test_silhouette_rejects_bad_labels():
+    colors, counts = _core.histogram(gradient_image(4, 4))
+    with pytest.raises(ValueError, match="one entry per point"):
+        _core.squared_silhouette(colors, counts, np.zeros(3, np.int32))
+    with pytest.raises(ValueError, match="labels must be >= 0"):
+        _core.squared_silhouette(colors, counts, np.full(len(colors), -1, np.int32))
+    with pytest.raises(ValueError, match="dtype"):
+        _core.squared_silhouette(colors, counts, np.zeros(len(colors), np.int64))
+
+
+# --- Euclidean silhouette (scikit-learn's silhouette_score) ------------------------------
+
+
+def test_euclidean_silhouette_equals_sklearn_on_points():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    points = rng.integers(0, 8, (600, 3)).astype(np.uint8) * 30  # many duplicates
+    labels = rng.integers(0, 4, 600).astype(np.int32)
+    labels[0] = 4  # a cluster of one
+    expected = sklearn_metrics.silhouette_score(points.astype(np.float64), labels)
+    assert abs(_core.euclidean_silhouette(points, labels) - expected) < 1e-6
+
+
+def test_euclidean_silhouette_of_choose_k_equals_sklearn_on_its_sample():
+    """The sample choose-k draws, with each K's labels, scored by scikit-learn."""
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    img = gradient_image(40, 50, seed=3)
+    seed, sample = 7, 800
+    result = choose_k(
+        img,
+        ks=(2, 3, 6),
+        distance="euclidean",
+        sample=sample,
+        quantize=quantcli.QuantizeOptions(seed=seed),
+    )
+    colors, counts = _core.histogram(img)
+    drawn = _core.sample_pixels(colors, counts, sample, seed=seed)
+    assert result.sample == sample and len(drawn) == sample
+    for score in result.scores:
+        _, labels, _ = _core.fit_palette(colors, counts, score.k, seed=seed)
+        expected = sklearn_metrics.silhouette_score(colors[drawn].astype(np.float64), labels[drawn])
+        assert abs(score.silhouette_euclidean - expected) < 1e-6
+
+
+def test_sample_pixels_draws_without_replacement():
+    colors, counts = _core.histogram(gradient_image(20, 30))
+    drawn = _core.sample_pixels(colors, counts, 300, seed=1)
+    assert len(drawn) == 300 and np.all(np.diff(drawn.astype(np.int64)) >= 0)
+    assert np.all(np.bincount(drawn, minlength=len(colors)) <= counts)
+    assert np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, seed=1))
+    assert not np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, seed=2))
+    everything = _core.sample_pixels(colors, counts, 10**9)
+    assert np.array_equal(np.bincount(everything, minlength=len(colors)), counts)
+
+
+# --- recommendations -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n_blobs", [3, 5, 7])
+def test_silhouette_and_elbow_find_the_blobs(n_blobs):
+    img = blob_image(n_blobs, seed=n_blobs)
+    assert choose_k(img, k_max=12).k == n_blobs
+    assert choose_k(img, k_max=12, method="elbow", bytes_level=None).k == n_blobs
+
+
+def test_euclidean_silhouette_finds_the_blobs():
+    assert choose_k(blob_image(4), k_max=8, distance="euclidean", sample=1000).k == 4
+
+
+def test_quality_is_the_smallest_k_of_an_exhaustive_scan():
+    img = gradient_image(32, 40, seed=5)
+    colors, counts = _core.histogram(img)
+    ks = tuple(range(2, 49))
+    scan = choose_k_histogram(colors, counts, ChooseKOptions(ks=ks))
+    psnr = {s.k: s.psnr for s in scan.scores}
+    # The rule is exact when PSNR rises with K; check that it does on this image.
+    assert all(psnr[k + 1] >= psnr[k] for k in ks[:-1])
+    for target in (
+        psnr[2] - 1.0,
+        psnr[9],
+        psnr[9] + 1e-9,
+        (psnr[20] + psnr[21]) / 2,
+        psnr[37],
+        psnr[48],
+    ):
+        result = choose_k_histogram(
+            colors, counts, ChooseKOptions(method="quality", ks=ks, min_psnr=target)
+        )
+        expected = min(k for k in ks if psnr[k] >= target)
+        assert result.k == expected and result.target_met
+        assert len(result.scores) < len(ks) / 2  # a search, not a scan
+        for s in result.scores:  # the same fits as the scan
+            assert s.psnr == psnr[s.k]
+
+
+def test_quality_reports_an_unreachable_target():
+    result = choose_k(gradient_image(16, 16), method="quality", min_psnr=99.0, k_max=20)
+    assert result.k == 20 and result.target_met is False
+
+
+def test_quality_on_an_image_with_few_colours_is_lossless():
+    img = blob_image(5, noise=0.0)
+    result = choose_k(img, method="quality", min_psnr=60.0)
+    assert result.k == 5 and math.isinf(result.score(5).psnr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ks=st.lists(st.integers(2, 256), min_size=1, max_size=40, unique=True).map(sorted),
+    threshold=st.integers(0, 260),
+    noise=st.sets(st.integers(2, 256), max_size=5),
+)
+def test_search_smallest_contract(ks, threshold, noise):
+    """Monotone goals give the exhaustive answer; others still give a boundary."""
+    evaluated = []
+
+    def monotone(k):
+        evaluated.append(k)
+        return k >= threshold
+
+    k, met = search_smallest(ks, monotone)
+    passing = [x for x in ks if x >= threshold]
+    assert (k, met) == ((passing[0], True) if passing else (ks[-1], False))
+
+    def bumpy_goal(k):  # flips the answer at a few K: not monotone
+        return (k >= threshold) != (k in noise)
+
+    def bumpy(k):
+        evaluated.append(k)
+        return bumpy_goal(k)
+
+    evaluated.clear()
+    k, met = search_smallest(ks, bumpy)
+    if met:
+        i = ks.index(k)
+        assert bumpy_goal(k) and (i == 0 or not bumpy_goal(ks[i - 1]))
+        assert not any(bumpy_goal(x) for x in evaluated if x < k)
+    else:
+        assert k == ks[-1] and not bumpy_goal(k)
+
+
+def test_knee_point_agrees_with_kneed():
+    kneed = pytest.importorskip("kneed")
+    ks = np.arange(2, 41)
+    for scale in (1.0, 3.0, 8.0):
+        mse = 1000.0 / (ks / scale + 1.0) ** 2 + 5.0
+        expected = kneed.KneeLocator(ks, mse, curve="convex", direction="decreasing").knee
+        assert knee_point(ks.tolist(), mse.tolist()) == expected
+
+
+def test_knee_point_edge_cases():
+    assert knee_point([2, 3], [10.0, 1.0]) == 2
+    assert knee_point([2, 3, 4], [5.0, 5.0, 5.0]) == 2
+    assert knee_point([2, 4, 8, 16], [100.0, 10.0, 5.0, 4.0]) == 4
+
+
+# --- consistency with compress -------------------------------------------------------------
+
+
+def test_scores_match_compress_and_do_not_depend_on_threads():
+    img = gradient_image(40, 56, seed=2)
+    one = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=quantcli.QuantizeOptions(threads=1))
+    many = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=quantcli.QuantizeOptions(threads=3))
+    assert one.scores == many.scores
+    for s in one.scores:
+        # The scan scores nearest-colour remapping (run_margin 0): exactly what compress gives.
+        png, q = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=s.k, level=6, run_margin=0))
+        assert s.mse == q.mse and s.png_bytes == len(png) and s.colors == len(q.palette)
+
+
+def test_rgba_images_score_four_channels():
+    img = gradient_image(24, 24, seed=4, alpha=True)
+    s = choose_k(img, ks=(8,)).score(8)
+    assert s.mse == quantcli.quantize(img, 8).mse
+
+
+def test_one_colour_image():
+    img = np.full((8, 8, 3), 9, np.uint8)
+    result = choose_k(img, ks=(2, 3))
+    assert result.k == 2 and all(math.isnan(s.silhouette) and s.colors == 1 for s in result.scores)
+
+
+def test_shared_merges_histograms(tmp_path):
+    paths = []
+    for i, n in enumerate((3, 3, 5)):
+        path = tmp_path / f"b{i}.png"
+        quantcli.write_atomic(
+            path, quantcli.compress_pixels(blob_image(n, noise=0), quantcli.QuantizeOptions())[0]
+        )
+        paths.append(path)
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    result, errors = quantcli.choose_k_shared([*paths, tmp_path / "bad.png"], k_max=8)
+    assert result.images == 3 and result.pixels == 3 * 48 * 60 and result.k == 5
+    assert [e.path for e in errors] == [str(tmp_path / "bad.png")]
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"method": "best"}, "method"),
+        ({"distance": "cosine"}, "distance"),
+        ({"ks": ()}, "ks"),
+        ({"ks": (2, 300)}, "ks"),
+        ({"k_min": 10, "k_max": 4}, "k_max"),
+        ({"sample": 1}, "sample"),
+        ({"min_psnr": float("nan")}, "min_psnr"),
+        ({"bytes_level": 10}, "bytes_level"),
+    ],
+)
+def test_options_are_validated(values, message):
+    with pytest.raises(quantcli.InvalidOptionError, match=message):
+        ChooseKOptions(**values)
+
+
+def test_candidates():
+    assert ChooseKOptions().candidates == tuple(range(2, 65))
+    assert ChooseKOptions(method="quality").candidates == tuple(range(2, 257))
+    assert ChooseKOptions(ks=(8, 2, 8, 4)).candidates == (2, 4, 8)
+
+
+# --- the CLI, run as a user would ----------------------------------------------------------
+
+
+@pytest.fixture
+def blob_files(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for n in (3, 4):
+        png, _ = quantcli.compress_pixels(blob_image(n, seed=n), quantcli.QuantizeOptions())
+        (folder / f"blobs{n}.png").write_bytes(png)
+    return folder
+
+
+def test_cli_table_json_plot_and_errors(run_cli, blob_files, tmp_path):
+    proc = run_cli("choose-k", blob_files / "blobs3.png", "--k-max", "8", check_rc=0)
+    table = proc.stdout.decode()
+    assert "K = 3" in table and "<- chosen" in table and "PNG bytes" in table
+
+    (blob_files / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    plot = tmp_path / "curve.png"
+    proc = run_cli("choose-k", blob_files, "--k-max", "8", "--json", "--plot", plot, check_rc=1)
+    rows = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    assert [(r["path"].rsplit("/", 1)[-1], r["k"], r["status"]) for r in rows] == [
+        ("blobs3.png", 3, "ok"),
+        ("blobs4.png", 4, "ok"),
+        ("broken.png", None, "error"),
+    ]
+    assert [s["k"] for s in rows[0]["scores"]] == list(range(2, 9))
+    assert "broken.png" in proc.stderr.decode()
+    pil = pytest.importorskip("PIL.Image")
+    with pil.open(plot) as image:
+        assert image.format == "PNG" and image.size[0] > 300
+
+    proc = run_cli("choose-k", blob_files, "--shared", "--ks", "2,3,4,5", "--json", check_rc=1)
+    shared = [json.loads(line) for line in proc.stdout.decode().splitlines() if '"ok"' in line]
+    assert len(shared) == 1 and shared[0]["images"] == 2 and shared[0]["k"] == 4
+
+
+def test_cli_quality_and_usage_errors(run_cli, blob_files):
+    proc = run_cli(
+        "choose-k",
+        blob_files / "blobs4.png",
+        "--method",
+        "quality",
+        "--min-psnr",
+        "30",
+        "--json",
+        check_rc=0,
+    )
+    row = json.loads(proc.stdout)
+    assert row["k"] == 4 and row["target_met"] is True and row["min_psnr"] == 30.0
+    for args in (
+        ["--ks", "2,x"],
+        ["--ks", "2,4", "--k-max", "9"],
+        ["--method", "best"],
+        ["--distance", "cosine"],
+    ):
+        proc = run_cli("choose-k", blob_files / "blobs4.png", *args, check_rc=2)
+        assert proc.stderr.startswith(b"quantcli: error:")
+
+
+def test_cli_compress_auto_records_the_chosen_k(run_cli, blob_files, tmp_path):
+    out = tmp_path / "out"
+    proc = run_cli("compress", blob_files, "-k", "auto", "--out-dir", out, "--json", check_rc=0)
+    rows = {
+        json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line)
+        for line in proc.stdout.splitlines()
+    }
+    assert rows["blobs3.png"]["k"] == 3 and rows["blobs4.png"]["k"] == 4
+    pil = pytest.importorskip("PIL.Image")
+    with pil.open(out / "blobs4.png") as image:
+        assert image.mode == "P" and len(image.getcolors()) == 4
+    proc = run_cli(
+        "compress",
+        blob_files / "blobs3.png",
+        "-k",
+        "auto",
+        "--method",
+        "elbow",
+        "-o",
+        "-",
+        check_rc=0,
+    )
+    assert proc.stdout.startswith(b"\x89PNG")
+    run_cli("compress", blob_files / "blobs3.png", "-k", "automatic", check_rc=2)
