@@ -138,6 +138,31 @@ def test_mixed_inputs_report_like_the_local_engine(spark, folder, run_cli, tmp_p
 
 
 @pytest.mark.spark
+def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
+    from quantcli.cli import DEFAULT_MIN_PSNR, _parse_k
+
+    _, pick_k = _parse_k("auto", "silhouette", DEFAULT_MIN_PSNR)  # the CLI defaults
+    proc = run_cli(
+        "compress", folder / "sub", "-k", "auto", "--out-dir", tmp_path / "local", "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    want = [json.loads(line) for line in proc.stdout.splitlines()]
+    _, results = spark_engine.compress(
+        [str(folder / "sub")],
+        options=QuantizeOptions(),
+        ext=".png",
+        out_dir=str(tmp_path / "spark"),
+        spark=spark,
+        pick_k=pick_k,
+    )
+    got = [r.to_json() for r in results]
+    assert [comparable(r, tmp_path / "spark") for r in got] == [
+        comparable(r, tmp_path / "local") for r in want
+    ]
+    assert tree(tmp_path / "spark") == tree(tmp_path / "local")
+
+
+@pytest.mark.spark
 def test_first_attempt_of_a_task_fails_and_the_retry_completes_the_out_dir(
     spark, folder, run_cli, tmp_path, monkeypatch
 ):

@@ -348,7 +348,7 @@ def compress_row(
         return error(str(exc))
     except MemoryError:
         return error(f"{path}: out of memory")
-    common = dict(colors=result.colors, bytes_in=len(content), psnr=result.psnr)
+    common = dict(k=result.k, colors=result.colors, bytes_in=len(content), psnr=result.psnr)
     if plan.skip_if_larger and len(png) >= len(content):
         row = _result_row(
             plan,
