@@ -13,6 +13,7 @@ from .api import (
     encode_png,
     psnr_from_mse,
     quantize,
+    remap,
 )
 from .choosek import (
     ChooseKError,
@@ -64,6 +65,7 @@ __all__ = [
     "psnr_from_mse",
     "quantize",
     "read_image",
+    "remap",
     "to_rgb8",
     "write_atomic",
 ]

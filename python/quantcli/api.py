@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _core
-from .errors import ImageReadError, OutputExistsError
+from .errors import ImageReadError, InvalidOptionError, OutputExistsError
 from .images import output_exists, read_image, write_atomic
 from .options import QuantizeOptions
 
@@ -182,9 +182,67 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
     return _core.encode_png(labels, palette, level)
 
 
-def compress_pixels(pixels: np.ndarray, options: QuantizeOptions) -> tuple[bytes, Quantized]:
-    """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image)."""
-    q = _quantize(pixels, options)
+def remap(
+    pixels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    dither: bool = False,
+    threads: int = QuantizeOptions.threads,
+    run_margin: float = QuantizeOptions.run_margin,
+) -> Quantized:
+    """Map an image onto a palette chosen elsewhere (a shared palette, or one from a file).
+
+    Parameters
+    ----------
+    pixels : ndarray of shape (h, w, 3) or (h, w, 4), dtype uint8, C-contiguous
+        RGB or RGBA pixels.
+    palette : ndarray of shape (n, 3) or (n, 4), dtype uint8
+        1 to 256 colours; every pixel gets the nearest one (RGBA distance).
+    dither : bool
+        Floyd-Steinberg error diffusion.
+    threads, run_margin
+        See :class:`QuantizeOptions`.
+
+    Returns
+    -------
+    Quantized
+        Its palette is ``palette`` as given, every entry kept, used or not.
+
+    Raises
+    ------
+    InvalidOptionError
+        ``palette`` is not 1 to 256 uint8 RGB or RGBA colours.
+    """
+    palette = np.asarray(palette)
+    if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] not in (3, 4):
+        raise InvalidOptionError(f"palette must be (n, 3|4) uint8 colours, got {palette.dtype} {palette.shape}")
+    if not 1 <= len(palette) <= 256:
+        raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
+    # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
+    # object, which the binding's dtype check refuses.
+    out = _core.remap(
+        pixels, np.ascontiguousarray(palette, dtype=np.uint8), dither, threads=threads,
+        run_margin=run_margin,
+    )
+    return Quantized(
+        palette=out["palette"], labels=out["labels"], counts=out["counts"],
+        inertia=out["sse"], iterations=0, unique_colors=out["unique_colors"],
+    )
+
+
+def compress_pixels(
+    pixels: np.ndarray, options: QuantizeOptions, palette: np.ndarray | None = None
+) -> tuple[bytes, Quantized]:
+    """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image).
+
+    With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
+    getting a palette of their own; ``options.k`` is then not used.
+    """
+    if palette is None:
+        q = _quantize(pixels, options)
+    else:
+        q = remap(pixels, palette, dither=options.dither, threads=options.threads,
+                  run_margin=options.run_margin)
     return encode_png(q.labels, q.palette, level=options.level), q
 
 
@@ -196,6 +254,7 @@ def compress_file(
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
     pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
+    palette: np.ndarray | None = None,
     **option_values: Any,
 ) -> CompressResult:
     """Compress one image file to a palette PNG.
@@ -217,6 +276,8 @@ def compress_file(
         ``pick_k(pixels, options)`` chooses K from the decoded pixels, replacing
         ``options.k`` (see :func:`quantcli.choosek.k_chooser`); the result's ``k`` is the
         K chosen.
+    palette : ndarray of shape (n, 3) or (n, 4), dtype uint8, optional
+        Remap onto this palette (shared by a collection) instead of fitting one.
 
     Returns
     -------
@@ -244,7 +305,7 @@ def compress_file(
     pixels = read_image(src_path)
     if pick_k is not None:
         options = replace(options, k=pick_k(pixels, options))
-    png, q = compress_pixels(pixels, options)
+    png, q = compress_pixels(pixels, options, palette)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
                   psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
@@ -259,16 +320,18 @@ def compress_file(
 def compress_bytes(
     data: bytes, options: QuantizeOptions, name: str = "<stdin>",
     pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
+    palette: np.ndarray | None = None,
 ) -> tuple[bytes, CompressResult]:
     """Compress an encoded image held in memory: (PNG bytes, its result row).
 
-    ``pick_k``, when given, chooses K from the decoded pixels, as in :func:`compress_file`.
+    ``pick_k``, when given, chooses K from the decoded pixels, as in :func:`compress_file`;
+    ``palette``, when given, is used as in :func:`compress_pixels`.
     """
     start = time.perf_counter()
     pixels = read_image(data, name=name)
     if pick_k is not None:
         options = replace(options, k=pick_k(pixels, options))
-    png, q = compress_pixels(pixels, options)
+    png, q = compress_pixels(pixels, options, palette)
     return png, CompressResult(
         path=name, output=None, k=options.k, colors=len(q.palette), bytes_in=len(data),
         bytes_out=len(png), psnr=_finite(q.psnr), seconds=time.perf_counter() - start,

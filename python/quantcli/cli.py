@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -151,6 +152,29 @@ def compress(
         bool, typer.Option("--json", help="Print one JSON object per input (path, output, sizes, PSNR, status, error).")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar and no summary line.")] = False,
+    palette: Annotated[
+        str,
+        typer.Option(
+            "--palette",
+            help="per-image (default): each image its own palette; shared: one palette fitted to all inputs "
+            "(two passes); FILE.png: remap onto that image's palette, like pngquant --map (-k is then unused).",
+        ),
+    ] = "per-image",
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (default): threads on this machine; spark: a Spark cluster.")
+    ] = "local",
+    master: Annotated[
+        str | None,
+        typer.Option("--master", help="Spark master URL (local[*], spark://..., yarn, k8s://...). --engine spark."),
+    ] = None,
+    conf: Annotated[
+        list[str] | None, typer.Option("--conf", help="Spark setting key=value; repeatable. --engine spark.")
+    ] = None,
+    out_format: Annotated[
+        str,
+        typer.Option("--out-format", help="png (default): one file per input; parquet: one table in --out-dir "
+                     "(path, name, png bytes, metrics). parquet needs --engine spark."),
+    ] = "png",
 ) -> None:
     """Quantize images to K colours and write them as palette PNGs.
 
@@ -179,13 +203,27 @@ def compress(
         raise _usage("-0/--null needs --files-from")
     if not names and not listed:
         raise _usage("no input (give files, folders, globs, - or --files-from)")
+    shared_palette = _palette_option(palette)
+    if pick_k is not None and palette != "per-image":
+        raise _usage("-k auto picks K per image; it does not combine with --palette shared or FILE")
+    if engine not in ("local", "spark") or out_format not in ("png", "parquet"):
+        raise _usage(f"--engine takes local or spark, --out-format png or parquet; got {engine}, {out_format}")
+    if engine == "spark":
+        raise typer.Exit(_compress_spark(
+            [*names, *listed], options, shared_palette, out_dir=out_dir, ext=ext, recursive=recursive,
+            force=force, skip_if_larger=skip_if_larger, out_format=out_format, master=master, conf=conf or [],
+            output=output, as_json=as_json, quiet=quiet, pick_k=pick_k,
+        ))
+    if master is not None or conf or out_format != "png":
+        raise _usage("--master, --conf and --out-format parquet need --engine spark")
     if "-" in names:
         if len(names) + len(listed) > 1:
             raise _usage("- (stdin) must be the only input")
         if out_dir is not None:
             raise _usage("--out-dir does not apply to stdin; use -o or stdout")
         code = _compress_stdin(
-            options, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k
+            options, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k,
+            palette=_fixed_palette(shared_palette),
         )
         raise typer.Exit(code)
     if output is not None and out_dir is not None:
@@ -200,12 +238,14 @@ def compress(
         raise _usage(f"-o/--output takes exactly one input, got {len(files)}")
     if str(output) == "-":
         code = _compress_one_to_stdout(
-            files[0][0], options, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k
+            files[0][0], options, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k,
+            palette=_fixed_palette(shared_palette),
         )
         raise typer.Exit(code)
     plan = plan_jobs(files, ext=suffix, out_dir=out_dir, output=output)
     workers = jobs or os.cpu_count() or 1
     one = compress_file if pick_k is None else functools.partial(compress_file, pick_k=pick_k)
+    one = _palette_compress(shared_palette, plan, options, workers, one)
     results = run_jobs(
         plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger, compress=one
     )
@@ -299,10 +339,11 @@ def _compress_stdin(
     skip_if_larger: bool,
     as_json: bool,
     pick_k: PickK | None = None,
+    palette=None,
 ) -> int:
     data = sys.stdin.buffer.read()
     try:
-        png, result = compress_bytes(data, options, name="<stdin>", pick_k=pick_k)
+        png, result = compress_bytes(data, options, name="<stdin>", pick_k=pick_k, palette=palette)
         return _emit(
             data, png, result, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json
         )
@@ -318,6 +359,7 @@ def _compress_one_to_stdout(
     skip_if_larger: bool,
     as_json: bool,
     pick_k: PickK | None = None,
+    palette=None,
 ) -> int:
     try:
         data = source.read_bytes()
@@ -325,7 +367,7 @@ def _compress_one_to_stdout(
         typer.echo(f"quantcli: error: {source}: {exc.strerror or exc}", err=True)
         return EXIT_FAILED
     try:
-        png, result = compress_bytes(data, options, name=str(source), pick_k=pick_k)
+        png, result = compress_bytes(data, options, name=str(source), pick_k=pick_k, palette=palette)
         return _emit(
             data, png, result, None, force=False, skip_if_larger=skip_if_larger, as_json=as_json
         )
@@ -617,6 +659,62 @@ def _choose_k_table(result):
         f"K = {result.k}: {rule}; {result.unique_colors:,} distinct colours; {result.seconds:.2f} s"
     )
     return table
+
+
+def _palette_option(value: str):
+    """--palette as "per-image", "shared", or the palette read from a file (usage error if bad)."""
+    from .palette import PER_IMAGE, SHARED, read_palette
+
+    if value in (PER_IMAGE, SHARED):
+        return value
+    try:
+        return read_palette(value)
+    except QuantcliError as exc:
+        raise _usage(f"--palette {exc}") from None
+
+
+def _fixed_palette(palette):
+    """The palette array for a single image: a file's palette, else None (its own)."""
+    return None if isinstance(palette, str) else palette
+
+
+def _palette_compress(palette, plan, options: QuantizeOptions, workers: int, one):
+    """``one`` (compress_file), bound to a file's palette or to the collection's (pass 1 runs here)."""
+    from .palette import PER_IMAGE, SHARED, collection_histogram, fit_shared_palette
+
+    if isinstance(palette, str) and palette == PER_IMAGE:
+        return one
+    if isinstance(palette, str) and palette == SHARED:
+        sources = [job.source for job in plan if job.output is not None]
+        palette = fit_shared_palette(collection_histogram(sources, workers=workers), options)
+    return functools.partial(one, palette=palette)
+
+
+def _compress_spark(names, options: QuantizeOptions, palette, *, out_dir, ext, recursive, force, skip_if_larger,
+                    out_format, master, conf, output, as_json: bool, quiet: bool, pick_k=None) -> int:
+    """--engine spark: the same inputs, names, bytes and report as the local engine."""
+    if "-" in names or output is not None:
+        raise _usage("--engine spark writes to --out-dir or beside the inputs; - and -o are for the local engine")
+    from .palette import PER_IMAGE
+
+    if out_dir is not None and re.match(r"^(?!file:)[A-Za-z][A-Za-z0-9+.-]+:/[^/]", str(out_dir)):
+        out_dir = re.sub(r":/", "://", str(out_dir), count=1)  # pathlib folded hdfs://host into hdfs:/host
+    k_text = "auto" if pick_k else str(options.k)
+    suffix = ext if ext is not None else default_ext(k_text, out_dir is not None)
+    suffix = suffix.replace("{K}", k_text).replace("{k}", k_text)
+    try:
+        from . import spark_engine
+
+        total, results = spark_engine.compress(
+            names, options=options, ext=suffix, recursive=recursive, out_dir=out_dir, force=force,
+            skip_if_larger=skip_if_larger,
+            palette=None if isinstance(palette, str) and palette == PER_IMAGE else palette,
+            out_format=out_format, master=master, conf=conf, progress=not quiet and sys.stderr.isatty(),
+            pick_k=pick_k,
+        )
+    except QuantcliError as exc:
+        raise _usage(str(exc)) from None
+    return _report(results, total, as_json=as_json, quiet=quiet)
 
 
 def main() -> None:
