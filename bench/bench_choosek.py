@@ -169,10 +169,11 @@ class Spark:
 
 
 def quantcli_pixel_labels(pixels: np.ndarray, k: int) -> np.ndarray:
-    """quantcli's cluster of every pixel at K, from the same fit choose_k scores."""
+    """quantcli's cluster of every pixel at K: the nearest entry of the palette choose_k
+    fits (``run_margin=0``; the run-preferring remap of compress moves a few pixels)."""
     import quantcli
 
-    return quantcli.quantize(pixels, k).labels.reshape(-1)
+    return quantcli.quantize(pixels, k, run_margin=0.0).labels.reshape(-1)
 
 
 def machine() -> list[str]:
