@@ -138,6 +138,42 @@ def test_mixed_inputs_report_like_the_local_engine(spark, folder, run_cli, tmp_p
 
 
 @pytest.mark.spark
+def test_files_from_keeps_the_tree_like_the_local_engine(
+    spark, folder, run_cli, tmp_path, monkeypatch
+):
+    listed = ["sub/photo.jpg", "./rgba.png", "sub/missing.png"]
+    (tmp_path / "list.txt").write_text("\n".join(listed) + "\n")
+    proc = run_cli(
+        "compress",
+        "--files-from",
+        tmp_path / "list.txt",
+        "-k",
+        K,
+        "--out-dir",
+        tmp_path / "local",
+        "--json",
+        cwd=folder,
+    )
+    assert proc.returncode == 1
+    want = [json.loads(line) for line in proc.stdout.splitlines()]
+    monkeypatch.chdir(folder)
+    _, results = spark_engine.compress(
+        [],
+        listed=listed,
+        options=QuantizeOptions(k=K),
+        ext=".png",
+        out_dir=str(tmp_path / "spark"),
+        spark=spark,
+    )
+    got = [r.to_json() for r in results]
+    assert [comparable(r, tmp_path / "spark") for r in got] == [
+        comparable(r, tmp_path / "local") for r in want
+    ]
+    assert sorted(tree(tmp_path / "spark")) == ["rgba.png", "sub/photo.png"]
+    assert tree(tmp_path / "spark") == tree(tmp_path / "local")
+
+
+@pytest.mark.spark
 def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
     from quantcli.cli import DEFAULT_MIN_PSNR, _parse_k
 

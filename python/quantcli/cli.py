@@ -210,7 +210,7 @@ def compress(
         raise _usage(f"--engine takes local or spark, --out-format png or parquet; got {engine}, {out_format}")
     if engine == "spark":
         raise typer.Exit(_compress_spark(
-            [*names, *listed], options, shared_palette, out_dir=out_dir, ext=ext, recursive=recursive,
+            names, options, shared_palette, out_dir=out_dir, ext=ext, recursive=recursive, listed=listed,
             force=force, skip_if_larger=skip_if_larger, out_format=out_format, master=master, conf=conf or [],
             output=output, as_json=as_json, quiet=quiet, pick_k=pick_k,
         ))
@@ -691,7 +691,8 @@ def _palette_compress(palette, plan, options: QuantizeOptions, workers: int, one
 
 
 def _compress_spark(names, options: QuantizeOptions, palette, *, out_dir, ext, recursive, force, skip_if_larger,
-                    out_format, master, conf, output, as_json: bool, quiet: bool, pick_k=None) -> int:
+                    out_format, master, conf, output, as_json: bool, quiet: bool, pick_k=None,
+                    listed=()) -> int:
     """--engine spark: the same inputs, names, bytes and report as the local engine."""
     if "-" in names or output is not None:
         raise _usage("--engine spark writes to --out-dir or beside the inputs; - and -o are for the local engine")
@@ -710,7 +711,7 @@ def _compress_spark(names, options: QuantizeOptions, palette, *, out_dir, ext, r
             skip_if_larger=skip_if_larger,
             palette=None if isinstance(palette, str) and palette == PER_IMAGE else palette,
             out_format=out_format, master=master, conf=conf, progress=not quiet and sys.stderr.isatty(),
-            pick_k=pick_k,
+            pick_k=pick_k, listed=listed,
         )
     except QuantcliError as exc:
         raise _usage(str(exc)) from None

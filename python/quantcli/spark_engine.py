@@ -100,11 +100,14 @@ class InputGroup:
     display: str = ""
     recursive: bool = False
     displays: dict[str, str] = field(default_factory=dict)
+    relatives: dict[str, str] = field(default_factory=dict)  # --files-from: tree kept
 
     def relative(self, uri: str) -> PurePosixPath:
         """The path below the group's root (just the name for explicit files)."""
         if self.kind != "files" and uri.startswith(self.root.rstrip("/") + "/"):
             return PurePosixPath(uri[len(self.root.rstrip("/")) + 1 :])
+        if uri in self.relatives:
+            return PurePosixPath(self.relatives[uri])
         return PurePosixPath(posixpath.basename(uri))
 
     def display_of(self, uri: str) -> str:
@@ -634,6 +637,7 @@ def build_plan(
     force: bool = False,
     skip_if_larger: bool = False,
     out_format: str = "png",
+    listed: Sequence[str] = (),
 ) -> _Listing:
     """List the inputs with Spark and decide every output, with the local engine's rules.
 
@@ -642,6 +646,8 @@ def build_plan(
     ending in ``ext`` and files below ``out_dir`` are left out of folders and globs, a
     file named twice is done once, and two inputs with one output name make the second an
     error. Note that Hadoop skips names starting with ``_`` or ``.`` in folders.
+    ``listed`` are ``--files-from`` entries: a relative file path below the current
+    folder keeps its tree in ``out_dir``, as with the local engine.
     """
     from pyspark.sql import functions as F
 
@@ -649,14 +655,23 @@ def build_plan(
     out_display = None if out_dir is None else str(out_dir)
     groups: list[InputGroup] = []
     files: dict[str, str] = {}
+    relatives: dict[str, str] = {}
     slots: list[tuple[str, Any]] = []  # the inputs in command-line order
-    for item in inputs:
+    for item, from_list in [*((i, False) for i in inputs), *((i, True) for i in listed)]:
         uri = _qualify(spark, item)
         kind = _kind(spark, item, uri)
         if kind == "missing":
-            slots.append(("missing", item))
+            slots.append(("missing", (item, from_list)))
         elif kind == "file":
-            files.setdefault(uri, item)
+            path = Path(item)
+            files.setdefault(uri, item if _has_scheme(item) else str(path))
+            if (
+                from_list
+                and not _has_scheme(item)
+                and not path.is_absolute()
+                and ".." not in path.parts
+            ):
+                relatives.setdefault(uri, path.as_posix())
             slots.append(("file", uri))
             continue
         elif kind == "dir":
@@ -670,7 +685,7 @@ def build_plan(
             groups.append(InputGroup("glob", (uri,), _qualify(spark, root).rstrip("/"), display))
             slots.append(("group", len(groups) - 1))
     if files:
-        groups.append(InputGroup("files", tuple(files), displays=dict(files)))
+        groups.append(InputGroup("files", tuple(files), displays=dict(files), relatives=relatives))
 
     frames = []
     listed_in: dict[int, list[str]] = {}
@@ -699,14 +714,14 @@ def build_plan(
         frames.append(frame.select(F.lit(index).alias("group"), "path", "content"))
         listed_in[index] = uris
     files_group = len(groups) - 1
-    listed: list[tuple[int, str] | str] = []  # (group, uri), or a missing input
+    entries: list[tuple[Any, Any]] = []  # (group, uri), or (missing input, from_list)
     for kind, value in slots:
         if kind == "group":
-            listed.extend((value, u) for u in listed_in[value])
+            entries.extend((value, u) for u in listed_in[value])
         elif kind == "file":
-            listed.append((files_group, value))
+            entries.append((files_group, value))
         else:
-            listed.append(value)
+            entries.append(value)
 
     plan = SparkPlan(
         groups=tuple(groups),
@@ -726,9 +741,9 @@ def build_plan(
     folders: set[str] = set()
     sequence: list[str | CompressResult] = []
     group_of: dict[str, int] = {}
-    for entry in listed:
-        if isinstance(entry, str):
-            sequence.append(_missing(entry, ext, out_display, options))
+    for entry in entries:
+        if isinstance(entry[0], str):
+            sequence.append(_missing(entry[0], entry[1], ext, out_display, options))
             continue
         group, uri = entry
         if uri in order:
@@ -760,10 +775,12 @@ def build_plan(
 
 
 def _missing(
-    item: str, ext: str, out_display: str | None, options: QuantizeOptions
+    item: str, from_list: bool, ext: str, out_display: str | None, options: QuantizeOptions
 ) -> CompressResult:
     """The result row of an input that does not exist, as the local engine reports it."""
-    name = Path(item).stem + ext
+    path = Path(item)
+    keep = from_list and not path.is_absolute() and ".." not in path.parts
+    name = str(path.parent / (path.stem + ext)) if keep else path.stem + ext
     output = str(Path(out_display) / name) if out_display else str(Path(item).parent / name)
     return CompressResult(
         path=item, output=output, k=options.k, status="error", error=f"{item}: no such file"
@@ -814,6 +831,7 @@ def compress(
     conf: Iterable[str] = (),
     progress: bool = False,
     pick_k: Any = None,
+    listed: Sequence[str] = (),
 ) -> tuple[int, Iterator[CompressResult]]:
     """Run ``compress`` on Spark: (number of inputs, their results in input order).
 
@@ -833,6 +851,8 @@ def compress(
     spark
         A session to use; otherwise one is made from ``master`` and ``conf``, and
         stopped once the results are consumed.
+    listed
+        ``--files-from`` entries (see :func:`build_plan`).
     pick_k
         ``-k auto``: a picklable ``pick_k(pixels, options)`` run on the executors, as
         :func:`quantcli.api.compress_bytes` takes it.
@@ -853,6 +873,7 @@ def compress(
             force=force,
             skip_if_larger=skip_if_larger,
             out_format=out_format,
+            listed=listed,
         )
     except BaseException:
         if created:
