@@ -430,3 +430,16 @@ def test_cli_compress_auto_records_the_chosen_k(run_cli, blob_files, tmp_path):
     )
     assert proc.stdout.startswith(b"\x89PNG")
     run_cli("compress", blob_files / "blobs3.png", "-k", "automatic", check_rc=2)
+
+
+def test_cli_compress_auto_error_rows_have_no_k(run_cli, blob_files, tmp_path):
+    (blob_files / "broken.png").write_bytes(b"not an image")
+    proc = run_cli(
+        "compress", blob_files, "-k", "auto", "--json", "--out-dir", tmp_path / "o", check_rc=1
+    )
+    rows = {
+        json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line)
+        for line in proc.stdout.decode().splitlines()
+    }
+    assert rows["broken.png"]["status"] == "error" and rows["broken.png"]["k"] is None
+    assert rows["blobs3.png"]["k"] == 3

@@ -73,7 +73,7 @@ class CompressResult:
 
     path: str
     output: str | None
-    k: int
+    k: int | None  # None only for an error row of ``-k auto``
     colors: int | None = None
     bytes_in: int | None = None
     bytes_out: int | None = None

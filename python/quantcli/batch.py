@@ -38,8 +38,12 @@ def default_ext(k: int | str, out_dir: bool) -> str:
 
 
 def expand_inputs(
-    inputs: Iterable[str], *, recursive: bool, skip_suffix: str | None = None,
-    out_dir: Path | None = None, keep_relative: bool = False,
+    inputs: Iterable[str],
+    *,
+    recursive: bool,
+    skip_suffix: str | None = None,
+    out_dir: Path | None = None,
+    keep_relative: bool = False,
 ) -> Iterator[tuple[Path, Path]]:
     """Yield ``(file, relative path)`` for files, folders and globs, in a stable order.
 
@@ -151,7 +155,13 @@ def plan_jobs(
             target = source.parent / (source.stem + ext)
         resolved = Path(os.path.abspath(target))
         if resolved in seen:
-            jobs.append(Job(source, None, f"{source}: output {target} is also the output of {seen[resolved]}"))
+            jobs.append(
+                Job(
+                    source,
+                    None,
+                    f"{source}: output {target} is also the output of {seen[resolved]}",
+                )
+            )
             continue
         seen[resolved] = source
         jobs.append(Job(source, target))
@@ -166,8 +176,11 @@ def run_jobs(
     force: bool = False,
     skip_if_larger: bool = False,
     compress: Callable[..., CompressResult] = compress_file,
+    k_per_file: bool = False,
 ) -> Iterator[CompressResult]:
     """Compress every job on ``workers`` threads; yield results in input order.
+
+    With ``k_per_file`` (``-k auto``) K is chosen per file, so an error row has no K.
 
     The C++ core releases the GIL, so threads use every core. At most a few jobs per
     worker are in flight, so a list of millions of files needs little memory. A failure
@@ -178,19 +191,24 @@ def run_jobs(
     if options.threads == 0 and workers > 1:
         options = replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
 
+    error_k = None if k_per_file else options.k
+
     def one(job: Job) -> CompressResult:
         start = time.perf_counter()
         if job.output is None:
-            return _error(job, job.error or "no output", options, start)
+            return _error(job, job.error or "no output", error_k, start)
         try:
-            return compress(job.source, job.output, force=force, skip_if_larger=skip_if_larger,
-                            options=options)
+            return compress(
+                job.source, job.output, force=force, skip_if_larger=skip_if_larger, options=options
+            )
         except QuantcliError as exc:
-            return _error(job, str(exc), options, start)
+            return _error(job, str(exc), error_k, start)
         except MemoryError:
-            return _error(job, f"{job.source}: out of memory", options, start)
+            return _error(job, f"{job.source}: out of memory", error_k, start)
         except Exception as exc:  # a bug must cost one file, not the rest of the batch
-            return _error(job, f"{job.source}: internal error ({type(exc).__name__}: {exc})", options, start)
+            return _error(
+                job, f"{job.source}: internal error ({type(exc).__name__}: {exc})", error_k, start
+            )
 
     if workers <= 1:
         for job in jobs:
@@ -207,8 +225,12 @@ def run_jobs(
             yield window.popleft().result()
 
 
-def _error(job: Job, message: str, options: QuantizeOptions, start: float) -> CompressResult:
+def _error(job: Job, message: str, k: int | None, start: float) -> CompressResult:
     return CompressResult(
-        path=str(job.source), output=None if job.output is None else str(job.output),
-        k=options.k, seconds=time.perf_counter() - start, status="error", error=message,
+        path=str(job.source),
+        output=None if job.output is None else str(job.output),
+        k=k,
+        seconds=time.perf_counter() - start,
+        status="error",
+        error=message,
     )

@@ -247,7 +247,8 @@ def compress(
     one = compress_file if pick_k is None else functools.partial(compress_file, pick_k=pick_k)
     one = _palette_compress(shared_palette, plan, options, workers, one)
     results = run_jobs(
-        plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger, compress=one
+        plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger, compress=one,
+        k_per_file=pick_k is not None,
     )
     raise typer.Exit(_report(results, len(plan), as_json=as_json, quiet=quiet))
 
