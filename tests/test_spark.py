@@ -285,6 +285,36 @@ def test_cli_shared_palette_equals_the_local_engines(folder, run_cli, tmp_path):
     assert len(palettes) == 1  # every output has exactly the one shared palette
 
 
+@pytest.mark.spark
+def test_choose_k_on_spark_prints_the_local_engines_rows(spark, run_cli, tmp_path):
+    from quantcli.cli import app
+    from test_choosek import blob_image
+    from typer.testing import CliRunner
+
+    folder = tmp_path / "blobs"
+    folder.mkdir()
+    iio.imwrite(folder / "three.png", blob_image(3, seed=1))
+    iio.imwrite(folder / "four.png", blob_image(4, seed=2))
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+
+    def rows(text: str) -> list[dict]:
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"}
+                for line in text.splitlines()]
+
+    args = ["choose-k", str(folder), "--json", "--ks", "2,3,4,5"]
+    runner = CliRunner()
+    for extra in ([], ["--shared"]):
+        local = run_cli(*args, *extra)
+        assert local.returncode == 1  # the corrupt file
+        # The session fixture's SparkContext serves --master local[2] in-process.
+        on_spark = runner.invoke(app, [*args, *extra, "--engine", "spark", "--master", "local[2]"])
+        assert on_spark.exit_code == 1, on_spark.output
+        expected = rows(local.stdout.decode())
+        assert rows(on_spark.stdout) == expected
+        # corrupt.png, four.png, three.png; or the error, then the set's one K.
+        assert [r["k"] for r in expected] == ([None, 4] if extra else [None, 4, 3])
+
+
 def test_without_pyspark_the_engine_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(InvalidOptionError, match=r"pip install 'quantcli\[spark\]'"):

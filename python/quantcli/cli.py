@@ -59,6 +59,19 @@ def _main(
     """Shrink images to K colours and write small palette PNGs."""
 
 
+# The Spark options, shared by compress and choose-k.
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="local (default): threads on this machine; spark: a Spark cluster.")
+]
+MasterOption = Annotated[
+    str | None,
+    typer.Option("--master", help="Spark master URL (local[*], spark://..., yarn, k8s://...). --engine spark."),
+]
+ConfOption = Annotated[
+    list[str] | None, typer.Option("--conf", help="Spark setting key=value; repeatable. --engine spark.")
+]
+
+
 def _usage(message: str) -> typer.Exit:
     typer.echo(f"quantcli: error: {message}", err=True)
     return typer.Exit(EXIT_USAGE)
@@ -160,16 +173,9 @@ def compress(
             "(two passes); FILE.png: remap onto that image's palette, like pngquant --map (-k is then unused).",
         ),
     ] = "per-image",
-    engine: Annotated[
-        str, typer.Option("--engine", help="local (default): threads on this machine; spark: a Spark cluster.")
-    ] = "local",
-    master: Annotated[
-        str | None,
-        typer.Option("--master", help="Spark master URL (local[*], spark://..., yarn, k8s://...). --engine spark."),
-    ] = None,
-    conf: Annotated[
-        list[str] | None, typer.Option("--conf", help="Spark setting key=value; repeatable. --engine spark.")
-    ] = None,
+    engine: EngineOption = "local",
+    master: MasterOption = None,
+    conf: ConfOption = None,
     out_format: Annotated[
         str,
         typer.Option("--out-format", help="png (default): one file per input; parquet: one table in --out-dir "
@@ -503,6 +509,9 @@ def choose_k(
             "--json", help="Print one JSON object per input (or per shared set) instead of tables."
         ),
     ] = False,
+    engine: EngineOption = "local",
+    master: MasterOption = None,
+    conf: ConfOption = None,
 ) -> None:
     """Recommend a palette size K per image: by silhouette, elbow or a quality target.
 
@@ -539,6 +548,23 @@ def choose_k(
         raise _usage("no input (give files, folders, globs or -)")
     if "-" in names and len(names) > 1:
         raise _usage("- (stdin) must be the only input")
+    if engine not in ("local", "spark"):
+        raise _usage(f"--engine takes local or spark; got {engine}")
+    if engine == "spark":
+        if "-" in names:
+            raise _usage("--engine spark reads files, folders and URIs; - is for the local engine")
+        try:
+            from . import spark_engine
+
+            outcomes = spark_engine.choose_k(
+                names, choose=choose, quantize=fit, shared=shared, recursive=recursive,
+                master=master, conf=conf or [], progress=sys.stderr.isatty(),
+            )
+        except QuantcliError as exc:
+            raise _usage(str(exc)) from None
+        raise typer.Exit(_report_choose_k(outcomes, as_json=as_json, plot=plot))
+    if master is not None or conf:
+        raise _usage("--master and --conf need --engine spark")
     sources: list[str | bytes] = (
         [sys.stdin.buffer.read()]
         if names == ["-"]

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import pickle
 import posixpath
 import sys
 import time
@@ -45,6 +46,8 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from .api import CompressResult, compress_bytes
+from .choosek import ChooseKError, ChooseKOptions, ChooseKResult, choose_k_histogram
+from .choosek import choose_k as choose_k_pixels
 from .errors import InvalidOptionError, OutputExistsError, OutputWriteError, QuantcliError
 from .images import IMAGE_EXTENSIONS, _link_no_replace
 from .options import QuantizeOptions
@@ -72,7 +75,8 @@ _RESULT_SCHEMA = (
     "bytes_out long, psnr double, seconds double, status string, error string"
 )
 _PARQUET_SCHEMA = _RESULT_SCHEMA + ", png binary"
-_HISTOGRAM_SCHEMA = "colors binary, counts binary, images long"
+_HISTOGRAM_SCHEMA = "colors binary, counts binary, images long, channels int, errors binary"
+_CHOOSE_K_SCHEMA = "source string, outcome binary"  # a pickled ChooseKResult or ChooseKError
 
 # Only tests set this: the first attempt of the task for partition 0 writes one output,
 # leaves a temporary file behind as a killed writer would, and fails.
@@ -453,7 +457,12 @@ def _simulate_killed_writer(
 
 
 def _histogram_partition(plan: SparkPlan) -> Any:
-    """The ``mapInPandas`` function of pass 1: one merged histogram per partition."""
+    """The ``mapInPandas`` function of pass 1: one merged histogram per partition.
+
+    The row also carries the most channels of any image (choose-k's MSE divides by it)
+    and the pickled ``[(uri, message)]`` of the files that could not be read (compress
+    reports those in pass 2; ``choose-k --shared`` reports them from here).
+    """
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         import pandas as pd
@@ -462,31 +471,54 @@ def _histogram_partition(plan: SparkPlan) -> Any:
         from .palette import image_histogram
 
         merger = HistogramMerger()
+        channels = 0
+        errors: list[tuple[str, str]] = []
         for batch in batches:
             for group, uri, content in zip(
                 batch["group"], batch["path"], batch["content"], strict=True
             ):
-                if (int(group), uri) in plan.skip or uri in plan.conflicts or not content:
+                if (int(group), uri) in plan.skip or uri in plan.conflicts:
                     continue
+                name = plan.groups[int(group)].display_of(uri)
                 try:
-                    merger.add(image_histogram(read_image(bytes(content), name=uri)))
-                except (QuantcliError, MemoryError):
-                    continue  # reported by pass 2
+                    pixels = read_image(bytes(content) if content is not None else b"", name=name)
+                    merger.add(image_histogram(pixels))
+                except QuantcliError as exc:
+                    errors.append((uri, str(exc)))
+                    continue
+                except MemoryError:
+                    errors.append((uri, f"{name}: out of memory"))
+                    continue
+                channels = max(channels, pixels.shape[2])
         hist = merger.result()
-        if hist is not None:
-            colors, counts = hist.to_bytes()
-            yield pd.DataFrame({"colors": [colors], "counts": [counts], "images": [merger.images]})
+        if hist is not None or errors:
+            colors, counts = hist.to_bytes() if hist is not None else (b"", b"")
+            yield pd.DataFrame(
+                {
+                    "colors": [colors],
+                    "counts": [counts],
+                    "images": [merger.images],
+                    "channels": [channels],
+                    "errors": [pickle.dumps(errors)],
+                }
+            )
 
     return run
 
 
-def _merge_pair(
-    a: tuple[bytes, bytes, int] | None, b: tuple[bytes, bytes, int] | None
-) -> tuple[bytes, bytes, int] | None:
+# (colors, counts, images, channels, errors) of pass 1, for a partition or merged.
+_Pass1 = tuple[bytes, bytes, int, int, list[tuple[str, str]]]
+
+
+def _merge_pair(a: _Pass1 | None, b: _Pass1 | None) -> _Pass1 | None:
     if a is None or b is None:
         return a if b is None else b
-    merged = ColorHistogram.from_bytes(a[0], a[1]).merge(ColorHistogram.from_bytes(b[0], b[1]))
-    return (*merged.to_bytes(), a[2] + b[2])
+    if not a[0] or not b[0]:  # a partition where no image could be read
+        colors, counts = (a[0], a[1]) if a[0] else (b[0], b[1])
+    else:
+        hist = ColorHistogram.from_bytes(a[0], a[1])
+        colors, counts = hist.merge(ColorHistogram.from_bytes(b[0], b[1])).to_bytes()
+    return colors, counts, a[2] + b[2], max(a[3], b[3]), a[4] + b[4]
 
 
 # ---------------------------------------------------------------------------------------
@@ -800,17 +832,26 @@ def _rows_for_dropped_files(
     return rows
 
 
+def collection_histogram(listing: _Listing) -> _Pass1 | None:
+    """Pass 1: per-partition histograms, tree-merged (``treeAggregate``) into one.
+
+    Returns (colors, counts, images, channels, errors) as :func:`_merge_pair` keeps them,
+    with ``colors`` empty when no image could be read; None when nothing was listed.
+    """
+    if listing.frame is None:
+        return None
+    rows = listing.frame.mapInPandas(_histogram_partition(listing.plan), _HISTOGRAM_SCHEMA)
+    return rows.rdd.map(
+        lambda r: (bytes(r[0]), bytes(r[1]), int(r[2]), int(r[3]), pickle.loads(r[4]))
+    ).treeAggregate(None, _merge_pair, _merge_pair, depth=2)
+
+
 def shared_palette(
     spark: SparkSession, listing: _Listing, options: QuantizeOptions
 ) -> tuple[np.ndarray, int]:
-    """Pass 1: per-partition histograms, tree-merged, one fit: (palette, images counted)."""
-    if listing.frame is None:
-        return fit_shared_palette(None, options), 0
-    rows = listing.frame.mapInPandas(_histogram_partition(listing.plan), _HISTOGRAM_SCHEMA)
-    merged = rows.rdd.map(lambda r: (bytes(r[0]), bytes(r[1]), int(r[2]))).treeAggregate(
-        None, _merge_pair, _merge_pair, depth=2
-    )
-    if merged is None:
+    """Pass 1 and one fit: (palette, images counted)."""
+    merged = collection_histogram(listing)
+    if merged is None or not merged[0]:
         return fit_shared_palette(None, options), 0
     return fit_shared_palette(ColorHistogram.from_bytes(merged[0], merged[1]), options), merged[2]
 
@@ -949,6 +990,150 @@ def _run(
                 status=r["status"],
                 error=r["error"],
             )
+    finally:
+        if stop:
+            spark.stop()
+
+
+# ---------------------------------------------------------------------------------------
+# choose-k: the same listing, one small row per image (or one histogram pass, --shared).
+
+
+def choose_k_row(
+    plan: SparkPlan, group: int, uri: str, content: bytes, choose: ChooseKOptions
+) -> dict[str, Any] | None:
+    """Choose K for one listed file on an executor: {"source", "outcome" (pickled)}.
+
+    Returns None for a file that another input already named. The work is
+    :func:`quantcli.choosek.choose_k`, the function behind the local engine.
+    """
+    from .images import read_image
+
+    if (group, uri) in plan.skip:
+        return None
+    start = time.perf_counter()
+    name = plan.groups[group].display_of(uri)
+    outcome: ChooseKResult | ChooseKError
+    try:
+        pixels = read_image(content, name=name)
+        result = choose_k_pixels(pixels, choose, quantize=plan.options, name=name)
+        outcome = replace(result, seconds=time.perf_counter() - start)
+    except QuantcliError as exc:
+        outcome = ChooseKError(name, str(exc), time.perf_counter() - start)
+    except MemoryError:
+        outcome = ChooseKError(name, f"{name}: out of memory", time.perf_counter() - start)
+    return {"source": uri, "outcome": pickle.dumps(outcome)}
+
+
+def _choose_k_partition(plan: SparkPlan, choose: ChooseKOptions) -> Any:
+    """The ``mapInPandas`` function of ``choose-k``: one row per image."""
+
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pandas as pd
+        from pyspark import TaskContext
+
+        here = plan
+        if plan.options.threads == 0:  # as in compress: the cores the task holds
+            ctx = TaskContext.get()
+            cpus = max(1, ctx.cpus() if ctx else 1)
+            here = replace(plan, options=replace(plan.options, threads=cpus))
+        for batch in batches:
+            rows = []
+            for group, uri, content in zip(
+                batch["group"], batch["path"], batch["content"], strict=True
+            ):
+                row = choose_k_row(
+                    here, int(group), uri, bytes(content) if content is not None else b"", choose
+                )
+                if row is not None:
+                    rows.append(row)
+            yield pd.DataFrame(rows, columns=["source", "outcome"])
+
+    return run
+
+
+def choose_k(
+    inputs: Sequence[str],
+    *,
+    choose: ChooseKOptions,
+    quantize: QuantizeOptions,
+    shared: bool = False,
+    recursive: bool = False,
+    spark: SparkSession | None = None,
+    master: str | None = None,
+    conf: Iterable[str] = (),
+    progress: bool = False,
+) -> Iterator[ChooseKResult | ChooseKError]:
+    """Run ``choose-k`` on Spark: the local engine's outcomes, in its order.
+
+    Inputs are listed as :func:`compress` lists them. Per image, a ``mapInPandas``
+    calls :func:`quantcli.choosek.choose_k` on each decoded image. With ``shared``,
+    pass 1 of the shared palette builds the collection's histogram and the driver runs
+    :func:`quantcli.choosek.choose_k_histogram` on it; unreadable files come first, as
+    from :func:`quantcli.choosek.choose_k_shared`.
+    """
+    created = False
+    if spark is None:
+        spark, created = get_session(master, conf, progress=progress)
+    try:
+        listing = build_plan(spark, inputs, options=quantize, ext=".png", recursive=recursive)
+    except BaseException:
+        if created:
+            spark.stop()
+        raise
+    # Output names mean nothing here: two inputs with one output name are both scored.
+    listing.plan = replace(listing.plan, conflicts={})
+    return _run_choose_k(spark, listing, choose, shared, stop=created)
+
+
+def _run_choose_k(
+    spark: SparkSession, listing: _Listing, choose: ChooseKOptions, shared: bool, *, stop: bool
+) -> Iterator[ChooseKResult | ChooseKError]:
+    plan = listing.plan
+    try:
+        missing = [
+            ChooseKError(e.path, e.error or "")
+            for e in listing.sequence
+            if isinstance(e, CompressResult)
+        ]
+        if listing.frame is None:
+            yield from missing
+            return
+        sc = spark.sparkContext
+        if sc.getLocalProperty("spark.jobGroup.id") is None:
+            sc.setJobGroup(f"quantcli-{plan.token}", "quantcli choose-k")
+        if shared:
+            start = time.perf_counter()
+            merged = collection_histogram(listing)
+            failed = {} if merged is None else dict(merged[4])
+            for entry in listing.sequence:  # unreadable files first, in input order
+                if isinstance(entry, CompressResult):
+                    yield ChooseKError(entry.path, entry.error or "")
+                elif entry in failed:
+                    name = plan.groups[listing.group_of[entry]].display_of(entry)
+                    yield ChooseKError(name, failed[entry])
+            if merged is None or not merged[0]:
+                return
+            hist = ColorHistogram.from_bytes(merged[0], merged[1])
+            images = merged[2]
+            name = f"shared ({images} image{'s' if images != 1 else ''})"
+            result = choose_k_histogram(
+                hist.colors, hist.counts, choose, quantize=plan.options, channels=merged[3],
+                name=name,
+            )
+            yield replace(result, images=images, seconds=time.perf_counter() - start)
+            return
+        rows = listing.frame.mapInPandas(_choose_k_partition(plan, choose), _CHOOSE_K_SCHEMA)
+        outcomes = {r["source"]: pickle.loads(r["outcome"]) for r in rows.collect()}
+        for entry in listing.sequence:  # input order
+            if isinstance(entry, CompressResult):
+                yield ChooseKError(entry.path, entry.error or "")
+            elif entry in outcomes:
+                yield outcomes[entry]
+            else:  # Spark's scan drops zero-byte files
+                row = choose_k_row(plan, listing.group_of[entry], entry, b"", choose)
+                if row is not None:
+                    yield pickle.loads(row["outcome"])
     finally:
         if stop:
             spark.stop()
