@@ -110,9 +110,7 @@ def run_sklearn(pixels: np.ndarray) -> Row:
     for k in KS:
         labels = KMeans(n_clusters=k, n_init="auto", random_state=0).fit_predict(x)
         scores[k] = float(silhouette_score(x, labels, sample_size=SAMPLE, random_state=0))
-    return Row(
-        time.perf_counter() - t0, best(scores), scores, note="Euclidean, 10,000-pixel sample"
-    )
+    return Row(time.perf_counter() - t0, best(scores), scores, note="Euclidean, 10,000-pixel sample")
 
 
 class Spark:
@@ -198,23 +196,13 @@ def machine() -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--images", type=int, default=6, help="photos to use (default 6)")
-    parser.add_argument(
-        "--repeat", type=int, default=3, help="quantcli runs per image; the median counts"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="quantcli runs per image; the median counts")
     parser.add_argument("--no-sklearn", action="store_true", help="skip scikit-learn")
-    parser.add_argument(
-        "--spark", action="store_true", help="also run the Spark MLlib loop (minutes)"
-    )
-    parser.add_argument(
-        "--spark-images", type=int, default=1, help="images for --spark (default 1)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=RESULTS, help=f"markdown file (default {RESULTS})"
-    )
+    parser.add_argument("--spark", action="store_true", help="also run the Spark MLlib loop (minutes)")
+    parser.add_argument("--spark-images", type=int, default=1, help="images for --spark (default 1)")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"markdown file (default {RESULTS})")
     args = parser.parse_args()
 
     header = machine()
@@ -226,28 +214,23 @@ def main() -> None:
         pixels = pixels_of(path)
         rows[path.stem] = {"quantcli": run_quantcli(pixels, args.repeat)}
         print(
-            f"{path.stem}: quantcli K={rows[path.stem]['quantcli'].k} "
-            f"{rows[path.stem]['quantcli'].seconds:.3f} s",
+            f"{path.stem}: quantcli K={rows[path.stem]['quantcli'].k} {rows[path.stem]['quantcli'].seconds:.3f} s",
             flush=True,
         )
         if not args.no_sklearn:
             rows[path.stem]["sklearn"] = run_sklearn(pixels)
             print(
-                f"{path.stem}: sklearn K={rows[path.stem]['sklearn'].k} "
-                f"{rows[path.stem]['sklearn'].seconds:.1f} s",
+                f"{path.stem}: sklearn K={rows[path.stem]['sklearn'].k} {rows[path.stem]['sklearn'].seconds:.1f} s",
                 flush=True,
             )
         if spark is not None and i < args.spark_images:
             rows[path.stem]["spark"] = spark.tutorial_loop(pixels)
             print(
-                f"{path.stem}: spark K={rows[path.stem]['spark'].k} "
-                f"{rows[path.stem]['spark'].seconds:.1f} s",
+                f"{path.stem}: spark K={rows[path.stem]['spark'].k} {rows[path.stem]['spark'].seconds:.1f} s",
                 flush=True,
             )
             ours = rows[path.stem]["quantcli"].scores
-            evaluated = {
-                k: spark.evaluate_labels(pixels, quantcli_pixel_labels(pixels, k)) for k in KS
-            }
+            evaluated = {k: spark.evaluate_labels(pixels, quantcli_pixel_labels(pixels, k)) for k in KS}
             worst = max(abs(evaluated[k] - ours[k]) for k in KS)
             agreement.append(
                 f"- {path.stem}: Spark's `ClusteringEvaluator` on quantcli's own labels, "
@@ -274,9 +257,7 @@ def main() -> None:
         *header,
     ]
     if spark is not None:
-        lines.append(
-            f"- Spark {spark.spark.version} session start-up (not counted): {spark.startup:.1f} s"
-        )
+        lines.append(f"- Spark {spark.spark.version} session start-up (not counted): {spark.startup:.1f} s")
     lines += [
         "",
         "| image | " + " | ".join(labels[t] for t in tools) + " |",
@@ -308,17 +289,13 @@ def main() -> None:
     lines += ["", "## Targets", ""]
     verdict = "PASS" if max(q_times) <= TARGET_SECONDS else "FAIL"
     lines.append(
-        f"- {verdict}: quantcli K = 2..12 at most {TARGET_SECONDS:g} s per 640x480 photo "
-        f"(max {max(q_times):.3f} s)"
+        f"- {verdict}: quantcli K = 2..12 at most {TARGET_SECONDS:g} s per 640x480 photo (max {max(q_times):.3f} s)"
     )
     if spark is not None:
         compared = [(n, r) for n, r in rows.items() if "spark" in r]
         same = [n for n, r in compared if r["spark"].k == r["quantcli"].k]
         verdict = "PASS" if len(same) == len(compared) else "FAIL"
-        lines.append(
-            f"- {verdict}: same recommended K as the MLlib loop on {len(same)} of {len(compared)} "
-            "image(s)"
-        )
+        lines.append(f"- {verdict}: same recommended K as the MLlib loop on {len(same)} of {len(compared)} image(s)")
         lines += agreement
         lines += [
             "",
@@ -329,9 +306,7 @@ def main() -> None:
         ]
         for name, r in compared:
             for k in KS:
-                lines.append(
-                    f"| {name} | {k} | {r['spark'].scores[k]:.4f} | {r['quantcli'].scores[k]:.4f} |"
-                )
+                lines.append(f"| {name} | {k} | {r['spark'].scores[k]:.4f} | {r['quantcli'].scores[k]:.4f} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -87,11 +87,7 @@ def photo_sources() -> list[tuple[str, Path]]:
     skimage_dir = _skimage_data_dir()
     samples = []
     if skimage_dir is not None:
-        samples = [
-            (f"skimage-{Path(n).stem}", skimage_dir / n)
-            for n in SKIMAGE_PHOTOS
-            if (skimage_dir / n).is_file()
-        ]
+        samples = [(f"skimage-{Path(n).stem}", skimage_dir / n) for n in SKIMAGE_PHOTOS if (skimage_dir / n).is_file()]
     order: list[tuple[str, Path]] = []
     while mate or samples:
         for _ in range(2):
@@ -233,9 +229,7 @@ def _import_quantcli() -> None:
         try:
             import quantcli  # noqa: F401
         except ImportError as exc:
-            sys.exit(
-                f"cannot import quantcli ({exc}); build it and copy _core*.so into python/quantcli/"
-            )
+            sys.exit(f"cannot import quantcli ({exc}); build it and copy _core*.so into python/quantcli/")
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,15 +270,11 @@ def psnr(reference: np.ndarray, other: np.ndarray) -> float:
 
 def count_colors(rgb: np.ndarray) -> int:
     """Distinct RGB colours in an (h, w, 3) uint8 image."""
-    packed = (
-        (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
-    )
+    packed = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     return int(np.unique(packed).size)
 
 
-def measure_image(
-    tools: list[str], image: CorpusImage, original: np.ndarray, k: int, repeat: int
-) -> list[Row]:
+def measure_image(tools: list[str], image: CorpusImage, original: np.ndarray, k: int, repeat: int) -> list[Row]:
     """Run every tool ``repeat`` times on one image, then check each tool's output.
 
     The repeats go round the tools (A B C, A B C, ...) rather than A A A, B B B, so that a
@@ -321,9 +311,7 @@ def measure_image(
     return list(rows.values())
 
 
-def _check_output(
-    row: Row, cpu_times: list[float], dst: Path, original: np.ndarray, k: int
-) -> None:
+def _check_output(row: Row, cpu_times: list[float], dst: Path, original: np.ndarray, k: int) -> None:
     """Fill in a row's time, size, PSNR and colour count from its runs and its output file."""
     if row.error:
         return
@@ -444,8 +432,7 @@ def target_lines(by_tool: dict[str, Summary], k: int) -> list[str]:
         out.append(
             line(
                 q.mean_psnr >= s.mean_psnr,
-                f"K={k} quantcli mean PSNR {q.mean_psnr:.2f} dB >= scikit-learn "
-                f"{s.mean_psnr:.2f} dB",
+                f"K={k} quantcli mean PSNR {q.mean_psnr:.2f} dB >= scikit-learn {s.mean_psnr:.2f} dB",
             )
         )
     else:
@@ -510,13 +497,10 @@ def machine_description(tools: list[str]) -> list[str]:
         f"- RAM: {ram}",
         f"- OS: {os_name}",
         f"- Python {platform.python_version()}, NumPy {np.__version__}, Pillow {PIL.__version__}",
-        f"- quantcli {quantcli.__version__}, git {_git_commit()}, "
-        f"core `{Path(quantcli._core.__file__).name}`",
+        f"- quantcli {quantcli.__version__}, git {_git_commit()}, core `{Path(quantcli._core.__file__).name}`",
     ]
     if "pngquant" in tools:
-        version = subprocess.run(
-            ["pngquant", "--version"], capture_output=True, text=True
-        ).stdout.strip()
+        version = subprocess.run(["pngquant", "--version"], capture_output=True, text=True).stdout.strip()
         lines.append(f"- pngquant {version} ({shutil.which('pngquant')})")
     if "sklearn" in tools:
         import sklearn
@@ -675,10 +659,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = (
                     f"ERROR {row.error}"
                     if row.error
-                    else (
-                        f"{row.seconds:7.3f} s  {row.psnr:6.2f} dB  {row.bytes_out:>9,} B  "
-                        f"{row.colors:>3} colours"
-                    )
+                    else (f"{row.seconds:7.3f} s  {row.psnr:6.2f} dB  {row.bytes_out:>9,} B  {row.colors:>3} colours")
                 )
                 print(
                     f"K={k:<3} [{i:>2}/{len(images)}] {image.name:<24} {row.tool:<13} {status}",
@@ -694,11 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         summaries = [s for t in args.tools if (s := summarise(rows, t, k)) is not None]
         sections.append(markdown_table(summaries, k, input_bytes))
         lines = target_lines({s.tool: s for s in summaries}, k)
-        checks += (
-            lines
-            if k == 256
-            else [f"{ln} (informational; the targets are at K=256)" for ln in lines]
-        )
+        checks += lines if k == 256 else [f"{ln} (informational; the targets are at K=256)" for ln in lines]
     if 256 not in args.ks:
         checks.insert(0, "SKIP: the targets are defined at K=256, which this run did not include")
 

@@ -67,9 +67,7 @@ def machine() -> str:
         platform.processor(),
     )
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[
-        0
-    ]
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr.splitlines()[0]
     import pyspark
 
     return (
@@ -140,8 +138,7 @@ def part1(spark, args, lines: list[str]) -> None:
         f"| local engine, `--jobs {args.cores}` | {t_local:.1f} | 1.00x |",
         f"| `--engine spark --master local[{args.cores}]`, first run (Python workers start) "
         f"| {t_spark1:.1f} | {t_spark1 / t_local:.2f}x |",
-        f"| `--engine spark --master local[{args.cores}]`, second run | {t_spark2:.1f} "
-        f"| {t_spark2 / t_local:.2f}x |",
+        f"| `--engine spark --master local[{args.cores}]`, second run | {t_spark2:.1f} | {t_spark2 / t_local:.2f}x |",
         "",
         f"Spark engine outputs byte-identical to the local engine's: **{ok}** ({written} files). "
         f"Slowest single image (local): {max(r.seconds for r in r_local):.1f} s.",
@@ -169,9 +166,7 @@ def mllib_quantize(spark, img: np.ndarray, k: int, seed: int = 0) -> tuple[np.nd
     features = VectorAssembler(inputCols=["r", "g", "b"], outputCol="features").transform(frame)
     features = features.select("features").cache()
     model = KMeans(k=k, seed=seed, featuresCol="features").fit(features)
-    labels = np.asarray(
-        model.transform(features).select("prediction").toPandas()["prediction"], dtype=np.int64
-    )
+    labels = np.asarray(model.transform(features).select("prediction").toPandas()["prediction"], dtype=np.int64)
     features.unpersist()
     centres = np.clip(np.rint(np.asarray(model.clusterCenters())), 0, 255).astype(np.uint8)
     return centres[labels].reshape(img.shape), model.summary.numIter
@@ -190,9 +185,7 @@ def part2(spark, args, lines: list[str]) -> None:
         t_q = time.perf_counter() - start
         # Without run-preferring remap (which trades ~0.05 dB for smaller files).
         _, q0 = compress_pixels(np.ascontiguousarray(img), replace(options, run_margin=0))
-        rows.append(
-            (i, t_ml, psnr(img, got), iters, t_q, psnr(img, q.to_image()), psnr(img, q0.to_image()))
-        )
+        rows.append((i, t_ml, psnr(img, got), iters, t_q, psnr(img, q.to_image()), psnr(img, q0.to_image())))
         print(rows[-1], flush=True)
     lines += [
         f"## 2. One 640x480 image at a time, K={args.k}: MLlib KMeans on pixel rows vs quantcli",
@@ -203,8 +196,7 @@ def part2(spark, args, lines: list[str]) -> None:
     ]
     for i, t_ml, p_ml, iters, t_q, p_q, p_q0 in rows:
         lines.append(
-            f"| {i} | {t_ml:.2f} | {p_ml:.2f} | {iters} | {t_q:.4f} | {p_q:.2f} | {p_q0:.2f} "
-            f"| {t_ml / t_q:.0f}x |"
+            f"| {i} | {t_ml:.2f} | {p_ml:.2f} | {iters} | {t_q:.4f} | {p_q:.2f} | {p_q0:.2f} | {t_ml / t_q:.0f}x |"
         )
     med_ml = statistics.median(r[1] for r in rows)
     med_q = statistics.median(r[4] for r in rows)
@@ -254,9 +246,7 @@ def cut_thumbnails(count: int, size: tuple[int, int] = (96, 72)) -> Path:
     return thumbs
 
 
-def mllib_collection(
-    spark, thumbs: Path, k: int, max_iter: int, limit: int
-) -> tuple[float, int, float, int]:
+def mllib_collection(spark, thumbs: Path, k: int, max_iter: int, limit: int) -> tuple[float, int, float, int]:
     """MLlib KMeans on every pixel of ``limit`` thumbnails: (seconds, iterations, cost, pixels)."""
     from pyspark.ml.clustering import KMeans
     from pyspark.ml.feature import VectorAssembler
@@ -296,8 +286,7 @@ def part3(spark, args, lines: list[str]) -> None:
     psnr_local = statistics.mean(r.psnr for r in r_local if r.psnr)
     n_pixels = int(hist.counts.sum())
     lines += [
-        f"## 3. One shared palette for {len(r_local)} thumbnails (96x72 tiles of the photos), "
-        f"K={args.k}",
+        f"## 3. One shared palette for {len(r_local)} thumbnails (96x72 tiles of the photos), K={args.k}",
         "",
         f"{n_pixels / 1e6:.1f} M pixels, {len(hist.colors) / 1e6:.2f} M distinct colours.",
         "",

@@ -25,10 +25,15 @@ def cli_command() -> list[str]:
 def run_cli():
     """Run ``quantcli ARGS...`` as a subprocess; returns the CompletedProcess (bytes)."""
 
-    def run(*args: str | os.PathLike[str], stdin: bytes | None = None, cwd: Path | None = None,
-            check_rc: int | None = None) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        *args: str | os.PathLike[str], stdin: bytes | None = None, cwd: Path | None = None, check_rc: int | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
         proc = subprocess.run(
-            [*cli_command(), *map(str, args)], input=stdin, capture_output=True, cwd=cwd, timeout=300,
+            [*cli_command(), *map(str, args)],
+            input=stdin,
+            capture_output=True,
+            cwd=cwd,
+            timeout=300,
             check=False,
         )
         if check_rc is not None:

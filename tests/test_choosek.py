@@ -39,9 +39,7 @@ BLOB_COLOURS = np.array(
 )
 
 
-def blob_image(
-    n_blobs: int, h: int = 48, w: int = 60, noise: float = 4.0, seed: int = 0
-) -> np.ndarray:
+def blob_image(n_blobs: int, h: int = 48, w: int = 60, noise: float = 4.0, seed: int = 0) -> np.ndarray:
     """``n_blobs`` equal areas of distinct colours plus Gaussian noise."""
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(n_blobs), -(-h * w // n_blobs))[: h * w]
@@ -49,9 +47,7 @@ def blob_image(
     return np.ascontiguousarray(np.clip(np.rint(img), 0, 255).astype(np.uint8).reshape(h, w, 3))
 
 
-def pixel_rows(
-    colors: np.ndarray, counts: np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def pixel_rows(colors: np.ndarray, counts: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The histogram expanded back to one row per pixel, with each pixel's label."""
     reps = counts.astype(np.int64)
     return np.repeat(colors.astype(np.float64), reps, axis=0), np.repeat(labels, reps)
@@ -112,9 +108,7 @@ def test_squared_silhouette_of_a_lone_pixel_is_zero():
     # pair scores 1 (a = 0), so the mean is 2/3.
     img = np.array([[[10, 10, 10], [10, 10, 10], [200, 0, 0]]], dtype=np.uint8)
     colors, counts = _core.histogram(img)
-    assert _core.squared_silhouette(colors, counts, np.arange(2, dtype=np.int32)) == pytest.approx(
-        2 / 3
-    )
+    assert _core.squared_silhouette(colors, counts, np.arange(2, dtype=np.int32)) == pytest.approx(2 / 3)
 
 
 def test_silhouette_rejects_bad_labels():
@@ -202,9 +196,7 @@ def test_quality_is_the_smallest_k_of_an_exhaustive_scan():
         psnr[37],
         psnr[48],
     ):
-        result = choose_k_histogram(
-            colors, counts, ChooseKOptions(method="quality", ks=ks, min_psnr=target)
-        )
+        result = choose_k_histogram(colors, counts, ChooseKOptions(method="quality", ks=ks, min_psnr=target))
         expected = min(k for k in ks if psnr[k] >= target)
         assert result.k == expected and result.target_met
         assert len(result.scores) < len(ks) / 2  # a search, not a scan
@@ -311,9 +303,7 @@ def test_shared_merges_histograms(tmp_path):
     paths = []
     for i, n in enumerate((3, 3, 5)):
         path = tmp_path / f"b{i}.png"
-        quantcli.write_atomic(
-            path, quantcli.compress_pixels(blob_image(n, noise=0), quantcli.QuantizeOptions())[0]
-        )
+        quantcli.write_atomic(path, quantcli.compress_pixels(blob_image(n, noise=0), quantcli.QuantizeOptions())[0])
         paths.append(path)
     (tmp_path / "bad.png").write_bytes(b"not a png")
     result, errors = quantcli.choose_k_shared([*paths, tmp_path / "bad.png"], k_max=8)
@@ -409,10 +399,7 @@ def test_cli_quality_and_usage_errors(run_cli, blob_files):
 def test_cli_compress_auto_records_the_chosen_k(run_cli, blob_files, tmp_path):
     out = tmp_path / "out"
     proc = run_cli("compress", blob_files, "-k", "auto", "--out-dir", out, "--json", check_rc=0)
-    rows = {
-        json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line)
-        for line in proc.stdout.splitlines()
-    }
+    rows = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in proc.stdout.splitlines()}
     assert rows["blobs3.png"]["k"] == 3 and rows["blobs4.png"]["k"] == 4
     pil = pytest.importorskip("PIL.Image")
     with pil.open(out / "blobs4.png") as image:
@@ -434,12 +421,7 @@ def test_cli_compress_auto_records_the_chosen_k(run_cli, blob_files, tmp_path):
 
 def test_cli_compress_auto_error_rows_have_no_k(run_cli, blob_files, tmp_path):
     (blob_files / "broken.png").write_bytes(b"not an image")
-    proc = run_cli(
-        "compress", blob_files, "-k", "auto", "--json", "--out-dir", tmp_path / "o", check_rc=1
-    )
-    rows = {
-        json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line)
-        for line in proc.stdout.decode().splitlines()
-    }
+    proc = run_cli("compress", blob_files, "-k", "auto", "--json", "--out-dir", tmp_path / "o", check_rc=1)
+    rows = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in proc.stdout.decode().splitlines()}
     assert rows["broken.png"]["status"] == "error" and rows["broken.png"]["k"] is None
     assert rows["blobs3.png"]["k"] == 3

@@ -78,11 +78,7 @@ def files_under(root: Path) -> set[str]:
 
 def snapshot(root: Path) -> dict[str, bytes]:
     """Relative path -> bytes of every file below ``root``."""
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def temp_leftovers(root: Path) -> list[Path]:
@@ -92,9 +88,7 @@ def temp_leftovers(root: Path) -> list[Path]:
 
 def error_lines(proc) -> list[str]:
     """The ``quantcli: error: ...`` lines of a finished run's stderr."""
-    return [
-        line for line in proc.stderr.decode().splitlines() if line.startswith("quantcli: error:")
-    ]
+    return [line for line in proc.stderr.decode().splitlines() if line.startswith("quantcli: error:")]
 
 
 def json_rows(text: bytes | str) -> list[dict]:
@@ -143,9 +137,7 @@ def test_default_name_beside_input(run_cli, tmp_path: Path) -> None:
     assert files_under(tmp_path) == {"photo.jpg", "photo-q16.png"}
 
 
-@pytest.mark.parametrize(
-    ("ext", "expected"), [(".small.png", "a.small.png"), ("_k{K}.png", "a_k8.png")]
-)
+@pytest.mark.parametrize(("ext", "expected"), [(".small.png", "a.small.png"), ("_k{K}.png", "a_k8.png")])
 def test_ext_names_the_output(run_cli, tmp_path: Path, ext: str, expected: str) -> None:
     save(tmp_path / "a.png")
     run_cli("compress", tmp_path / "a.png", "-k", "8", "--ext", ext, check_rc=0)
@@ -168,15 +160,11 @@ def test_rerun_beside_input_does_not_compress_own_outputs(run_cli, tree: Path) -
 
 
 @pytest.mark.parametrize("source", [".", "**/*.png"])
-def test_rerun_into_out_dir_inside_input_tree_does_not_nest(
-    run_cli, tree: Path, source: str
-) -> None:
+def test_rerun_into_out_dir_inside_input_tree_does_not_nest(run_cli, tree: Path, source: str) -> None:
     # `quantcli compress . -r --out-dir small/` twice must not compress small/ into small/small/.
     run_cli("compress", source, "-r", "-k", "8", "--out-dir", "small", cwd=tree, check_rc=0)
     first = snapshot(tree)
-    run_cli(
-        "compress", source, "-r", "-k", "8", "--out-dir", "small", "--force", cwd=tree, check_rc=0
-    )
+    run_cli("compress", source, "-r", "-k", "8", "--out-dir", "small", "--force", cwd=tree, check_rc=0)
     assert snapshot(tree) == first
     assert not (tree / "small" / "small").exists()
 
@@ -271,9 +259,7 @@ def test_refuses_to_overwrite_output_file(run_cli, tmp_path: Path) -> None:
     assert_png(target, 8)
 
 
-def test_refuses_to_overwrite_in_out_dir_but_writes_the_rest(
-    run_cli, tree: Path, tmp_path: Path
-) -> None:
+def test_refuses_to_overwrite_in_out_dir_but_writes_the_rest(run_cli, tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     state = _existing(out / "b.png")
@@ -355,9 +341,7 @@ def test_output_name_too_long_fails_that_file_only(run_cli, tmp_path: Path) -> N
     assert temp_leftovers(tmp_path) == []
 
 
-@pytest.mark.skipif(
-    os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod 0o500"
-)
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes through chmod 0o500")
 def test_unwritable_out_dir_fails_cleanly(run_cli, tree: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -525,9 +509,7 @@ def test_json_rows_for_written_skipped_and_error(run_cli, tmp_path: Path) -> Non
     save_tiny(src / "b.png")
     (src / "c.png").write_bytes(b"")
     out = tmp_path / "out"
-    proc = run_cli(
-        "compress", src, "-k", "8", "--out-dir", out, "--json", "--skip-if-larger", check_rc=1
-    )
+    proc = run_cli("compress", src, "-k", "8", "--out-dir", out, "--json", "--skip-if-larger", check_rc=1)
     rows = json_rows(proc.stdout)
     assert [r["path"] for r in rows] == [str(src / n) for n in ("a.png", "b.png", "c.png")]
     for row in rows:

@@ -6,14 +6,12 @@ import concurrent.futures
 
 import numpy as np
 import pytest
+import quantcli
+from conftest import gradient_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-
-import quantcli
 from quantcli import _core
-
-from conftest import gradient_image
 
 
 def keys_of(colors: np.ndarray) -> np.ndarray:
@@ -126,8 +124,9 @@ def small_images(draw):
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(pixels=small_images(), k=st.integers(2, 24), dither=st.booleans(),
-       init=st.sampled_from(["median-cut", "kmeans++"]))
+@given(
+    pixels=small_images(), k=st.integers(2, 24), dither=st.booleans(), init=st.sampled_from(["median-cut", "kmeans++"])
+)
 def test_quantize_invariants(pixels, k, dither, init):
     q = quantcli.quantize(pixels, k, dither=dither, init=init)
     n_unique = len(np.unique(rgba_rows(pixels), axis=0))
@@ -138,8 +137,9 @@ def test_quantize_invariants(pixels, k, dither, init):
     assert q.labels.max() < len(q.palette)
     np.testing.assert_array_equal(q.counts, np.bincount(q.labels.ravel(), minlength=len(q.palette)))
     out = q.to_image().astype(np.int64)
-    expected_sse = ((rgba_rows(pixels)[:, : pixels.shape[2]].astype(np.int64)
-                     - out.reshape(-1, pixels.shape[2])) ** 2).sum()
+    expected_sse = (
+        (rgba_rows(pixels)[:, : pixels.shape[2]].astype(np.int64) - out.reshape(-1, pixels.shape[2])) ** 2
+    ).sum()
     assert q.inertia == pytest.approx(expected_sse, rel=1e-9, abs=1e-6)
     if n_unique <= k:
         np.testing.assert_array_equal(q.to_image(), rgba_rows(pixels)[:, : pixels.shape[2]].reshape(pixels.shape))
@@ -277,9 +277,7 @@ def test_k_out_of_range(k, rgb_image):
         quantcli.quantize(rgb_image, k)
 
 
-@pytest.mark.parametrize(
-    "bad", [{"seed": -1}, {"max_iter": -1}, {"tol": -0.5}, {"init": "random"}, {"dither": "yes"}]
-)
+@pytest.mark.parametrize("bad", [{"seed": -1}, {"max_iter": -1}, {"tol": -0.5}, {"init": "random"}, {"dither": "yes"}])
 def test_bad_options(bad, rgb_image):
     with pytest.raises(ValueError):
         quantcli.quantize(rgb_image, 4, **bad)

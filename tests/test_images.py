@@ -8,9 +8,8 @@ import os
 import imageio.v3 as iio
 import numpy as np
 import pytest
-from PIL import Image
-
 import quantcli
+from PIL import Image
 from quantcli import ImageReadError, OutputExistsError
 
 

@@ -104,9 +104,7 @@ def test_shared_palette_is_weighted_kmeans_on_the_oracle_histogram(collection, t
     palette = fit_shared_palette(hist, options)
     assert palette.shape == (16, 4)  # some inputs have alpha
     np.testing.assert_array_equal(palette, want)
-    np.testing.assert_array_equal(
-        fit_shared_palette(collection_histogram(paths, workers=1), options), palette
-    )
+    np.testing.assert_array_equal(fit_shared_palette(collection_histogram(paths, workers=1), options), palette)
     for img in collection:
         png, q = compress_pixels(img, options, palette)
         decoded = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")).reshape(-1, 4)
@@ -181,9 +179,7 @@ def test_cli_shared_palette_and_palette_file(run_cli, collection, tmp_path):
         np.testing.assert_array_equal(png_palette(out), png_palette(outputs[0]))  # same order too
 
     # Any output is a palette file: mapping the inputs onto it gives the same bytes.
-    proc = run_cli(
-        "compress", src, "--palette", outputs[0], "--out-dir", tmp_path / "mapped", "--json"
-    )
+    proc = run_cli("compress", src, "--palette", outputs[0], "--out-dir", tmp_path / "mapped", "--json")
     assert proc.returncode == 1
     for out in outputs:
         assert (tmp_path / "mapped" / out.name).read_bytes() == out.read_bytes()

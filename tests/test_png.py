@@ -9,12 +9,11 @@ import zlib
 import imageio.v3 as iio
 import numpy as np
 import pytest
+import quantcli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
-
-import quantcli
 
 
 def chunks(png: bytes) -> list[tuple[bytes, bytes]]:
@@ -39,9 +38,7 @@ def decode_imageio(png: bytes, channels: int) -> np.ndarray:
     return iio.imread(png, mode="RGBA" if channels == 4 else "RGB")
 
 
-@pytest.mark.parametrize(
-    ("n_colors", "depth"), [(1, 1), (2, 1), (3, 2), (4, 2), (5, 4), (16, 4), (17, 8), (256, 8)]
-)
+@pytest.mark.parametrize(("n_colors", "depth"), [(1, 1), (2, 1), (3, 2), (4, 2), (5, 4), (16, 4), (17, 8), (256, 8)])
 @pytest.mark.parametrize("width", [1, 3, 7, 8, 9, 33])
 @pytest.mark.parametrize("alpha", [False, True])
 def test_every_bit_depth_decodes_exactly(n_colors, depth, width, alpha):
@@ -80,8 +77,7 @@ def test_opaque_rgba_palette_writes_no_trns():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    labels=hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, max_side=20),
-                      elements=st.integers(0, 9)),
+    labels=hnp.arrays(np.uint8, hnp.array_shapes(min_dims=2, max_dims=2, max_side=20), elements=st.integers(0, 9)),
     level=st.integers(0, 9),
 )
 def test_decode_of_encode_is_identity(labels, level):
@@ -128,8 +124,9 @@ def test_large_image_compressed_in_pieces_decodes(level):
     # Over 256 KiB of scanlines: the IDAT is deflated in several primed pieces.
     rng = np.random.default_rng(level)
     base = np.add.outer(np.arange(700), np.arange(1100)) // 9 % 256
-    labels = np.ascontiguousarray(np.where(rng.random(base.shape) < 0.05, rng.integers(0, 256, base.shape), base)
-                                  .astype(np.uint8))
+    labels = np.ascontiguousarray(
+        np.where(rng.random(base.shape) < 0.05, rng.integers(0, 256, base.shape), base).astype(np.uint8)
+    )
     palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
     png = quantcli.encode_png(labels, palette, level=level)
     idat = b"".join(data for kind, data in chunks(png) if kind == b"IDAT")

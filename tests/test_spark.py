@@ -61,9 +61,7 @@ def spark():
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def local_run(run_cli, folder: Path, out: Path, *extra: str) -> list[dict]:
@@ -101,9 +99,7 @@ def test_spark_writes_the_local_engines_bytes(spark, folder, run_cli, tmp_path):
     assert tree(tmp_path / "spark") == tree(tmp_path / "local")
     assert len(tree(tmp_path / "local")) == 6
     rows = [r.to_json() for r in got]
-    assert [comparable(r, tmp_path / "spark") for r in rows] == [
-        comparable(r, tmp_path / "local") for r in want
-    ]
+    assert [comparable(r, tmp_path / "spark") for r in rows] == [comparable(r, tmp_path / "local") for r in want]
     errors = {r["path"]: r["error"] for r in rows if r["status"] == "error"}
     assert set(errors) == {str(folder / "corrupt.png"), str(folder / "empty.jpg")}
     assert "not a readable image" in errors[str(folder / "corrupt.png")]
@@ -130,17 +126,13 @@ def test_mixed_inputs_report_like_the_local_engine(spark, folder, run_cli, tmp_p
     )
     got = [r.to_json() for r in results]
     assert total == len(got) == 4
-    assert [comparable(r, tmp_path / "spark") for r in got] == [
-        comparable(r, tmp_path / "local") for r in want
-    ]
+    assert [comparable(r, tmp_path / "spark") for r in got] == [comparable(r, tmp_path / "local") for r in want]
     assert got[2]["error"] == f"{tmp_path / 'nope.png'}: no such file"
     assert tree(tmp_path / "spark") == tree(tmp_path / "local")
 
 
 @pytest.mark.spark
-def test_files_from_keeps_the_tree_like_the_local_engine(
-    spark, folder, run_cli, tmp_path, monkeypatch
-):
+def test_files_from_keeps_the_tree_like_the_local_engine(spark, folder, run_cli, tmp_path, monkeypatch):
     listed = ["sub/photo.jpg", "./rgba.png", "sub/missing.png"]
     (tmp_path / "list.txt").write_text("\n".join(listed) + "\n")
     proc = run_cli(
@@ -166,9 +158,7 @@ def test_files_from_keeps_the_tree_like_the_local_engine(
         spark=spark,
     )
     got = [r.to_json() for r in results]
-    assert [comparable(r, tmp_path / "spark") for r in got] == [
-        comparable(r, tmp_path / "local") for r in want
-    ]
+    assert [comparable(r, tmp_path / "spark") for r in got] == [comparable(r, tmp_path / "local") for r in want]
     assert sorted(tree(tmp_path / "spark")) == ["rgba.png", "sub/photo.png"]
     assert tree(tmp_path / "spark") == tree(tmp_path / "local")
 
@@ -178,9 +168,7 @@ def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
     from quantcli.cli import DEFAULT_MIN_PSNR, _parse_k
 
     _, pick_k = _parse_k("auto", "silhouette", DEFAULT_MIN_PSNR)  # the CLI defaults
-    proc = run_cli(
-        "compress", folder / "sub", "-k", "auto", "--out-dir", tmp_path / "local", "--json"
-    )
+    proc = run_cli("compress", folder / "sub", "-k", "auto", "--out-dir", tmp_path / "local", "--json")
     assert proc.returncode == 0, proc.stderr
     want = [json.loads(line) for line in proc.stdout.splitlines()]
     _, results = spark_engine.compress(
@@ -192,9 +180,7 @@ def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
         pick_k=pick_k,
     )
     got = [r.to_json() for r in results]
-    assert [comparable(r, tmp_path / "spark") for r in got] == [
-        comparable(r, tmp_path / "local") for r in want
-    ]
+    assert [comparable(r, tmp_path / "spark") for r in got] == [comparable(r, tmp_path / "local") for r in want]
     assert tree(tmp_path / "spark") == tree(tmp_path / "local")
 
 
@@ -268,9 +254,7 @@ def test_cli_shared_palette_equals_the_local_engines(folder, run_cli, tmp_path):
     )
     assert proc.returncode == 1, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]  # stdout holds JSON only
-    assert [comparable(r, tmp_path / "spark") for r in rows] == [
-        comparable(r, tmp_path / "local") for r in want
-    ]
+    assert [comparable(r, tmp_path / "spark") for r in rows] == [comparable(r, tmp_path / "local") for r in want]
     assert b"2 failed" in proc.stderr
     outputs = tree(tmp_path / "spark")
     assert outputs == tree(tmp_path / "local")
@@ -298,8 +282,7 @@ def test_choose_k_on_spark_prints_the_local_engines_rows(spark, run_cli, tmp_pat
     (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
 
     def rows(text: str) -> list[dict]:
-        return [{k: v for k, v in json.loads(line).items() if k != "seconds"}
-                for line in text.splitlines()]
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in text.splitlines()]
 
     args = ["choose-k", str(folder), "--json", "--ks", "2,3,4,5"]
     runner = CliRunner()

@@ -13,11 +13,7 @@ from quantcli import _core
 def stub_functions() -> dict[str, list[str]]:
     path = Path(quantcli.__file__).with_name("_core.pyi")
     tree = ast.parse(path.read_text())
-    return {
-        node.name: [a.arg for a in node.args.args]
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef)
-    }
+    return {node.name: [a.arg for a in node.args.args] for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
 def core_functions() -> dict[str, list[str]]:

@@ -145,20 +145,31 @@ def quantize(
     ValueError
         Bad shape, dtype or contiguity, or an option out of range.
     """
-    options = QuantizeOptions(k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init,
-                              threads=threads, run_margin=run_margin)
+    options = QuantizeOptions(
+        k=k, seed=seed, dither=dither, max_iter=max_iter, tol=tol, init=init, threads=threads, run_margin=run_margin
+    )
     return _quantize(pixels, options)
 
 
 def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
     out = _core.quantize(
-        pixels, options.k, seed=options.seed, max_iter=options.max_iter, tol=options.tol,
-        dither=options.dither, init=options.init, threads=options.threads,
+        pixels,
+        options.k,
+        seed=options.seed,
+        max_iter=options.max_iter,
+        tol=options.tol,
+        dither=options.dither,
+        init=options.init,
+        threads=options.threads,
         run_margin=options.run_margin,
     )
     return Quantized(
-        palette=out["palette"], labels=out["labels"], counts=out["counts"],
-        inertia=out["sse"], iterations=out["iterations"], unique_colors=out["unique_colors"],
+        palette=out["palette"],
+        labels=out["labels"],
+        counts=out["counts"],
+        inertia=out["sse"],
+        iterations=out["iterations"],
+        unique_colors=out["unique_colors"],
     )
 
 
@@ -221,12 +232,19 @@ def remap(
     # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
     # object, which the binding's dtype check refuses.
     out = _core.remap(
-        pixels, np.ascontiguousarray(palette, dtype=np.uint8), dither, threads=threads,
+        pixels,
+        np.ascontiguousarray(palette, dtype=np.uint8),
+        dither,
+        threads=threads,
         run_margin=run_margin,
     )
     return Quantized(
-        palette=out["palette"], labels=out["labels"], counts=out["counts"],
-        inertia=out["sse"], iterations=0, unique_colors=out["unique_colors"],
+        palette=out["palette"],
+        labels=out["labels"],
+        counts=out["counts"],
+        inertia=out["sse"],
+        iterations=0,
+        unique_colors=out["unique_colors"],
     )
 
 
@@ -241,8 +259,7 @@ def compress_pixels(
     if palette is None:
         q = _quantize(pixels, options)
     else:
-        q = remap(pixels, palette, dither=options.dither, threads=options.threads,
-                  run_margin=options.run_margin)
+        q = remap(pixels, palette, dither=options.dither, threads=options.threads, run_margin=options.run_margin)
     return encode_png(q.labels, q.palette, level=options.level), q
 
 
@@ -306,19 +323,20 @@ def compress_file(
     if pick_k is not None:
         options = replace(options, k=pick_k(pixels, options))
     png, q = compress_pixels(pixels, options, palette)
-    common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in,
-                  psnr=_finite(q.psnr))
+    common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in, psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
         # The original is kept, so what the user ends up with is the input's size.
-        return CompressResult(output=None, bytes_out=bytes_in, status="skipped",
-                              seconds=time.perf_counter() - start, **common)
+        return CompressResult(
+            output=None, bytes_out=bytes_in, status="skipped", seconds=time.perf_counter() - start, **common
+        )
     write_atomic(dst_path, png, force=force)
-    return CompressResult(output=str(dst_path), bytes_out=len(png),
-                          seconds=time.perf_counter() - start, **common)
+    return CompressResult(output=str(dst_path), bytes_out=len(png), seconds=time.perf_counter() - start, **common)
 
 
 def compress_bytes(
-    data: bytes, options: QuantizeOptions, name: str = "<stdin>",
+    data: bytes,
+    options: QuantizeOptions,
+    name: str = "<stdin>",
     pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
     palette: np.ndarray | None = None,
 ) -> tuple[bytes, CompressResult]:
@@ -333,8 +351,14 @@ def compress_bytes(
         options = replace(options, k=pick_k(pixels, options))
     png, q = compress_pixels(pixels, options, palette)
     return png, CompressResult(
-        path=name, output=None, k=options.k, colors=len(q.palette), bytes_in=len(data),
-        bytes_out=len(png), psnr=_finite(q.psnr), seconds=time.perf_counter() - start,
+        path=name,
+        output=None,
+        k=options.k,
+        colors=len(q.palette),
+        bytes_in=len(data),
+        bytes_out=len(png),
+        psnr=_finite(q.psnr),
+        seconds=time.perf_counter() - start,
     )
 
 

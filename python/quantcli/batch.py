@@ -198,17 +198,13 @@ def run_jobs(
         if job.output is None:
             return _error(job, job.error or "no output", error_k, start)
         try:
-            return compress(
-                job.source, job.output, force=force, skip_if_larger=skip_if_larger, options=options
-            )
+            return compress(job.source, job.output, force=force, skip_if_larger=skip_if_larger, options=options)
         except QuantcliError as exc:
             return _error(job, str(exc), error_k, start)
         except MemoryError:
             return _error(job, f"{job.source}: out of memory", error_k, start)
         except Exception as exc:  # a bug must cost one file, not the rest of the batch
-            return _error(
-                job, f"{job.source}: internal error ({type(exc).__name__}: {exc})", error_k, start
-            )
+            return _error(job, f"{job.source}: internal error ({type(exc).__name__}: {exc})", error_k, start)
 
     if workers <= 1:
         for job in jobs:

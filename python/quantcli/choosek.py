@@ -110,20 +110,14 @@ class ChooseKOptions:
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise InvalidOptionError(
-                f"method must be one of {', '.join(METHODS)}, got {self.method!r}"
-            )
+            raise InvalidOptionError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.distance not in DISTANCES:
-            raise InvalidOptionError(
-                f"distance must be one of {', '.join(DISTANCES)}, got {self.distance!r}"
-            )
+            raise InvalidOptionError(f"distance must be one of {', '.join(DISTANCES)}, got {self.distance!r}")
         _require_int("k_min", self.k_min, K_MIN, K_MAX)
         if self.k_max is not None:
             _require_int("k_max", self.k_max, K_MIN, K_MAX)
             if self.k_max < self.k_min:
-                raise InvalidOptionError(
-                    f"k_max ({self.k_max}) must be at least k_min ({self.k_min})"
-                )
+                raise InvalidOptionError(f"k_max ({self.k_max}) must be at least k_min ({self.k_min})")
         if self.ks is not None:
             ks = tuple(self.ks)
             if not ks:
@@ -139,22 +133,14 @@ class ChooseKOptions:
             or not isinstance(self.min_psnr, (int, float))
             or not math.isfinite(self.min_psnr)
         ):
-            raise InvalidOptionError(
-                f"min_psnr must be a finite number of dB, got {self.min_psnr!r}"
-            )
+            raise InvalidOptionError(f"min_psnr must be a finite number of dB, got {self.min_psnr!r}")
 
     @property
     def candidates(self) -> tuple[int, ...]:
         """The candidate K values, increasing."""
         if self.ks is not None:
             return self.ks
-        top = (
-            self.k_max
-            if self.k_max is not None
-            else QUALITY_K_MAX
-            if self.method == "quality"
-            else DEFAULT_K_MAX
-        )
+        top = self.k_max if self.k_max is not None else QUALITY_K_MAX if self.method == "quality" else DEFAULT_K_MAX
         return tuple(range(self.k_min, max(top, self.k_min) + 1))
 
 
@@ -455,9 +441,7 @@ def _choose(
         if options.method == "elbow":
             best = knee_point(ks, [s.mse for s in scores])
         else:
-            best = best_silhouette(
-                ks, [s.silhouette_euclidean if use_sample else s.silhouette for s in scores]
-            )
+            best = best_silhouette(ks, [s.silhouette_euclidean if use_sample else s.silhouette for s in scores])
     return ChooseKResult(
         path=name,
         k=best,
@@ -573,14 +557,9 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str])
         else:
             ys = [
                 np.nan if v is None else v
-                for v in (
-                    s.silhouette_euclidean if distance == "euclidean" else s.silhouette
-                    for s in r.scores
-                )
+                for v in (s.silhouette_euclidean if distance == "euclidean" else s.silhouette for s in r.scores)
             ]
-        (line,) = ax.plot(
-            ks, ys, marker="o", markersize=3, linewidth=1.5, label=f"{_short(r.path)}: K={r.k}"
-        )
+        (line,) = ax.plot(ks, ys, marker="o", markersize=3, linewidth=1.5, label=f"{_short(r.path)}: K={r.k}")
         chosen = ks.index(r.k)
         ax.plot(
             [r.k],
@@ -593,9 +572,7 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str])
         )
         ax.axvline(r.k, color=line.get_color(), linestyle=":", linewidth=1)
     if method == "quality":
-        ax.axhline(
-            results[0].min_psnr, color="grey", linestyle="--", linewidth=1, label="target PSNR"
-        )
+        ax.axhline(results[0].min_psnr, color="grey", linestyle="--", linewidth=1, label="target PSNR")
         ax.set_ylabel("PSNR (dB)")
         title = f"Smallest K with PSNR >= {results[0].min_psnr:g} dB"
     elif method == "elbow":

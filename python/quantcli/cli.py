@@ -136,8 +136,7 @@ def compress(
         bool,
         typer.Option(
             "--skip-if-larger",
-            help="Keep the original when the result is not smaller: write nothing "
-            "(stdout gets the input's bytes).",
+            help="Keep the original when the result is not smaller: write nothing (stdout gets the input's bytes).",
         ),
     ] = False,
     dither: Annotated[bool, typer.Option("--dither", help="Floyd-Steinberg dithering (off by default).")] = False,
@@ -147,7 +146,12 @@ def compress(
     ] = DEFAULT_LEVEL,
     max_iter: Annotated[int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")] = DEFAULT_MAX_ITER,
     tol: Annotated[
-        float, typer.Option("--tol", min=0.0, help="Stop k-means once an iteration improves the squared error by less than this fraction.")
+        float,
+        typer.Option(
+            "--tol",
+            min=0.0,
+            help="Stop k-means once an iteration improves the squared error by less than this fraction.",
+        ),
     ] = DEFAULT_TOL,
     run_margin: Annotated[
         float,
@@ -178,8 +182,11 @@ def compress(
     conf: ConfOption = None,
     out_format: Annotated[
         str,
-        typer.Option("--out-format", help="png (default): one file per input; parquet: one table in --out-dir "
-                     "(path, name, png bytes, metrics). parquet needs --engine spark."),
+        typer.Option(
+            "--out-format",
+            help="png (default): one file per input; parquet: one table in --out-dir "
+            "(path, name, png bytes, metrics). parquet needs --engine spark.",
+        ),
     ] = "png",
 ) -> None:
     """Quantize images to K colours and write them as palette PNGs.
@@ -215,11 +222,26 @@ def compress(
     if engine not in ("local", "spark") or out_format not in ("png", "parquet"):
         raise _usage(f"--engine takes local or spark, --out-format png or parquet; got {engine}, {out_format}")
     if engine == "spark":
-        raise typer.Exit(_compress_spark(
-            names, options, shared_palette, out_dir=out_dir, ext=ext, recursive=recursive, listed=listed,
-            force=force, skip_if_larger=skip_if_larger, out_format=out_format, master=master, conf=conf or [],
-            output=output, as_json=as_json, quiet=quiet, pick_k=pick_k,
-        ))
+        raise typer.Exit(
+            _compress_spark(
+                names,
+                options,
+                shared_palette,
+                out_dir=out_dir,
+                ext=ext,
+                recursive=recursive,
+                listed=listed,
+                force=force,
+                skip_if_larger=skip_if_larger,
+                out_format=out_format,
+                master=master,
+                conf=conf or [],
+                output=output,
+                as_json=as_json,
+                quiet=quiet,
+                pick_k=pick_k,
+            )
+        )
     if master is not None or conf or out_format != "png":
         raise _usage("--master, --conf and --out-format parquet need --engine spark")
     if "-" in names:
@@ -228,7 +250,12 @@ def compress(
         if out_dir is not None:
             raise _usage("--out-dir does not apply to stdin; use -o or stdout")
         code = _compress_stdin(
-            options, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k,
+            options,
+            output,
+            force=force,
+            skip_if_larger=skip_if_larger,
+            as_json=as_json,
+            pick_k=pick_k,
             palette=_fixed_palette(shared_palette),
         )
         raise typer.Exit(code)
@@ -244,7 +271,11 @@ def compress(
         raise _usage(f"-o/--output takes exactly one input, got {len(files)}")
     if str(output) == "-":
         code = _compress_one_to_stdout(
-            files[0][0], options, skip_if_larger=skip_if_larger, as_json=as_json, pick_k=pick_k,
+            files[0][0],
+            options,
+            skip_if_larger=skip_if_larger,
+            as_json=as_json,
+            pick_k=pick_k,
             palette=_fixed_palette(shared_palette),
         )
         raise typer.Exit(code)
@@ -253,7 +284,12 @@ def compress(
     one = compress_file if pick_k is None else functools.partial(compress_file, pick_k=pick_k)
     one = _palette_compress(shared_palette, plan, options, workers, one)
     results = run_jobs(
-        plan, options, workers=workers, force=force, skip_if_larger=skip_if_larger, compress=one,
+        plan,
+        options,
+        workers=workers,
+        force=force,
+        skip_if_larger=skip_if_larger,
+        compress=one,
         k_per_file=pick_k is not None,
     )
     raise typer.Exit(_report(results, len(plan), as_json=as_json, quiet=quiet))
@@ -272,8 +308,13 @@ def _report(results, total: int, *, as_json: bool, quiet: bool) -> int:
     bytes_in = bytes_out = 0
     start = time.perf_counter()
     progress = Progress(
-        TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeRemainingColumn(), console=err, transient=True, disable=not show_progress,
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=not show_progress,
     )
     with progress:
         task = progress.add_task("compressing", total=total)
@@ -309,8 +350,16 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-def _emit(data: bytes, png: bytes, result: CompressResult, output: Path | None, *, force: bool,
-          skip_if_larger: bool, as_json: bool) -> int:
+def _emit(
+    data: bytes,
+    png: bytes,
+    result: CompressResult,
+    output: Path | None,
+    *,
+    force: bool,
+    skip_if_larger: bool,
+    as_json: bool,
+) -> int:
     """Write one in-memory result to ``output`` (None or - for stdout) and its JSON line."""
     from dataclasses import replace
 
@@ -351,9 +400,7 @@ def _compress_stdin(
     data = sys.stdin.buffer.read()
     try:
         png, result = compress_bytes(data, options, name="<stdin>", pick_k=pick_k, palette=palette)
-        return _emit(
-            data, png, result, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json
-        )
+        return _emit(data, png, result, output, force=force, skip_if_larger=skip_if_larger, as_json=as_json)
     except QuantcliError as exc:
         typer.echo(f"quantcli: error: {exc}", err=True)
         return exc.exit_code
@@ -375,9 +422,7 @@ def _compress_one_to_stdout(
         return EXIT_FAILED
     try:
         png, result = compress_bytes(data, options, name=str(source), pick_k=pick_k, palette=palette)
-        return _emit(
-            data, png, result, None, force=False, skip_if_larger=skip_if_larger, as_json=as_json
-        )
+        return _emit(data, png, result, None, force=False, skip_if_larger=skip_if_larger, as_json=as_json)
     except QuantcliError as exc:
         typer.echo(f"quantcli: error: {exc}", err=True)
         return exc.exit_code
@@ -425,9 +470,7 @@ def choose_k(
             "quality: smallest K with PSNR >= --min-psnr.",
         ),
     ] = "silhouette",
-    k_min: Annotated[
-        int | None, typer.Option("--k-min", help="Smallest K tried (default 2).")
-    ] = None,
+    k_min: Annotated[int | None, typer.Option("--k-min", help="Smallest K tried (default 2).")] = None,
     k_max: Annotated[
         int | None,
         typer.Option("--k-max", help="Largest K tried (default 64; 256 with --method quality)."),
@@ -454,9 +497,7 @@ def choose_k(
         bool,
         typer.Option("--shared", help="One K for all inputs, chosen on their summed histogram."),
     ] = False,
-    recursive: Annotated[
-        bool, typer.Option("-r", "--recursive", help="Go into subfolders of folder inputs.")
-    ] = False,
+    recursive: Annotated[bool, typer.Option("-r", "--recursive", help="Go into subfolders of folder inputs.")] = False,
     plot: Annotated[
         Path | None,
         typer.Option(
@@ -474,22 +515,15 @@ def choose_k(
             help="zlib level of the PNG encoded per K for the bytes column (6: as compress).",
         ),
     ] = 1,
-    no_bytes: Annotated[
-        bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")
-    ] = False,
-    seed: Annotated[
-        int, typer.Option("--seed", min=0, help="Seed for the fits and the pixel sample.")
-    ] = 0,
-    max_iter: Annotated[
-        int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")
-    ] = DEFAULT_MAX_ITER,
+    no_bytes: Annotated[bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")] = False,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for the fits and the pixel sample.")] = 0,
+    max_iter: Annotated[int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")] = DEFAULT_MAX_ITER,
     tol: Annotated[
         float,
         typer.Option(
             "--tol",
             min=0.0,
-            help="Stop k-means once an iteration improves the squared error by less than this "
-            "fraction.",
+            help="Stop k-means once an iteration improves the squared error by less than this fraction.",
         ),
     ] = DEFAULT_TOL,
     run_margin: Annotated[
@@ -500,14 +534,10 @@ def choose_k(
             help="As for compress: the near-tie margin of the remap whose MSE and bytes are shown.",
         ),
     ] = DEFAULT_RUN_MARGIN,
-    threads: Annotated[
-        int, typer.Option("--threads", min=0, help="Threads per image; 0: all cores.")
-    ] = 0,
+    threads: Annotated[int, typer.Option("--threads", min=0, help="Threads per image; 0: all cores.")] = 0,
     as_json: Annotated[
         bool,
-        typer.Option(
-            "--json", help="Print one JSON object per input (or per shared set) instead of tables."
-        ),
+        typer.Option("--json", help="Print one JSON object per input (or per shared set) instead of tables."),
     ] = False,
     engine: EngineOption = "local",
     master: MasterOption = None,
@@ -536,9 +566,7 @@ def choose_k(
             min_psnr=min_psnr,
             bytes_level=None if no_bytes else bytes_level,
         )
-        fit = QuantizeOptions(
-            seed=seed, max_iter=max_iter, tol=tol, threads=threads, run_margin=run_margin
-        )
+        fit = QuantizeOptions(seed=seed, max_iter=max_iter, tol=tol, threads=threads, run_margin=run_margin)
         if plot is not None:
             _require_matplotlib()
     except InvalidOptionError as exc:
@@ -557,8 +585,14 @@ def choose_k(
             from . import spark_engine
 
             outcomes = spark_engine.choose_k(
-                names, choose=choose, quantize=fit, shared=shared, recursive=recursive,
-                master=master, conf=conf or [], progress=sys.stderr.isatty(),
+                names,
+                choose=choose,
+                quantize=fit,
+                shared=shared,
+                recursive=recursive,
+                master=master,
+                conf=conf or [],
+                progress=sys.stderr.isatty(),
             )
         except QuantcliError as exc:
             raise _usage(str(exc)) from None
@@ -578,9 +612,7 @@ def choose_k(
         name = "<stdin>" if isinstance(source, bytes) else source
         try:
             if isinstance(source, bytes):
-                return choose_k_pixels(
-                    read_image(source, name=name), choose, quantize=fit, name=name
-                )
+                return choose_k_pixels(read_image(source, name=name), choose, quantize=fit, name=name)
             return choose_k_file(source, choose, quantize=fit)
         except QuantcliError as exc:
             return ChooseKError(name, str(exc), time.perf_counter() - start)
@@ -597,9 +629,7 @@ def _parse_ks(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise InvalidOptionError(
-            f"--ks must be comma-separated whole numbers, got {text!r}"
-        ) from None
+        raise InvalidOptionError(f"--ks must be comma-separated whole numbers, got {text!r}") from None
 
 
 def _require_matplotlib() -> None:
@@ -645,9 +675,7 @@ def _choose_k_table(result):
     from rich.table import Table
 
     euclidean = result.sample is not None
-    table = Table(
-        title=f"{result.path}: K = {result.k}", title_justify="left", caption_justify="left"
-    )
+    table = Table(title=f"{result.path}: K = {result.k}", title_justify="left", caption_justify="left")
     table.add_column("K", justify="right")
     table.add_column("colours", justify="right")
     table.add_column("MSE", justify="right")
@@ -682,9 +710,7 @@ def _choose_k_table(result):
         rule = f"highest Euclidean silhouette on {result.sample:,} sampled pixels"
     else:
         rule = f"highest squared-Euclidean silhouette over all {result.pixels:,} pixels"
-    table.caption = (
-        f"K = {result.k}: {rule}; {result.unique_colors:,} distinct colours; {result.seconds:.2f} s"
-    )
+    table.caption = f"K = {result.k}: {rule}; {result.unique_colors:,} distinct colours; {result.seconds:.2f} s"
     return table
 
 
@@ -717,9 +743,25 @@ def _palette_compress(palette, plan, options: QuantizeOptions, workers: int, one
     return functools.partial(one, palette=palette)
 
 
-def _compress_spark(names, options: QuantizeOptions, palette, *, out_dir, ext, recursive, force, skip_if_larger,
-                    out_format, master, conf, output, as_json: bool, quiet: bool, pick_k=None,
-                    listed=()) -> int:
+def _compress_spark(
+    names,
+    options: QuantizeOptions,
+    palette,
+    *,
+    out_dir,
+    ext,
+    recursive,
+    force,
+    skip_if_larger,
+    out_format,
+    master,
+    conf,
+    output,
+    as_json: bool,
+    quiet: bool,
+    pick_k=None,
+    listed=(),
+) -> int:
     """--engine spark: the same inputs, names, bytes and report as the local engine."""
     if "-" in names or output is not None:
         raise _usage("--engine spark writes to --out-dir or beside the inputs; - and -o are for the local engine")
@@ -734,11 +776,20 @@ def _compress_spark(names, options: QuantizeOptions, palette, *, out_dir, ext, r
         from . import spark_engine
 
         total, results = spark_engine.compress(
-            names, options=options, ext=suffix, recursive=recursive, out_dir=out_dir, force=force,
+            names,
+            options=options,
+            ext=suffix,
+            recursive=recursive,
+            out_dir=out_dir,
+            force=force,
             skip_if_larger=skip_if_larger,
             palette=None if isinstance(palette, str) and palette == PER_IMAGE else palette,
-            out_format=out_format, master=master, conf=conf, progress=not quiet and sys.stderr.isatty(),
-            pick_k=pick_k, listed=listed,
+            out_format=out_format,
+            master=master,
+            conf=conf,
+            progress=not quiet and sys.stderr.isatty(),
+            pick_k=pick_k,
+            listed=listed,
         )
     except QuantcliError as exc:
         raise _usage(str(exc)) from None

@@ -26,8 +26,7 @@ from .errors import ImageReadError, OutputExistsError, OutputWriteError
 
 # Extensions picked up when a folder or glob is expanded (explicit files are always tried).
 IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm",
-     ".pnm", ".tga", ".ico"}
+    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".tga", ".ico"}
 )
 
 # Pillow modes that carry alpha, or may (palette images with a tRNS entry).

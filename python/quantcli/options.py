@@ -70,14 +70,14 @@ class QuantizeOptions:
             raise InvalidOptionError(f"dither must be True or False, got {self.dither!r}")
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol >= 0:
             raise InvalidOptionError(f"tol must be a number >= 0, got {self.tol!r}")
-        if isinstance(self.run_margin, bool) or not isinstance(self.run_margin, (int, float)) or not (
-            0 <= self.run_margin <= 1e6
+        if (
+            isinstance(self.run_margin, bool)
+            or not isinstance(self.run_margin, (int, float))
+            or not (0 <= self.run_margin <= 1e6)
         ):
             raise InvalidOptionError(f"run_margin must be a number from 0 to 1e6, got {self.run_margin!r}")
         if self.init not in INIT_METHODS:
-            raise InvalidOptionError(
-                f"init must be one of {', '.join(INIT_METHODS)}, got {self.init!r}"
-            )
+            raise InvalidOptionError(f"init must be one of {', '.join(INIT_METHODS)}, got {self.init!r}")
 
 
 def _require_int(name: str, value: object, low: int, high: int) -> None:

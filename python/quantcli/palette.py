@@ -48,9 +48,7 @@ class ColorHistogram:
 
     def merge(self, other: ColorHistogram) -> ColorHistogram:
         """The histogram of both pixel sets: counts added colour by colour."""
-        colors, counts = _core.merge_histograms(
-            self.colors, self.counts, other.colors, other.counts
-        )
+        colors, counts = _core.merge_histograms(self.colors, self.counts, other.colors, other.counts)
         return ColorHistogram(colors, counts)
 
     def to_bytes(self) -> tuple[bytes, bytes]:

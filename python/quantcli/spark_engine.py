@@ -143,11 +143,7 @@ class SparkPlan:
         """(output as the results name it, output URI, name below --out-dir)."""
         g = self.groups[group]
         rel = g.relative(uri)
-        name = (
-            str(rel.parent / (rel.stem + self.ext))
-            if str(rel.parent) != "."
-            else rel.stem + self.ext
-        )
+        name = str(rel.parent / (rel.stem + self.ext)) if str(rel.parent) != "." else rel.stem + self.ext
         if self.out_dir is not None and self.out_display is not None:
             return _join(self.out_display, name), _join(self.out_dir, name), name
         display = g.display_of(uri)
@@ -175,9 +171,7 @@ def _has_scheme(path: str) -> bool:
 def _ext_glob() -> str:
     """A Hadoop glob for image names, case-insensitive: ``*.{[pP][nN][gG],...}``."""
     exts = sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS)
-    alts = ",".join(
-        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in e) for e in exts
-    )
+    alts = ",".join("".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in e) for e in exts)
     return "*.{" + alts + "}"
 
 
@@ -348,9 +342,7 @@ def compress_row(
     if not content:
         return error(f"{path}: empty file (0 bytes)")
     try:
-        png, result = compress_bytes(
-            content, plan.options, name=path, pick_k=plan.pick_k, palette=palette
-        )
+        png, result = compress_bytes(content, plan.options, name=path, pick_k=plan.pick_k, palette=palette)
     except QuantcliError as exc:
         return error(str(exc))
     except MemoryError:
@@ -409,16 +401,11 @@ def _compress_partition(plan: SparkPlan, palette_bc: Any) -> Any:
         palette = None if palette_bc is None else palette_bc.value
         fail_here = plan.fault_partition == partition and attempt == 0
         columns = [
-            c.split()[0]
-            for c in (_PARQUET_SCHEMA if plan.out_format == "parquet" else _RESULT_SCHEMA).split(
-                ", "
-            )
+            c.split()[0] for c in (_PARQUET_SCHEMA if plan.out_format == "parquet" else _RESULT_SCHEMA).split(", ")
         ]
         for batch in batches:
             rows = []
-            for group, uri, content in zip(
-                batch["group"], batch["path"], batch["content"], strict=True
-            ):
+            for group, uri, content in zip(batch["group"], batch["path"], batch["content"], strict=True):
                 done = compress_row(
                     here,
                     palette,
@@ -441,9 +428,7 @@ def _compress_partition(plan: SparkPlan, palette_bc: Any) -> Any:
     return run
 
 
-def _simulate_killed_writer(
-    plan: SparkPlan, group: int, uri: str, partition: int, attempt: int
-) -> None:
+def _simulate_killed_writer(plan: SparkPlan, group: int, uri: str, partition: int, attempt: int) -> None:
     if plan.out_format == "png":
         fs, path = _fs_and_path(plan.output_of(group, uri)[1])
         parent, name = posixpath.split(path)
@@ -451,9 +436,7 @@ def _simulate_killed_writer(
             posixpath.join(parent, f".{name}.{_tmp_tag(plan, partition, attempt)}.dead.tmp"),
             b"partial",
         )
-    raise RuntimeError(
-        f"{FAULT_ENV}: failing attempt {attempt} of partition {partition} on purpose"
-    )
+    raise RuntimeError(f"{FAULT_ENV}: failing attempt {attempt} of partition {partition} on purpose")
 
 
 def _histogram_partition(plan: SparkPlan) -> Any:
@@ -474,9 +457,7 @@ def _histogram_partition(plan: SparkPlan) -> Any:
         channels = 0
         errors: list[tuple[str, str]] = []
         for batch in batches:
-            for group, uri, content in zip(
-                batch["group"], batch["path"], batch["content"], strict=True
-            ):
+            for group, uri, content in zip(batch["group"], batch["path"], batch["content"], strict=True):
                 if (int(group), uri) in plan.skip or uri in plan.conflicts:
                     continue
                 name = plan.groups[int(group)].display_of(uri)
@@ -530,9 +511,7 @@ def _require_pyspark() -> None:
         import pyspark  # noqa: F401
     except ImportError:
         raise InvalidOptionError(INSTALL_HINT) from None
-    warnings.filterwarnings(
-        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
-    )
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
 
 
 def parse_conf(pairs: Iterable[str]) -> dict[str, str]:
@@ -606,9 +585,7 @@ def _default_fs_is_local_cached(default_fs: str) -> bool:
 
 
 def _default_fs_is_local(spark: SparkSession) -> bool:
-    return _default_fs_is_local_cached(
-        str(spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS"))
-    )
+    return _default_fs_is_local_cached(str(spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS")))
 
 
 def _kind(spark: SparkSession, item: str, uri: str) -> str:
@@ -697,12 +674,7 @@ def build_plan(
         elif kind == "file":
             path = Path(item)
             files.setdefault(uri, item if _has_scheme(item) else str(path))
-            if (
-                from_list
-                and not _has_scheme(item)
-                and not path.is_absolute()
-                and ".." not in path.parts
-            ):
+            if from_list and not _has_scheme(item) and not path.is_absolute() and ".." not in path.parts:
                 relatives.setdefault(uri, path.as_posix())
             slots.append(("file", uri))
             continue
@@ -736,11 +708,7 @@ def build_plan(
             if ext != ".png":
                 frame = frame.filter(~F.col("path").endswith(ext))
                 uris = [u for u in uris if not u.endswith(ext)]
-            if (
-                out_uri is not None
-                and out_uri.rstrip("/") != group.root
-                and out_uri.startswith(group.root + "/")
-            ):
+            if out_uri is not None and out_uri.rstrip("/") != group.root and out_uri.startswith(group.root + "/"):
                 frame = frame.filter(~F.col("path").startswith(out_uri.rstrip("/") + "/"))
                 uris = [u for u in uris if not u.startswith(out_uri.rstrip("/") + "/")]
         frames.append(frame.select(F.lit(index).alias("group"), "path", "content"))
@@ -806,22 +774,16 @@ def build_plan(
     return _Listing(plan, frame, order, group_of, sequence, folders)
 
 
-def _missing(
-    item: str, from_list: bool, ext: str, out_display: str | None, options: QuantizeOptions
-) -> CompressResult:
+def _missing(item: str, from_list: bool, ext: str, out_display: str | None, options: QuantizeOptions) -> CompressResult:
     """The result row of an input that does not exist, as the local engine reports it."""
     path = Path(item)
     keep = from_list and not path.is_absolute() and ".." not in path.parts
     name = str(path.parent / (path.stem + ext)) if keep else path.stem + ext
     output = str(Path(out_display) / name) if out_display else str(Path(item).parent / name)
-    return CompressResult(
-        path=item, output=output, k=options.k, status="error", error=f"{item}: no such file"
-    )
+    return CompressResult(path=item, output=output, k=options.k, status="error", error=f"{item}: no such file")
 
 
-def _rows_for_dropped_files(
-    plan: SparkPlan, listing: _Listing, seen: set[str]
-) -> list[dict[str, Any]]:
+def _rows_for_dropped_files(plan: SparkPlan, listing: _Listing, seen: set[str]) -> list[dict[str, Any]]:
     """Rows for listed files that the scan never passed on: Spark drops zero-byte files."""
     rows = []
     for uri in listing.order:
@@ -841,14 +803,12 @@ def collection_histogram(listing: _Listing) -> _Pass1 | None:
     if listing.frame is None:
         return None
     rows = listing.frame.mapInPandas(_histogram_partition(listing.plan), _HISTOGRAM_SCHEMA)
-    return rows.rdd.map(
-        lambda r: (bytes(r[0]), bytes(r[1]), int(r[2]), int(r[3]), pickle.loads(r[4]))
-    ).treeAggregate(None, _merge_pair, _merge_pair, depth=2)
+    return rows.rdd.map(lambda r: (bytes(r[0]), bytes(r[1]), int(r[2]), int(r[3]), pickle.loads(r[4]))).treeAggregate(
+        None, _merge_pair, _merge_pair, depth=2
+    )
 
 
-def shared_palette(
-    spark: SparkSession, listing: _Listing, options: QuantizeOptions
-) -> tuple[np.ndarray, int]:
+def shared_palette(spark: SparkSession, listing: _Listing, options: QuantizeOptions) -> tuple[np.ndarray, int]:
     """Pass 1 and one fit: (palette, images counted)."""
     merged = collection_histogram(listing)
     if merged is None or not merged[0]:
@@ -959,9 +919,7 @@ def _run(
             collected = spark.read.parquet(plan.out_dir).drop("png").collect()
             dropped = _rows_for_dropped_files(plan, listing, {r["source"] for r in collected})
             if dropped:
-                extra = spark.createDataFrame(
-                    [{**r, "png": None} for r in dropped], _PARQUET_SCHEMA
-                )
+                extra = spark.createDataFrame([{**r, "png": None} for r in dropped], _PARQUET_SCHEMA)
                 extra.coalesce(1).write.mode("append").parquet(plan.out_dir)
                 collected.extend(dropped)
         else:
@@ -969,9 +927,7 @@ def _run(
                 collected = rows.collect()
             finally:
                 remove_leftovers(listing.output_folders, f"quantcli-{plan.token}")
-            collected.extend(
-                _rows_for_dropped_files(plan, listing, {r["source"] for r in collected})
-            )
+            collected.extend(_rows_for_dropped_files(plan, listing, {r["source"] for r in collected}))
         rows_of = {r["source"]: r for r in collected}
         for entry in listing.sequence:  # input order
             if isinstance(entry, CompressResult):
@@ -1039,12 +995,8 @@ def _choose_k_partition(plan: SparkPlan, choose: ChooseKOptions) -> Any:
             here = replace(plan, options=replace(plan.options, threads=cpus))
         for batch in batches:
             rows = []
-            for group, uri, content in zip(
-                batch["group"], batch["path"], batch["content"], strict=True
-            ):
-                row = choose_k_row(
-                    here, int(group), uri, bytes(content) if content is not None else b"", choose
-                )
+            for group, uri, content in zip(batch["group"], batch["path"], batch["content"], strict=True):
+                row = choose_k_row(here, int(group), uri, bytes(content) if content is not None else b"", choose)
                 if row is not None:
                     rows.append(row)
             yield pd.DataFrame(rows, columns=["source", "outcome"])
@@ -1091,11 +1043,7 @@ def _run_choose_k(
 ) -> Iterator[ChooseKResult | ChooseKError]:
     plan = listing.plan
     try:
-        missing = [
-            ChooseKError(e.path, e.error or "")
-            for e in listing.sequence
-            if isinstance(e, CompressResult)
-        ]
+        missing = [ChooseKError(e.path, e.error or "") for e in listing.sequence if isinstance(e, CompressResult)]
         if listing.frame is None:
             yield from missing
             return
@@ -1118,7 +1066,11 @@ def _run_choose_k(
             images = merged[2]
             name = f"shared ({images} image{'s' if images != 1 else ''})"
             result = choose_k_histogram(
-                hist.colors, hist.counts, choose, quantize=plan.options, channels=merged[3],
+                hist.colors,
+                hist.counts,
+                choose,
+                quantize=plan.options,
+                channels=merged[3],
                 name=name,
             )
             yield replace(result, images=images, seconds=time.perf_counter() - start)
