@@ -306,5 +306,5 @@ def test_thread_count_never_changes_the_result(alpha):
         np.testing.assert_array_equal(other.palette, one.palette)
         np.testing.assert_array_equal(other.labels, one.labels)
         assert other.inertia == one.inertia and other.iterations == one.iterations
-    c1, n1 = _core.histogram(img)
+    c1, _ = _core.histogram(img)
     assert len(c1) == one.unique_colors
