@@ -60,6 +60,14 @@ def _main(
 
 
 # The Spark options, shared by compress and choose-k.
+# k-means options shared by compress and choose-k.
+MaxIterOption = Annotated[int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")]
+TolOption = Annotated[
+    float,
+    typer.Option(
+        "--tol", min=0.0, help="Stop k-means once an iteration improves the squared error by less than this fraction."
+    ),
+]
 EngineOption = Annotated[
     str, typer.Option("--engine", help="local (default): threads on this machine; spark: a Spark cluster.")
 ]
@@ -144,15 +152,8 @@ def compress(
     level: Annotated[
         int, typer.Option("--level", min=0, max=9, help="zlib compression level of the PNG (0 fast .. 9 small).")
     ] = DEFAULT_LEVEL,
-    max_iter: Annotated[int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")] = DEFAULT_MAX_ITER,
-    tol: Annotated[
-        float,
-        typer.Option(
-            "--tol",
-            min=0.0,
-            help="Stop k-means once an iteration improves the squared error by less than this fraction.",
-        ),
-    ] = DEFAULT_TOL,
+    max_iter: MaxIterOption = DEFAULT_MAX_ITER,
+    tol: TolOption = DEFAULT_TOL,
     run_margin: Annotated[
         float,
         typer.Option(
@@ -517,15 +518,8 @@ def choose_k(
     ] = 1,
     no_bytes: Annotated[bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")] = False,
     seed: Annotated[int, typer.Option("--seed", min=0, help="Seed for the fits and the pixel sample.")] = 0,
-    max_iter: Annotated[int, typer.Option("--max-iter", min=0, help="Most k-means iterations.")] = DEFAULT_MAX_ITER,
-    tol: Annotated[
-        float,
-        typer.Option(
-            "--tol",
-            min=0.0,
-            help="Stop k-means once an iteration improves the squared error by less than this fraction.",
-        ),
-    ] = DEFAULT_TOL,
+    max_iter: MaxIterOption = DEFAULT_MAX_ITER,
+    tol: TolOption = DEFAULT_TOL,
     run_margin: Annotated[
         float,
         typer.Option(
