@@ -29,6 +29,7 @@ Spark's Python workers import it (and the C++ core) once per worker process, not
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import pickle
@@ -816,6 +817,10 @@ def shared_palette(spark: SparkSession, listing: _Listing, options: QuantizeOpti
     return fit_shared_palette(ColorHistogram.from_bytes(merged[0], merged[1]), options), merged[2]
 
 
+# The columns of a result row that make a CompressResult (rows also carry "source").
+_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(CompressResult))
+
+
 def compress(
     inputs: Sequence[str],
     *,
@@ -933,19 +938,8 @@ def _run(
             if isinstance(entry, CompressResult):
                 yield entry
                 continue
-            r = rows_of[entry]
-            yield CompressResult(
-                path=r["path"],
-                output=r["output"],
-                k=r["k"],
-                colors=r["colors"],
-                bytes_in=r["bytes_in"],
-                bytes_out=r["bytes_out"],
-                psnr=r["psnr"],
-                seconds=r["seconds"],
-                status=r["status"],
-                error=r["error"],
-            )
+            row = rows_of[entry]
+            yield CompressResult(**{name: row[name] for name in _RESULT_FIELDS})
     finally:
         if stop:
             spark.stop()
