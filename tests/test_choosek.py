@@ -13,7 +13,7 @@ from conftest import gradient_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from quantcli import _core
+from quantcli import QuantizeOptions, _core
 from quantcli.choosek import (
     ChooseKOptions,
     choose_k,
@@ -75,7 +75,7 @@ def direct_squared_silhouette(points: np.ndarray, labels: np.ndarray) -> float:
 def test_squared_silhouette_equals_direct_computation(k):
     img = gradient_image(10, 12, seed=k)
     colors, counts = _core.histogram(img)
-    _, labels, _ = _core.fit_palette(colors, counts, k)
+    _, labels, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=k))
     points, pixel_labels = pixel_rows(colors, counts, labels)
     expected = direct_squared_silhouette(points, pixel_labels)
     assert abs(_core.squared_silhouette(colors, counts, labels) - expected) < 1e-9
@@ -131,7 +131,7 @@ def test_euclidean_silhouette_equals_sklearn_on_points():
     labels = rng.integers(0, 4, 600).astype(np.int32)
     labels[0] = 4  # a cluster of one
     expected = sklearn_metrics.silhouette_score(points.astype(np.float64), labels)
-    assert abs(_core.euclidean_silhouette(points, labels) - expected) < 1e-6
+    assert abs(_core.euclidean_silhouette(points, labels, 0) - expected) < 1e-6
 
 
 def test_euclidean_silhouette_of_choose_k_equals_sklearn_on_its_sample():
@@ -147,22 +147,22 @@ def test_euclidean_silhouette_of_choose_k_equals_sklearn_on_its_sample():
         quantize=quantcli.QuantizeOptions(seed=seed),
     )
     colors, counts = _core.histogram(img)
-    drawn = _core.sample_pixels(colors, counts, sample, seed=seed)
+    drawn = _core.sample_pixels(colors, counts, sample, seed)
     assert result.sample == sample and len(drawn) == sample
     for score in result.scores:
-        _, labels, _ = _core.fit_palette(colors, counts, score.k, seed=seed)
+        _, labels, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=score.k, seed=seed))
         expected = sklearn_metrics.silhouette_score(colors[drawn].astype(np.float64), labels[drawn])
         assert abs(score.silhouette_euclidean - expected) < 1e-6
 
 
 def test_sample_pixels_draws_without_replacement():
     colors, counts = _core.histogram(gradient_image(20, 30))
-    drawn = _core.sample_pixels(colors, counts, 300, seed=1)
+    drawn = _core.sample_pixels(colors, counts, 300, 1)
     assert len(drawn) == 300 and np.all(np.diff(drawn.astype(np.int64)) >= 0)
     assert np.all(np.bincount(drawn, minlength=len(colors)) <= counts)
-    assert np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, seed=1))
-    assert not np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, seed=2))
-    everything = _core.sample_pixels(colors, counts, 10**9)
+    assert np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, 1))
+    assert not np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, 2))
+    everything = _core.sample_pixels(colors, counts, 10**9, 0)
     assert np.array_equal(np.bincount(everything, minlength=len(colors)), counts)
 
 

@@ -282,15 +282,8 @@ def choose_k(
         raise ValueError("pixels must be an ndarray of shape (h, w, 3) or (h, w, 4)")
     level = -1 if options.bytes_level is None else options.bytes_level
 
-    def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
-        return _core.choose_k_scan_image(
-            pixels,
-            list(ks),
-            sample=sample,
-            png_level=level,
-            run_margin=quantize.run_margin,
-            **_fit_args(quantize),
-        )
+    def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
+        return _core.choose_k_scan_image(pixels, list(ks), quantize, sample, level)
 
     h, w, channels = pixels.shape
     return _choose(scan, h * w, None, channels, options, name)
@@ -389,25 +382,14 @@ def choose_k_histogram(
     if channels not in (3, 4):
         raise InvalidOptionError(f"channels must be 3 or 4, got {channels!r}")
 
-    def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
-        return _core.choose_k_scan(colors, counts, list(ks), sample=sample, **_fit_args(quantize))
+    def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
+        return _core.choose_k_scan(colors, counts, list(ks), quantize, sample)
 
     return _choose(scan, int(counts.sum()), len(colors), channels, options, name)
 
 
-def _fit_args(quantize: QuantizeOptions) -> dict[str, Any]:
-    return {
-        "seed": quantize.seed,
-        "max_iter": quantize.max_iter,
-        "tol": quantize.tol,
-        "init": quantize.init,
-        "sample_seed": quantize.seed,
-        "threads": quantize.threads,
-    }
-
-
 def _choose(
-    scan: Callable[[Sequence[int], int], dict[str, Any]],
+    scan: Callable[[Sequence[int], int], _core.ScanScores],
     pixels: int,
     unique_colors: int | None,
     channels: int,
@@ -422,7 +404,7 @@ def _choose(
         nonlocal unique_colors
         raw = scan(ks, options.sample if sample else 0)
         if unique_colors is None:
-            unique_colors = int(raw["unique_colors"])
+            unique_colors = raw.unique_colors
         return [_score(raw, i, pixels, channels, sample) for i in range(len(ks))]
 
     target_met: bool | None = None
@@ -608,19 +590,18 @@ def _timed(result: ChooseKResult, start: float) -> ChooseKResult:
     return replace(result, seconds=time.perf_counter() - start)
 
 
-def _score(raw: dict[str, np.ndarray], i: int, pixels: int, channels: int, sample: bool) -> KScore:
-    colors = int(raw["colors"][i])
-    mse = float(raw["sse"][i]) / (pixels * channels)
-    png_bytes = int(raw["png_bytes"][i])
+def _score(raw: _core.ScanScores, i: int, pixels: int, channels: int, sample: bool) -> KScore:
+    mse = float(raw.sse[i]) / (pixels * channels)
+    png_bytes = int(raw.png_bytes[i])
     return KScore(
-        k=int(raw["k"][i]),
-        colors=colors,
+        k=int(raw.k[i]),
+        colors=int(raw.colors[i]),
         mse=mse,
         psnr=psnr_from_mse(mse),
-        silhouette=float(raw["silhouette"][i]),
-        silhouette_euclidean=float(raw["silhouette_euclidean"][i]) if sample else None,
+        silhouette=float(raw.silhouette[i]),
+        silhouette_euclidean=float(raw.silhouette_euclidean[i]) if sample else None,
         png_bytes=png_bytes if png_bytes >= 0 else None,
-        iterations=int(raw["iterations"][i]),
+        iterations=int(raw.iterations[i]),
     )
 
 
