@@ -317,4 +317,3 @@ def test_core_takes_options_only_as_a_quantize_options(options, rgb_image):
     # Option values are validated once, by QuantizeOptions; the binding accepts nothing else.
     with pytest.raises(TypeError, match="QuantizeOptions"):
         _core.quantize(rgb_image, options)
-
