@@ -317,3 +317,24 @@ def test_core_takes_options_only_as_a_quantize_options(options, rgb_image):
     # Option values are validated once, by QuantizeOptions; the binding accepts nothing else.
     with pytest.raises(TypeError, match="QuantizeOptions"):
         _core.quantize(rgb_image, options)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.5, 255.5, 1e30])
+def test_kmeans_refuses_centres_that_are_not_colours(bad, rgb_image):
+    # NaN centres made the k-means step write past a buffer (found by ASan); the binding
+    # now refuses anything outside the colour cube before the core sees it.
+    colors, counts = _core.histogram(rgb_image)
+    start = _core.initial_palette(colors, counts, QuantizeOptions(k=8))
+    start[3, 1] = bad
+    with pytest.raises(ValueError, match="init must hold finite values from 0 to 255"):
+        _core.kmeans(colors, counts, start, 0, QuantizeOptions())
+
+
+def test_kmeans_accepts_its_own_initial_palette_at_the_edges(rgb_image):
+    colors, counts = _core.histogram(rgb_image)
+    start = _core.initial_palette(colors, counts, QuantizeOptions(k=4))
+    start[0] = 0.0
+    start[1] = 255.0
+    centres, assignment, _, _ = _core.kmeans(colors, counts, start, 2, QuantizeOptions())
+    np.testing.assert_array_equal(centres[:2], start[:2])  # fixed centres never move
+    assert assignment.min() >= 0 and assignment.max() < 4
