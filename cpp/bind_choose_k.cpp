@@ -18,15 +18,29 @@ struct ScanScores {
     py::array_t<std::int32_t> k, colors, iterations;
     py::array_t<std::int64_t> png_bytes;
     py::array_t<double> sse, silhouette, silhouette_euclidean;
+    py::list palettes;  // (colors[i], channels) uint8 each
     std::size_t unique_colors = 0;
 };
 
-ScanScores to_scores(const std::vector<KScore>& scores, std::size_t unique_colors) {
+// An image prepared once for choose-k; keeps the pixels alive for the dithered remap.
+struct PreparedImageHandle {
+    py::array pixels;
+    int channels = 0;
+    PreparedImage image;
+};
+
+ScanScores to_scores(const std::vector<KScore>& scores, std::size_t unique_colors, int channels) {
     const auto n = static_cast<py::ssize_t>(scores.size());
-    ScanScores out{py::array_t<std::int32_t>(n), py::array_t<std::int32_t>(n),
-                   py::array_t<std::int32_t>(n), py::array_t<std::int64_t>(n),
-                   py::array_t<double>(n),       py::array_t<double>(n),
-                   py::array_t<double>(n),       unique_colors};
+    ScanScores out;
+    // Each its own array: assigning a py::array shares the object.
+    out.k = py::array_t<std::int32_t>(n);
+    out.colors = py::array_t<std::int32_t>(n);
+    out.iterations = py::array_t<std::int32_t>(n);
+    out.png_bytes = py::array_t<std::int64_t>(n);
+    out.sse = py::array_t<double>(n);
+    out.silhouette = py::array_t<double>(n);
+    out.silhouette_euclidean = py::array_t<double>(n);
+    out.unique_colors = unique_colors;
     for (py::ssize_t i = 0; i < n; ++i) {
         out.k.mutable_at(i) = scores[i].k;
         out.colors.mutable_at(i) = scores[i].colors;
@@ -35,6 +49,7 @@ ScanScores to_scores(const std::vector<KScore>& scores, std::size_t unique_color
         out.sse.mutable_at(i) = scores[i].sse;
         out.silhouette.mutable_at(i) = scores[i].silhouette;
         out.silhouette_euclidean.mutable_at(i) = scores[i].silhouette_euclidean;
+        out.palettes.append(palette_to_array(scores[i].palette, channels));
     }
     return out;
 }
@@ -89,6 +104,8 @@ void register_choose_k(py::module_& m) {
         .def_readonly("png_bytes", &ScanScores::png_bytes,
                       "(n,) int64 size of the fit as a PNG (-1: not encoded).")
         .def_readonly("iterations", &ScanScores::iterations, "(n,) int32 k-means updates.")
+        .def_readonly("palettes", &ScanScores::palettes,
+                      "The fitted palette of each K: (colors, channels) uint8.")
         .def_readonly("unique_colors", &ScanScores::unique_colors, "Distinct colours of the input.");
 
     m.def(
@@ -102,39 +119,66 @@ void register_choose_k(py::module_& m) {
                 py::gil_scoped_release release;
                 scores = scan_k(hist, ks, scan);
             }
-            return to_scores(scores, hist.size());
+            return to_scores(scores, hist.size(), 4);
         },
         py::arg("colors"), py::arg("counts"), py::arg("ks"), py::arg("options"), py::arg("sample"),
         "Fit and score a palette for each K on one histogram, with the fit options of a QuantizeOptions; a "
         "Euclidean silhouette over `sample` pixels (seeded by options.seed) when sample > 0.");
 
-    m.def(
-        "choose_k_scan_image",
-        [](const py::array& pixels, const std::vector<int>& ks, const py::handle& options, std::size_t sample,
-           int png_level) {
-            require_image(pixels);
-            ScanOptions scan = scan_options(ks, options, sample);
-            scan.png_level = png_level;
-            const auto* data = static_cast<const std::uint8_t*>(pixels.data());
-            scan.height = pixels.shape(0);
-            scan.width = pixels.shape(1);
-            const int channels = static_cast<int>(pixels.shape(2));
-            std::vector<std::uint32_t> pixel_color;
-            scan.pixel_color = &pixel_color;
-            std::vector<KScore> scores;
-            std::size_t unique = 0;
-            {
-                py::gil_scoped_release release;
-                const Histogram hist = build_histogram(data, scan.width * scan.height, channels, &pixel_color,
-                                                       resolve_threads(scan.threads));
-                unique = hist.size();
-                scores = scan_k(hist, ks, scan);
-            }
-            return to_scores(scores, unique);
-        },
-        py::arg("pixels"), py::arg("ks"), py::arg("options"), py::arg("sample"), py::arg("png_level"),
-        "choose_k_scan on an (h, w, 3|4) uint8 image, with sse that of the image quantize writes; with "
-        "png_level from 0 to 9 (-1: none) also png_bytes.");
+    py::class_<PreparedImageHandle>(
+        m, "PreparedImage", "An image's histogram and pixel map, built once for every K choose-k tries.")
+        .def(py::init([](const py::array& pixels, const py::handle& options) {
+                 require_image(pixels);
+                 const int threads = quantize_options(options).threads;
+                 PreparedImageHandle handle{pixels, static_cast<int>(pixels.shape(2)), {}};
+                 const auto* data = static_cast<const std::uint8_t*>(pixels.data());
+                 const auto h = pixels.shape(0), w = pixels.shape(1);
+                 {
+                     py::gil_scoped_release release;
+                     handle.image = prepare_image(data, w, h, handle.channels, threads);
+                 }
+                 return handle;
+             }),
+             py::arg("pixels"), py::arg("options"))
+        .def_property_readonly(
+            "unique_colors", [](const PreparedImageHandle& self) { return self.image.hist.size(); },
+            "Distinct colours of the image.")
+        .def(
+            "scan",
+            [](const PreparedImageHandle& self, const std::vector<int>& ks, const py::handle& options,
+               std::size_t sample, int png_level) {
+                ScanOptions scan = scan_options(ks, options, sample);
+                scan.png_level = png_level;
+                std::vector<KScore> scores;
+                {
+                    py::gil_scoped_release release;
+                    scores = scan_k(self.image, ks, scan);
+                }
+                return to_scores(scores, self.image.hist.size(), self.channels);
+            },
+            py::arg("ks"), py::arg("options"), py::arg("sample"), py::arg("png_level"),
+            "choose_k_scan on the image, with sse that of the image quantize writes; with png_level from 0 "
+            "to 9 "
+            "(-1: none) also png_bytes.")
+        .def(
+            "remap_fit",
+            [](const PreparedImageHandle& self, const py::array& palette, const py::handle& options) {
+                const std::vector<Rgba8> entries = palette_from_array(palette);
+                const QuantizeOptions remap_opts = quantize_options(options);
+                const auto* data = static_cast<const std::uint8_t*>(self.pixels.data());
+                const PreparedImage& image = self.image;
+                Quantized q;
+                {
+                    py::gil_scoped_release release;
+                    q = remap_fitted_palette(data, self.channels, image.hist, image.pixel_color, image.width,
+                                             image.height, entries, remap_opts);
+                }
+                return to_result(q, static_cast<py::ssize_t>(image.height),
+                                 static_cast<py::ssize_t>(image.width), static_cast<int>(palette.shape(1)));
+            },
+            py::arg("palette"), py::arg("options"),
+            "The image quantize(pixels, options) writes when its fit is `palette` (one of scan's palettes at "
+            "K = options.k), without fitting it again.");
 
     m.def(
         "squared_silhouette",

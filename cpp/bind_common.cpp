@@ -125,6 +125,18 @@ py::tuple histogram_to_arrays(const Histogram& hist) {
     return py::make_tuple(colors, to_array(hist.counts));
 }
 
+QuantizeResult to_result(const Quantized& q, py::ssize_t h, py::ssize_t w, int channels) {
+    QuantizeResult out;
+    out.palette = palette_to_array(q.palette, channels);
+    out.labels = py::array_t<std::uint8_t>({h, w});
+    std::memcpy(out.labels.mutable_data(), q.labels.data(), q.labels.size());
+    out.counts = to_array(q.counts);
+    out.sse = q.sse;
+    out.iterations = q.iterations;
+    out.unique_colors = q.unique_colors;
+    return out;
+}
+
 std::vector<Point4> centres_from_array(const py::array& centres, const char* name) {
     require(centres, name, py::dtype::of<float>(), 2, {4}, "(k, 4)");
     const auto k = centres.shape(0);

@@ -69,6 +69,19 @@ std::vector<Point4> centres_from_array(const py::array& centres, const char* nam
 // (k, 4) float32 array of centres.
 py::array_t<float> centres_to_array(const std::vector<Point4>& centres);
 
+// What quantize, remap and PreparedImage.remap_fit return to Python.
+struct QuantizeResult {
+    py::array_t<std::uint8_t> palette;  // (n, channels)
+    py::array_t<std::uint8_t> labels;   // (h, w)
+    py::array_t<std::uint64_t> counts;  // (n,)
+    double sse = 0.0;
+    int iterations = 0;
+    std::size_t unique_colors = 0;
+};
+
+// The result of an (h, w) image, with `channels` channels of each palette entry.
+QuantizeResult to_result(const Quantized& q, py::ssize_t h, py::ssize_t w, int channels);
+
 // One register function per area; module.cpp calls them all.
 void register_histogram(py::module_& m);
 void register_palette(py::module_& m);

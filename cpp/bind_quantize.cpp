@@ -2,32 +2,6 @@
 #include "bind_common.hpp"
 
 namespace quantcli::bind {
-namespace {
-
-// What quantize and remap return to Python.
-struct QuantizeResult {
-    py::array_t<std::uint8_t> palette;  // (n, channels)
-    py::array_t<std::uint8_t> labels;   // (h, w)
-    py::array_t<std::uint64_t> counts;  // (n,)
-    double sse = 0.0;
-    int iterations = 0;
-    std::size_t unique_colors = 0;
-};
-
-QuantizeResult to_result(const Quantized& q, py::ssize_t h, py::ssize_t w, int channels) {
-    QuantizeResult out;
-    out.palette = palette_to_array(q.palette, channels);
-    out.labels = py::array_t<std::uint8_t>({h, w});
-    std::memcpy(out.labels.mutable_data(), q.labels.data(), q.labels.size());
-    out.counts = to_array(q.counts);
-    out.sse = q.sse;
-    out.iterations = q.iterations;
-    out.unique_colors = q.unique_colors;
-    return out;
-}
-
-}  // namespace
-
 void register_quantize(py::module_& m) {
     py::class_<QuantizeResult>(m, "QuantizeResult", "A quantized image, as quantize and remap return it.")
         .def_readonly("palette", &QuantizeResult::palette,

@@ -61,4 +61,13 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
 Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
                     std::size_t height, const PaletteFit& fit, const QuantizeOptions& options);
 
+// The image `quantize(pixels, ..., options)` writes, dithering included, when its fit is
+// `palette` (fit_palette's palette on this image's histogram with the same options):
+// for -k auto, which keeps the palette of the winning K instead of fitting it again.
+// `hist` and `pixel_color` come from build_histogram of `pixels`.
+Quantized remap_fitted_palette(const std::uint8_t* pixels, int channels, const Histogram& hist,
+                               const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                               std::size_t height, const std::vector<Rgba8>& palette,
+                               const QuantizeOptions& options);
+
 }  // namespace quantcli

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 from dataclasses import replace
@@ -13,11 +15,13 @@ from conftest import gradient_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from PIL import Image
 from quantcli import QuantizeOptions, _core
 from quantcli.choosek import (
     ChooseKOptions,
     choose_k,
     choose_k_histogram,
+    k_chooser,
     knee_point,
     search_smallest,
 )
@@ -309,6 +313,109 @@ def test_shared_merges_histograms(tmp_path):
     result, errors = quantcli.choose_k_shared([*paths, tmp_path / "bad.png"], k_max=8)
     assert result.images == 3 and result.pixels == 3 * 48 * 60 and result.k == 5
     assert [e.path for e in errors] == [str(tmp_path / "bad.png")]
+
+
+# --- one prepared image per choose-k, and -k auto reuses the winning fit ------------------
+
+
+class CountingCore:
+    """Counts the _core calls choose-k makes, delegating to the real ones."""
+
+    def __init__(self, monkeypatch):
+        self.calls: dict[str, int] = {}
+        real_prepared = _core.PreparedImage
+        counts = self.calls
+
+        class Prepared:
+            def __init__(self, *args):
+                counts["prepare"] = counts.get("prepare", 0) + 1
+                self._image = real_prepared(*args)
+                self.unique_colors = self._image.unique_colors
+
+            def scan(self, *args):
+                counts["scan"] = counts.get("scan", 0) + 1
+                return self._image.scan(*args)
+
+            def remap_fit(self, *args):
+                counts["remap_fit"] = counts.get("remap_fit", 0) + 1
+                return self._image.remap_fit(*args)
+
+        monkeypatch.setattr(_core, "PreparedImage", Prepared)
+        for name in ("quantize", "fit_palette", "histogram", "remap", "choose_k_scan"):
+            real = getattr(_core, name)
+
+            def counted(*args, _name=name, _real=real):
+                counts[_name] = counts.get(_name, 0) + 1
+                return _real(*args)
+
+            monkeypatch.setattr(_core, name, counted)
+
+
+def test_quality_search_prepares_the_image_once(monkeypatch):
+    img = gradient_image(60, 90, seed=5)
+    core = CountingCore(monkeypatch)
+    result = choose_k(img, method="quality", min_psnr=32.0)
+    assert len(result.scores) > 5  # a search of several probes...
+    assert core.calls == {"prepare": 1, "scan": len(result.scores)}  # ...on one histogram and pixel map
+
+
+def png_bytes_of(img: np.ndarray) -> bytes:
+    """The image as a lossless PNG file, via Pillow."""
+    buffer = io.BytesIO()
+    Image.fromarray(img).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+@pytest.mark.parametrize("dither", [False, True])
+@pytest.mark.parametrize("method", ["silhouette", "quality"])
+def test_auto_k_encodes_the_winning_fit_without_fitting_it_again(monkeypatch, alpha, dither, method):
+    data = png_bytes_of(gradient_image(60, 90, seed=7, alpha=alpha))
+    pick = k_chooser(ChooseKOptions(method=method, k_max=24, min_psnr=30.0))
+    options = QuantizeOptions(dither=dither)
+    core = CountingCore(monkeypatch)
+    got, row = quantcli.compress_bytes(data, options, pick_k=pick)
+    assert core.calls == {"prepare": 1, "scan": core.calls["scan"], "remap_fit": 1}  # no quantize, no refit
+    monkeypatch.undo()
+    # The bytes and the row are those of compress at that K, fitted from scratch.
+    want, want_row = quantcli.compress_bytes(data, replace(options, k=row.k))
+    assert got == want
+    assert replace(row, seconds=0) == replace(want_row, seconds=0)
+
+
+# Recorded before choose-k kept one prepared image (commit 370471a): the K chosen and a
+# hash of every score, so the change is shown to alter neither.
+RECORDED = [
+    ("rgb", {"method": "silhouette", "k_max": 24}, 4, "0b088e4883368880"),
+    ("rgb", {"method": "silhouette", "distance": "euclidean", "sample": 500, "k_max": 12}, 4, "fd16547d6da8a424"),
+    ("rgb", {"method": "elbow", "k_max": 32}, 8, "9db01341da7a8431"),
+    ("rgb", {"method": "quality", "min_psnr": 32.0}, 130, "a154d75b6cfd14c4"),
+    ("rgb", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "7db75ccc3533d23b"),
+    ("rgba", {"method": "silhouette", "k_max": 24}, 2, "10b69ae254061fd2"),
+    ("rgba", {"method": "elbow", "k_max": 32}, 7, "da163f122f4ebec9"),
+    ("rgba", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "95f488a1e4d4a60a"),
+]
+RECORDED_AUTO = [("rgb", False, 176, "87db1d554cc24d03"), ("rgb", True, 176, "e3398d55716b70ff")]
+
+
+def recorded_image(name: str) -> np.ndarray:
+    return gradient_image(60, 90, seed=5) if name == "rgb" else gradient_image(60, 90, seed=6, alpha=True)
+
+
+@pytest.mark.parametrize(("name", "values", "k", "digest"), RECORDED)
+def test_choose_k_matches_its_recorded_results(name, values, k, digest):
+    result = choose_k(recorded_image(name), **values)
+    blob = json.dumps([s.to_json() for s in result.scores], sort_keys=True).encode()
+    assert (result.k, hashlib.sha256(blob).hexdigest()[:16]) == (k, digest)
+
+
+@pytest.mark.parametrize(("name", "dither", "k", "digest"), RECORDED_AUTO)
+def test_auto_k_matches_its_recorded_bytes(name, dither, k, digest):
+    options = QuantizeOptions(dither=dither)
+    pick = k_chooser(ChooseKOptions(method="quality", min_psnr=33.0))
+    choice = pick(recorded_image(name), options)
+    png, _ = quantcli.compress_pixels(recorded_image(name), replace(options, k=choice.k), quantized=choice.quantized)
+    assert (choice.k, hashlib.sha256(png).hexdigest()[:16]) == (k, digest)
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,9 @@ def core_classes() -> dict[str, dict[str, list[str] | None]]:
             continue
         members: dict[str, list[str] | None] = {}
         for member, value in vars(cls).items():
-            if member.startswith("_"):
+            # A class without a constructor keeps object's __init__, whose doc is no signature.
+            has_init = member == "__init__" and (value.__doc__ or "").startswith("__init__(")
+            if member.startswith("_") and not has_init:
                 continue
             members[member] = None if isinstance(value, property) else parameters(value.__doc__)
         out[name] = members

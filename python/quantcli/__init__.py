@@ -6,6 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .api import (
     CompressResult,
+    KChoice,
     Quantized,
     compress_bytes,
     compress_file,
@@ -47,6 +48,7 @@ __all__ = [
     "CompressResult",
     "ImageReadError",
     "InvalidOptionError",
+    "KChoice",
     "KScore",
     "OutputExistsError",
     "OutputWriteError",

@@ -64,6 +64,16 @@ class Quantized:
 
 
 @dataclass(frozen=True)
+class KChoice:
+    """What a ``pick_k`` may return instead of a bare K: the K chosen and the image
+    quantized at it, exactly as :func:`quantize` at that K would give it, so that
+    ``compress_*`` encodes it instead of fitting that K again."""
+
+    k: int
+    quantized: Quantized
+
+
+@dataclass(frozen=True)
 class CompressResult:
     """What happened to one input file.
 
@@ -236,17 +246,24 @@ def remap(
 
 
 def compress_pixels(
-    pixels: np.ndarray, options: QuantizeOptions, palette: np.ndarray | None = None
+    pixels: np.ndarray,
+    options: QuantizeOptions,
+    palette: np.ndarray | None = None,
+    quantized: Quantized | None = None,
 ) -> tuple[bytes, Quantized]:
     """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image).
 
     With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
-    getting a palette of their own; ``options.k`` is then not used.
+    getting a palette of their own; ``options.k`` is then not used. Otherwise, with
+    ``quantized`` (the pixels already quantized with ``options``, as a :class:`KChoice`
+    holds them), only the encoding is left to do.
     """
-    if palette is None:
-        q = _quantize(pixels, options)
-    else:
+    if palette is not None:
         q = remap(pixels, palette, dither=options.dither, threads=options.threads, run_margin=options.run_margin)
+    elif quantized is not None:
+        q = quantized
+    else:
+        q = _quantize(pixels, options)
     return encode_png(q.labels, q.palette, level=options.level), q
 
 
@@ -257,7 +274,7 @@ def compress_file(
     force: bool = False,
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
-    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int | KChoice] | None = None,
     palette: np.ndarray | None = None,
     **option_values: Any,
 ) -> CompressResult:
@@ -279,7 +296,7 @@ def compress_file(
     pick_k : callable, optional
         ``pick_k(pixels, options)`` chooses K from the decoded pixels, replacing
         ``options.k`` (see :func:`quantcli.choosek.k_chooser`); the result's ``k`` is the
-        K chosen.
+        K chosen. It returns K, or a :class:`KChoice` whose image is then encoded as it is.
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8, optional
         Remap onto this palette (shared by a collection) instead of fitting one.
 
@@ -307,9 +324,8 @@ def compress_file(
     except OSError as exc:
         raise ImageReadError(f"{src_path}: {exc.strerror or exc}") from None
     pixels = read_image(src_path)
-    if pick_k is not None:
-        options = replace(options, k=pick_k(pixels, options))
-    png, q = compress_pixels(pixels, options, palette)
+    options, quantized = _apply_pick_k(pick_k, pixels, options)
+    png, q = compress_pixels(pixels, options, palette, quantized)
     common = dict(path=str(src_path), k=options.k, colors=len(q.palette), bytes_in=bytes_in, psnr=_finite(q.psnr))
     if skip_if_larger and len(png) >= bytes_in:
         # The original is kept, so what the user ends up with is the input's size.
@@ -324,7 +340,7 @@ def compress_bytes(
     data: bytes,
     options: QuantizeOptions,
     name: str = "<stdin>",
-    pick_k: Callable[[np.ndarray, QuantizeOptions], int] | None = None,
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int | KChoice] | None = None,
     palette: np.ndarray | None = None,
 ) -> tuple[bytes, CompressResult]:
     """Compress an encoded image held in memory: (PNG bytes, its result row).
@@ -334,9 +350,8 @@ def compress_bytes(
     """
     start = time.perf_counter()
     pixels = read_image(data, name=name)
-    if pick_k is not None:
-        options = replace(options, k=pick_k(pixels, options))
-    png, q = compress_pixels(pixels, options, palette)
+    options, quantized = _apply_pick_k(pick_k, pixels, options)
+    png, q = compress_pixels(pixels, options, palette, quantized)
     return png, CompressResult(
         path=name,
         output=None,
@@ -347,6 +362,19 @@ def compress_bytes(
         psnr=_finite(q.psnr),
         seconds=time.perf_counter() - start,
     )
+
+
+def _apply_pick_k(
+    pick_k: Callable[[np.ndarray, QuantizeOptions], int | KChoice] | None, pixels: np.ndarray, options: QuantizeOptions
+) -> tuple[QuantizeOptions, Quantized | None]:
+    """The options with K chosen by ``pick_k`` (unchanged without one), and the image
+    quantized at that K when ``pick_k`` returned a :class:`KChoice`."""
+    if pick_k is None:
+        return options, None
+    choice = pick_k(pixels, options)
+    if isinstance(choice, KChoice):
+        return replace(options, k=choice.k), choice.quantized
+    return replace(options, k=choice), None
 
 
 def _finite(value: float) -> float | None:

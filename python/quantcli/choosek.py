@@ -51,18 +51,20 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _core
-from .api import psnr_from_mse
+from .api import KChoice, _from_core, psnr_from_mse
 from .errors import InvalidOptionError, QuantcliError
 from .images import read_image, write_atomic
 from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
+from .palette import HistogramMerger, image_histogram
 
 Method = Literal["silhouette", "elbow", "quality"]
 Distance = Literal["squared", "euclidean"]
 METHODS: tuple[str, ...] = ("silhouette", "elbow", "quality")
 DISTANCES: tuple[str, ...] = ("squared", "euclidean")
 
-# What compress_file(pick_k=...) calls: (pixels, the file's options) -> K.
-PickK = Callable[[np.ndarray, QuantizeOptions], int]
+# What compress_file(pick_k=...) calls: (pixels, the file's options) -> K, or the K with
+# the image quantized at it.
+PickK = Callable[[np.ndarray, QuantizeOptions], "int | KChoice"]
 
 DEFAULT_K_MAX = 64  # silhouette and elbow
 QUALITY_K_MAX = 256
@@ -187,7 +189,9 @@ class ChooseKResult:
 
     ``scores`` is sorted by K and holds every candidate for ``silhouette`` and ``elbow``,
     and the K values the search evaluated for ``quality``. ``target_met`` is None unless
-    the method is ``quality``.
+    the method is ``quality``. ``palette`` is the palette fitted at the chosen K, shape
+    (n, 3) or (n, 4) with the input's channels (4 for a histogram), dtype uint8: the one
+    ``quantize`` at that K gives.
     """
 
     path: str
@@ -202,6 +206,7 @@ class ChooseKResult:
     target_met: bool | None = None
     seconds: float = 0.0
     sample: int | None = None
+    palette: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def score(self, k: int) -> KScore:
         """The score of candidate ``k`` (KeyError if it was not evaluated)."""
@@ -278,15 +283,24 @@ def choose_k(
     """
     options = _options(options, option_values)
     quantize = quantize or QuantizeOptions()
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3:
-        raise ValueError("pixels must be an ndarray of shape (h, w, 3) or (h, w, 4)")
+    return _choose_prepared(_core.PreparedImage(pixels, quantize), pixels.shape, options, quantize, name)
+
+
+def _choose_prepared(
+    image: _core.PreparedImage,
+    shape: tuple[int, ...],
+    options: ChooseKOptions,
+    quantize: QuantizeOptions,
+    name: str,
+) -> ChooseKResult:
+    """choose_k on an image whose histogram and pixel map were built once, for every K."""
     level = -1 if options.bytes_level is None else options.bytes_level
 
     def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
-        return _core.choose_k_scan_image(pixels, list(ks), quantize, sample, level)
+        return image.scan(list(ks), quantize, sample, level)
 
-    h, w, channels = pixels.shape
-    return _choose(scan, h * w, None, channels, options, name)
+    h, w, channels = shape
+    return _choose(scan, h * w, image.unique_colors, channels, options, name)
 
 
 def choose_k_file(
@@ -328,11 +342,9 @@ def choose_k_shared(
     """
     options = _options(options, option_values)
     start = time.perf_counter()
-    # Merged like a binary counter: partial sums of 1, 2, 4, ... images, so each colour
-    # is copied O(log images) times, not once per image.
-    stack: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+    merger = HistogramMerger()
     errors: list[ChooseKError] = []
-    images = channels = 0
+    channels = 0
     for path in paths:
         t0 = time.perf_counter()
         try:
@@ -340,20 +352,14 @@ def choose_k_shared(
         except QuantcliError as exc:
             errors.append(ChooseKError(str(path), str(exc), time.perf_counter() - t0))
             continue
-        level, hist = 0, _core.histogram(pixels)
-        while stack and stack[-1][0] == level:
-            hist = _core.merge_histograms(*stack.pop()[1], *hist)
-            level += 1
-        stack.append((level, hist))
-        images += 1
+        merger.add(image_histogram(pixels))
         channels = max(channels, pixels.shape[2])
-    if not stack:
+    merged = merger.result()
+    if merged is None:
         return None, errors
-    merged = stack.pop()[1]
-    while stack:
-        merged = _core.merge_histograms(*stack.pop()[1], *merged)
+    images = merger.images
     name = f"shared ({images} image{'s' if images != 1 else ''})"
-    result = choose_k_histogram(*merged, options, quantize=quantize, channels=channels, name=name)
+    result = choose_k_histogram(merged.colors, merged.counts, options, quantize=quantize, channels=channels, name=name)
     return _timed(replace(result, images=images), start), errors
 
 
@@ -391,7 +397,7 @@ def choose_k_histogram(
 def _choose(
     scan: Callable[[Sequence[int], int], _core.ScanScores],
     pixels: int,
-    unique_colors: int | None,
+    unique_colors: int,
     channels: int,
     options: ChooseKOptions,
     name: str,
@@ -400,11 +406,11 @@ def _choose(
     start = time.perf_counter()
     use_sample = options.distance == "euclidean" and options.method != "quality"
 
+    palettes: dict[int, np.ndarray] = {}  # the fit of every K scored
+
     def scores_of(ks: Sequence[int], sample: bool) -> list[KScore]:
-        nonlocal unique_colors
         raw = scan(ks, options.sample if sample else 0)
-        if unique_colors is None:
-            unique_colors = raw.unique_colors
+        palettes.update(zip(ks, raw.palettes, strict=True))
         return [_score(raw, i, pixels, channels, sample) for i in range(len(ks))]
 
     target_met: bool | None = None
@@ -431,11 +437,12 @@ def _choose(
         distance=options.distance,
         scores=tuple(scores),
         pixels=pixels,
-        unique_colors=unique_colors or 0,
+        unique_colors=unique_colors,
         min_psnr=options.min_psnr if options.method == "quality" else None,
         target_met=target_met,
         seconds=time.perf_counter() - start,
         sample=min(options.sample, pixels) if use_sample else None,
+        palette=palettes[best],
     )
 
 
@@ -500,11 +507,22 @@ def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> 
 
 
 def k_chooser(options: ChooseKOptions | None = None) -> PickK:
-    """``pick_k(pixels, quantize_options) -> K`` for :func:`quantcli.compress_file`."""
-    options = replace(options or ChooseKOptions(), bytes_level=None)  # only K is needed
+    """``pick_k(pixels, quantize_options) -> KChoice`` for :func:`quantcli.compress_file`.
 
-    def pick_k(pixels: np.ndarray, quantize: QuantizeOptions) -> int:
-        return choose_k(pixels, options, quantize=quantize).k
+    The image's histogram and pixel map are built once for every K tried, and the chosen
+    K's fit is remapped, not fitted again: the image is the one ``quantize`` at that K
+    gives, bit for bit.
+    """
+    options = replace(options or ChooseKOptions(), bytes_level=None)  # no PNG size needed
+
+    def pick_k(pixels: np.ndarray, quantize: QuantizeOptions) -> KChoice:
+        image = _core.PreparedImage(pixels, quantize)
+        result = _choose_prepared(image, pixels.shape, options, quantize, "<array>")
+        chosen = replace(quantize, k=result.k)
+        quantized = replace(
+            _from_core(image.remap_fit(result.palette, chosen)), iterations=result.score(result.k).iterations
+        )
+        return KChoice(result.k, quantized)
 
     return pick_k
 
