@@ -44,7 +44,7 @@ import io
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -53,16 +53,14 @@ import numpy as np
 from . import _core
 from .api import psnr_from_mse
 from .errors import InvalidOptionError, QuantcliError
-from .images import read_image, write_atomic
+from .images import read_image
 from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
+from .targets import write_atomic
 
 Method = Literal["silhouette", "elbow", "quality"]
 Distance = Literal["squared", "euclidean"]
 METHODS: tuple[str, ...] = ("silhouette", "elbow", "quality")
 DISTANCES: tuple[str, ...] = ("squared", "euclidean")
-
-# What compress_file(pick_k=...) calls: (pixels, the file's options) -> K.
-PickK = Callable[[np.ndarray, QuantizeOptions], int]
 
 DEFAULT_K_MAX = 64  # silhouette and elbow
 QUALITY_K_MAX = 256
@@ -517,28 +515,75 @@ def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> 
     return candidates[hi], True
 
 
-def k_chooser(options: ChooseKOptions | None = None) -> PickK:
-    """``pick_k(pixels, quantize_options) -> K`` for :func:`quantcli.compress_file`."""
-    options = replace(options or ChooseKOptions(), bytes_level=None)  # only K is needed
+def choose_k_inputs(
+    inputs: Sequence[str],
+    options: ChooseKOptions,
+    *,
+    quantize: QuantizeOptions | None = None,
+    recursive: bool = False,
+    shared: bool = False,
+    stdin: bytes | None = None,
+) -> Iterator[ChooseKResult | ChooseKError]:
+    """choose-k on the local engine: an outcome per image found in ``inputs`` (files,
+    folders, globs), in input order, or one for the whole set with ``shared``; or one
+    for ``stdin`` (the bytes of one image) when given."""
+    from .planner import expand_inputs
 
-    def pick_k(pixels: np.ndarray, quantize: QuantizeOptions) -> int:
-        return choose_k(pixels, options, quantize=quantize).k
+    if stdin is not None:
+        yield _one(stdin, "<stdin>", options, quantize)
+        return
+    found = list(expand_inputs(inputs, recursive=recursive))
+    failed = [ChooseKError(f.display, f.error) for f in found if f.error is not None]
+    sources = [f.source for f in found if f.error is None]
+    if shared:
+        yield from failed
+        result, errors = choose_k_shared(sources, options, quantize=quantize)
+        yield from errors
+        if result is not None:
+            yield result
+        return
+    for f in found:
+        yield ChooseKError(f.display, f.error) if f.error is not None else _one(f.source, f.display, options, quantize)
 
-    return pick_k
+
+def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None):
+    start = time.perf_counter()
+    try:
+        pixels = read_image(source, name=name)
+        return _timed(choose_k(pixels, options, quantize=quantize, name=name), start)
+    except QuantcliError as exc:
+        return ChooseKError(name, str(exc), time.perf_counter() - start)
+    except MemoryError:
+        return ChooseKError(name, f"{name}: out of memory", time.perf_counter() - start)
 
 
-def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str]) -> None:
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def plot_format(path: str | os.PathLike[str]) -> str:
+    """The plot's file format from its suffix (png, svg or pdf); InvalidOptionError otherwise."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        raise InvalidOptionError(f"--plot {path}: the name must end in .png, .svg or .pdf")
+    return suffix
+
+
+def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str], *, force: bool = False) -> None:
     """Write a PNG of each result's curve with its chosen K marked.
 
     The curve is the silhouette against K (method ``silhouette``), the MSE (``elbow``) or
-    the PSNR with the target as a dashed line (``quality``). Needs matplotlib (the
-    ``plot`` extra). The file is replaced atomically.
+    the PSNR with the target as a dashed line (``quality``), in the format the suffix
+    names (:func:`plot_format`). Needs matplotlib (the ``plot`` extra). The file is
+    written atomically and an existing file is replaced only with ``force``.
 
     Raises
     ------
     InvalidOptionError
-        matplotlib is not installed.
+        matplotlib is not installed, or the suffix is not png, svg or pdf.
+    OutputExistsError
+        ``path`` exists and ``force`` is false.
     """
+    fmt = plot_format(path)
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -590,8 +635,8 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str])
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    write_atomic(path, buffer.getvalue(), force=True)
+    fig.savefig(buffer, format=fmt)
+    write_atomic(path, buffer.getvalue(), force=force)
 
 
 def _short(path: str, width: int = 40) -> str:
@@ -641,8 +686,8 @@ __all__ = [
     "choose_k",
     "choose_k_file",
     "choose_k_histogram",
+    "choose_k_inputs",
     "choose_k_shared",
-    "k_chooser",
     "knee_point",
     "plot_results",
     "search_smallest",

@@ -1,4 +1,4 @@
-"""Reading images into 8-bit RGB(A) arrays, and writing files atomically.
+"""Reading images into 8-bit RGB(A) arrays.
 
 Conversion rule, applied to every decoded image (first frame only):
 
@@ -13,21 +13,13 @@ Conversion rule, applied to every decoded image (first frame only):
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
-import tempfile
 from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np
 
-from .errors import ImageReadError, OutputExistsError, OutputWriteError
-
-# Extensions picked up when a folder or glob is expanded (explicit files are always tried).
-IMAGE_EXTENSIONS = frozenset(
-    {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".tga", ".ico"}
-)
+from .errors import ImageReadError
 
 # Pillow modes that carry alpha, or may (palette images with a tRNS entry).
 _ALPHA_MODES = frozenset({"RGBA", "LA", "La", "RGBa", "PA", "P"})
@@ -128,75 +120,3 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
     if np.issubdtype(a.dtype, np.floating):
         return np.rint(np.clip(np.nan_to_num(a.astype(np.float64)), 0.0, 1.0) * 255.0).astype(np.uint8)
     raise ImageReadError(f"unsupported pixel type {a.dtype}")
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = False) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder.
-
-    Readers see either no file or the whole file. Without ``force`` an existing file is
-    never replaced, even one that appears while we write (the final step is a hard link,
-    which fails if the name exists).
-
-    Raises
-    ------
-    OutputExistsError
-        ``path`` exists and ``force`` is false.
-    OutputWriteError
-        Anything else went wrong; the temporary file is removed.
-    """
-    target = Path(path)
-    if not force and output_exists(target):
-        raise OutputExistsError(f"{target}: exists (use --force to overwrite)")
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputWriteError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        if force:
-            os.replace(tmp, target)
-        else:
-            _link_no_replace(tmp, target)
-    except OutputExistsError:
-        raise
-    except OSError as exc:
-        raise OutputWriteError(f"{target}: cannot write ({exc.strerror or exc})") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def output_exists(path: Path) -> bool:
-    """Whether the output ``path`` exists; a name the OS refuses (too long, ...) is an
-    OutputWriteError rather than a stray OSError that would stop the batch."""
-    try:
-        return path.exists()
-    except OSError as exc:
-        raise OutputWriteError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
-
-def _link_no_replace(tmp: str, target: Path) -> None:
-    try:
-        os.link(tmp, target)
-    except FileExistsError:
-        raise OutputExistsError(f"{target}: exists (use --force to overwrite)") from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
-            raise
-        # File systems without hard links: a check, then a rename.
-        if target.exists():
-            raise OutputExistsError(f"{target}: exists (use --force to overwrite)") from None
-        os.replace(tmp, target)
-
-
-def _read_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-# Read once at import: os.umask is process-wide, so reading it later would race threads.
-_UMASK = _read_umask()
