@@ -425,3 +425,48 @@ def test_read_path_imports_neither_imageio_nor_every_pillow_plugin():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['PIL.PngImagePlugin'] False"
+
+
+# --- every format Pillow writes decodes as Pillow's own conversion does -----------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("PNG", "RGB", {}),
+        ("PNG", "L", {}),
+        ("PNG", "1", {}),
+        ("PNG", "LA", {}),
+        ("PNG", "P", {}),
+        ("JPEG", "RGB", {"quality": 95}),
+        ("JPEG", "L", {"quality": 95}),
+        ("JPEG", "CMYK", {"quality": 95}),
+        ("TIFF", "RGB", {}),
+        ("TIFF", "RGB", {"compression": "tiff_deflate"}),
+        ("TIFF", "RGBA", {"compression": "tiff_lzw"}),
+        ("BMP", "RGB", {}),
+        ("GIF", "P", {}),
+        ("GIF", "L", {}),
+        ("GIF", "P", {"transparency": 0}),
+        ("WEBP", "RGB", {"lossless": True}),
+        ("WEBP", "RGBA", {"lossless": True}),
+        ("PPM", "RGB", {}),
+        ("TGA", "RGBA", {}),
+        ("ICO", "RGBA", {"sizes": [(32, 32)]}),
+    ],
+)
+def test_formats_decode_like_pillow(fmt, mode, options):
+    rgb = craft.gradient(32, 32)
+    image = Image.fromarray(rgb)
+    if mode == "RGBA":
+        image.putalpha(Image.fromarray(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1))))
+    elif mode != "RGB":
+        image = image.convert(mode)
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **options)
+    decoded = Image.open(io.BytesIO(buf.getvalue()))
+    alpha = decoded.mode in ("RGBA", "LA", "PA") or "transparency" in decoded.info
+    want = np.asarray(decoded.convert("RGBA" if alpha else "RGB"))
+    if want.shape[2] == 4 and (want[:, :, 3] == 255).all():
+        want = want[:, :, :3]
+    np.testing.assert_array_equal(read_image(buf.getvalue()), want)

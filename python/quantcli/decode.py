@@ -79,6 +79,10 @@ _PLUGIN_BY_MAGIC = (
 # an RGBA buffer that is opaque by construction.
 # Bilevel ("1") images are stored as one byte of 0 or 255 per pixel: grey.
 _DIRECT_MODES = {"RGB": ("RGBA", 4), "RGBA": ("RGBA", 4), "L": ("L", 1), "1": ("L", 1)}
+# Formats whose plugins load through ImageFile.load into whatever image memory is set, as
+# the direct path needs (each checked by a test). Some others take preset memory for an
+# image already loaded (ICO, GBR) and would return it blank; they go the generic way.
+_DIRECT_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "DIB", "WEBP", "PPM", "TGA"})
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 # Pillow's rawmodes for 16-bit PNG colour keep the high byte only; these read the low byte
@@ -405,7 +409,7 @@ def _decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
     png16 = _png16_rawmode(image)
     if png16 is not None:
         pixels = _apply_profile_array(image, _decode_png16(image, fp, png16))
-    elif image.mode in _DIRECT_MODES:
+    elif image.mode in _DIRECT_MODES and image.format in _DIRECT_FORMATS:
         pixels = _apply_profile_array(image, _decode_direct(image, fp))
     else:
         pixels = _decode_generic(image, fp)
