@@ -5,9 +5,11 @@ Conversion rule, applied to every decoded image (first frame only):
 - greyscale becomes RGB (the grey value in all three channels); grey + alpha becomes RGBA;
   palette images become RGB, or RGBA when the palette has transparency; CMYK, YCbCr, LAB
   and HSV images become RGB by Pillow's conversion;
-- 16-bit samples become 8-bit as ``round(v * 255 / 65535)`` (16-bit PNG colour and grey
-  included); other integer types are scaled from their full unsigned range the same way;
-  floats are taken as 0..1;
+- 16-bit samples become 8-bit as ``round(v * 255 / 65535)``: exactly so for PNG (grey,
+  grey + alpha, RGB, RGBA; Pillow alone keeps the high byte of colour samples) and 16-bit
+  grey in any format; Pillow converts 16-bit colour in other formats (PPM scales by its
+  maxval, TIFF keeps the high byte); other integer arrays are scaled from their full
+  unsigned range the same way; floats are taken as 0..1;
 - colour profiles: an image with an embedded ICC profile that is not sRGB (Adobe RGB,
   Display P3, ProPhoto, a grey or CMYK profile, ...) is converted to sRGB by littleCMS
   (Pillow's ImageCms), relative colorimetric with black point compensation, so the output,
@@ -29,9 +31,11 @@ Every input is untrusted:
 - errors are one line: ``<name>: <reason>``, with control characters in the name escaped
   (:func:`display_name`).
 
-Memory: the common cases (8-bit RGB, RGBA and grey PNG, JPEG) decode straight into the
-NumPy array that is returned, so reading peaks at about 4 bytes per pixel (5 for an RGB
-file with a non-sRGB profile or an EXIF rotation) on top of the encoded file.
+Memory: 8-bit RGB, RGBA and grey images in PNG, JPEG, TIFF, BMP, WebP, PPM and TGA decode
+straight into the NumPy array that is returned (an opaque RGB decode is compacted from 4
+to 3 bytes per pixel in place), so reading peaks at about 4 bytes per pixel (measured;
+8 for a progressive JPEG, whose decoder holds every coefficient; +3 for an EXIF rotation)
+where ``np.asarray(PIL.Image.open(...))`` peaks at 10 (RGB) to 16 (RGBA).
 """
 
 from __future__ import annotations
@@ -52,14 +56,16 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 #: Largest image, in pixels (width x height), read unless the caller allows more: 100 MP,
-#: about 4x a 24 MP camera photo. Reading and quantizing peak at roughly
-#: :data:`PEAK_BYTES_PER_PIXEL` bytes per pixel, so this default bounds one image to ~1 GB.
+#: about 4x a 24 MP camera photo. An RGB photo of that size peaks at about 1.2 GB through
+#: the whole compress path (12-13 bytes per pixel, measured).
 DEFAULT_MAX_PIXELS = 100_000_000
 
-#: Measured peak memory of one image through the whole compress path (decode, convert,
-#: quantize, encode), in bytes per pixel, rounded up: budget ``width * height * this``
-#: per image in flight. See ``bench/results/peak_memory.md``.
-PEAK_BYTES_PER_PIXEL = 8
+#: Peak memory of one image through the whole compress path (decode, convert, quantize,
+#: encode), in bytes per pixel, for budgeting ``width * height * this`` per image in
+#: flight: the worst case measured, an RGBA photo where nearly every pixel is a distinct
+#: colour (47; an RGB photo: 12-13; reading alone: 4, 8 for a progressive JPEG). See
+#: ``bench/results/peak_memory.md``; the excess over reading is the core's quantize step.
+PEAK_BYTES_PER_PIXEL = 48
 
 # What read_image accepts as encoded bytes.
 BytesLike = bytes | bytearray | memoryview
