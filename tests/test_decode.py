@@ -52,6 +52,16 @@ def reason(source, **kwargs) -> str:
     return message.removeprefix("input: ")
 
 
+def traced_peak(function, *args):
+    """(function(*args), peak bytes Python and NumPy allocated meanwhile)."""
+    tracemalloc.start()
+    try:
+        result = function(*args)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 # --- the corpus ------------------------------------------------------------------------
 
 
@@ -85,12 +95,7 @@ def test_corpus_is_what_the_script_makes():
 def test_bomb_is_refused_from_its_header_without_decoding():
     data = (CORPUS / "bomb.png").read_bytes()
     assert len(data) < 32 * 1024
-    tracemalloc.start()
-    try:
-        message = reason(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    message, peak = traced_peak(reason, data)
     assert message == "image too large: 13000x13000 (169 MP) exceeds --max-pixels 100 MP"
     assert peak < 2 * 1024 * 1024  # nothing of the 169 MP was allocated
 
@@ -404,12 +409,7 @@ def test_direct_decode_makes_no_extra_copy(channels):
     if channels == 4:
         pixels[0, 0, 3] = 7
     data = craft.png_file(pixels)
-    tracemalloc.start()
-    try:
-        out = read_image(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    out, peak = traced_peak(read_image, data)
     np.testing.assert_array_equal(out, pixels)
     assert peak - 2 * len(data) < 4.5 * h * w
     assert out.base is None and out.nbytes == h * w * channels  # RGB: the RGBA buffer was shrunk
