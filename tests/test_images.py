@@ -69,7 +69,7 @@ def test_float_and_bool_arrays():
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty"), (b"hello, not an image", "not a readable image"), (None, "no such file")],
+    [(b"", "empty"), (b"hello, not an image", "not an image"), (None, "no such file")],
 )
 def test_unreadable_inputs_name_the_file(tmp_path, content, message):
     path = tmp_path / "bad.png"

@@ -122,6 +122,7 @@ def test_spark_writes_the_local_engines_bytes_and_rows(spark, folder, run_cli, t
     assert by_path(got, tmp_path / "spark") == by_path(want, tmp_path / "local")
     errors = {r["path"]: r["error"] for r in got if r["status"] == "error"}
     assert set(errors) == {str(folder / "corrupt.png"), str(folder / "empty.jpg")}
+    assert errors[str(folder / "corrupt.png")].endswith("corrupt image (bad PNG header)")
     # The ledger holds one row per file.
     assert sorted(r["path"] for r in ledger_rows(tmp_path / "spark")) == sorted(r["path"] for r in want)
 
