@@ -53,7 +53,7 @@ import numpy as np
 from . import _core
 from .api import psnr_from_mse
 from .errors import InvalidOptionError, QuantcliError
-from .images import read_image
+from .images import DEFAULT_MAX_PIXELS, read_image
 from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
 from .targets import write_atomic
 
@@ -318,6 +318,7 @@ def choose_k_shared(
     options: ChooseKOptions | None = None,
     *,
     quantize: QuantizeOptions | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
     **option_values: Any,
 ) -> tuple[ChooseKResult | None, list[ChooseKError]]:
     """One K for a set of images, chosen on the sum of their histograms.
@@ -341,7 +342,7 @@ def choose_k_shared(
     for path in paths:
         t0 = time.perf_counter()
         try:
-            pixels = read_image(path)
+            pixels = read_image(path, max_pixels=max_pixels)
         except QuantcliError as exc:
             errors.append(ChooseKError(str(path), str(exc), time.perf_counter() - t0))
             continue
@@ -523,6 +524,7 @@ def choose_k_inputs(
     recursive: bool = False,
     shared: bool = False,
     stdin: bytes | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> Iterator[ChooseKResult | ChooseKError]:
     """choose-k on the local engine: an outcome per image found in ``inputs`` (files,
     folders, globs), in input order, or one for the whole set with ``shared``; or one
@@ -530,26 +532,29 @@ def choose_k_inputs(
     from .planner import expand_inputs
 
     if stdin is not None:
-        yield _one(stdin, "<stdin>", options, quantize)
+        yield _one(stdin, "<stdin>", options, quantize, max_pixels)
         return
     found = list(expand_inputs(inputs, recursive=recursive))
     failed = [ChooseKError(f.display, f.error) for f in found if f.error is not None]
     sources = [f.source for f in found if f.error is None]
     if shared:
         yield from failed
-        result, errors = choose_k_shared(sources, options, quantize=quantize)
+        result, errors = choose_k_shared(sources, options, quantize=quantize, max_pixels=max_pixels)
         yield from errors
         if result is not None:
             yield result
         return
     for f in found:
-        yield ChooseKError(f.display, f.error) if f.error is not None else _one(f.source, f.display, options, quantize)
+        if f.error is not None:
+            yield ChooseKError(f.display, f.error)
+        else:
+            yield _one(f.source, f.display, options, quantize, max_pixels)
 
 
-def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None):
+def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None, max_pixels):
     start = time.perf_counter()
     try:
-        pixels = read_image(source, name=name)
+        pixels = read_image(source, name=name, max_pixels=max_pixels)
         return _timed(choose_k(pixels, options, quantize=quantize, name=name), start)
     except QuantcliError as exc:
         return ChooseKError(name, str(exc), time.perf_counter() - start)

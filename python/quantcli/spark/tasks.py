@@ -167,7 +167,7 @@ def merge_pass1(a: Pass1 | None, b: Pass1 | None) -> Pass1 | None:
     return a.merge(b)
 
 
-def histogram_partition(plan: SparkPlan) -> Callable[[Iterator[Any]], Iterator[Any]]:
+def histogram_partition(plan: SparkPlan, max_pixels: int | None) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInPandas`` function of pass 1."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -185,7 +185,7 @@ def histogram_partition(plan: SparkPlan) -> Callable[[Iterator[Any]], Iterator[A
                 if job is None or job.error is not None:
                     continue
                 try:
-                    pixels = read_image(_reader(content, uri, job.display)(), name=job.display)
+                    pixels = read_image(_reader(content, uri, job.display)(), name=job.display, max_pixels=max_pixels)
                     merger.add(image_histogram(pixels))
                     channels = max(channels, pixels.shape[2])
                 except QuantcliError as exc:
@@ -215,7 +215,9 @@ CHOOSE_K_SCHEMA = (
 )
 
 
-def choose_k_partition(plan: SparkPlan, choose: Any, quantize: Any) -> Callable[[Iterator[Any]], Iterator[Any]]:
+def choose_k_partition(
+    plan: SparkPlan, choose: Any, quantize: Any, max_pixels: int | None
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInPandas`` function of choose-k: :func:`quantcli.choosek.choose_k` per image."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -240,7 +242,7 @@ def choose_k_partition(plan: SparkPlan, choose: Any, quantize: Any) -> Callable[
                     data = _reader(content, uri, job.display)()
                     if not data:
                         raise ImageReadError(f"{job.display}: empty file (0 bytes)")
-                    pixels = read_image(data, name=job.display)
+                    pixels = read_image(data, name=job.display, max_pixels=max_pixels)
                     outcome = replace(
                         choose_k(pixels, choose, quantize=fit, name=job.display), seconds=time.perf_counter() - start
                     )
