@@ -299,7 +299,7 @@ def _local(names, listed, settings, naming, palette, recursive, jobs, as_json, q
 
     for folder in {os.path.dirname(job.target) or "." for job in planned if job.target is not None}:
         remove_stale_temporaries(folder)
-    workers = jobs or os.cpu_count() or 1
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(planned)))
     if palette == "shared":
         settings = replace(settings, palette=local_engine.shared_palette(planned, settings, workers=workers))
     from ..interrupt import interruptible
