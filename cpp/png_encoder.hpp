@@ -10,6 +10,9 @@ namespace quantcli {
 
 using Rgba8 = std::array<std::uint8_t, 4>;
 
+// The type of the empty chunk that follows IHDR in every PNG quantcli writes.
+inline constexpr char kOutputMarker[] = "quNT";
+
 struct PngOptions {
     int level = 6;               // zlib level, 0..9
     bool choose_filters = true;  // pick the row filters from a sample; false: filter None

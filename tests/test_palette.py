@@ -187,3 +187,17 @@ def test_cli_shared_palette_and_palette_file(run_cli, collection, tmp_path):
     proc = run_cli("compress", src / "0.png", "--palette", src / "0.png", "-o", tmp_path / "x.png")
     assert proc.returncode == 2
     assert b"--palette" in proc.stderr and b"colours" in proc.stderr
+
+
+def test_read_palette_with_one_transparent_index(tmp_path):
+    """A GIF-style palette file whose transparency is a single index, not a tRNS table."""
+    from PIL import Image
+
+    path = tmp_path / "pal.gif"
+    image = Image.new("P", (3, 1))
+    image.putpalette([10, 20, 30, 40, 50, 60, 70, 80, 90])
+    image.putdata([0, 1, 2])
+    image.save(path, transparency=1)
+    palette = read_palette(path)
+    assert palette.shape[1] == 4
+    assert palette[:3].tolist() == [[10, 20, 30, 255], [40, 50, 60, 0], [70, 80, 90, 255]]

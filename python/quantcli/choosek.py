@@ -44,27 +44,24 @@ import io
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from . import _core
-from .api import KChoice, _from_core, psnr_from_mse
+from .api import Quantized, _from_core, psnr_from_mse
 from .errors import InvalidOptionError, QuantcliError
-from .images import read_image, write_atomic
+from .images import DEFAULT_MAX_PIXELS, read_image
 from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
 from .palette import HistogramMerger, image_histogram
+from .targets import write_atomic
 
 Method = Literal["silhouette", "elbow", "quality"]
 Distance = Literal["squared", "euclidean"]
 METHODS: tuple[str, ...] = ("silhouette", "elbow", "quality")
 DISTANCES: tuple[str, ...] = ("squared", "euclidean")
-
-# What compress_file(pick_k=...) calls: (pixels, the file's options) -> K, or the K with
-# the image quantized at it.
-PickK = Callable[[np.ndarray, QuantizeOptions], "int | KChoice"]
 
 DEFAULT_K_MAX = 64  # silhouette and elbow
 QUALITY_K_MAX = 256
@@ -189,9 +186,7 @@ class ChooseKResult:
 
     ``scores`` is sorted by K and holds every candidate for ``silhouette`` and ``elbow``,
     and the K values the search evaluated for ``quality``. ``target_met`` is None unless
-    the method is ``quality``. ``palette`` is the palette fitted at the chosen K, shape
-    (n, 3) or (n, 4) with the input's channels (4 for a histogram), dtype uint8: the one
-    ``quantize`` at that K gives.
+    the method is ``quality``.
     """
 
     path: str
@@ -206,7 +201,6 @@ class ChooseKResult:
     target_met: bool | None = None
     seconds: float = 0.0
     sample: int | None = None
-    palette: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def score(self, k: int) -> KScore:
         """The score of candidate ``k`` (KeyError if it was not evaluated)."""
@@ -283,7 +277,30 @@ def choose_k(
     """
     options = _options(options, option_values)
     quantize = quantize or QuantizeOptions()
-    return _choose_prepared(_core.PreparedImage(pixels, quantize), pixels.shape, options, quantize, name)
+    return _choose_prepared(_core.PreparedImage(pixels, quantize), pixels.shape, options, quantize, name)[0]
+
+
+def choose_k_and_quantize(
+    pixels: np.ndarray,
+    options: ChooseKOptions,
+    quantize: QuantizeOptions,
+    *,
+    name: str = "<array>",
+) -> tuple[ChooseKResult, Quantized]:
+    """:func:`choose_k`, and the image quantized at the K chosen: what ``compress -k auto``
+    encodes.
+
+    The image's histogram and pixel map are built once for every K tried, and the chosen
+    K's fit is remapped, not fitted again: the image is the one :func:`quantcli.quantize`
+    with ``replace(quantize, k=result.k)`` gives, bit for bit, dithering included. No
+    candidate is encoded to a PNG (``options.bytes_level`` is ignored): the K does not
+    depend on it.
+    """
+    options = replace(options, bytes_level=None)
+    image = _core.PreparedImage(pixels, quantize)
+    result, palette = _choose_prepared(image, pixels.shape, options, quantize, name)
+    out = image.remap_fit(palette, replace(quantize, k=result.k))
+    return result, replace(_from_core(out), iterations=result.score(result.k).iterations)
 
 
 def _choose_prepared(
@@ -292,8 +309,9 @@ def _choose_prepared(
     options: ChooseKOptions,
     quantize: QuantizeOptions,
     name: str,
-) -> ChooseKResult:
-    """choose_k on an image whose histogram and pixel map were built once, for every K."""
+) -> tuple[ChooseKResult, np.ndarray]:
+    """choose_k on an image whose histogram and pixel map were built once, for every K;
+    and the palette fitted at the chosen K, with the image's channels."""
     level = -1 if options.bytes_level is None else options.bytes_level
 
     def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
@@ -327,6 +345,7 @@ def choose_k_shared(
     options: ChooseKOptions | None = None,
     *,
     quantize: QuantizeOptions | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
     **option_values: Any,
 ) -> tuple[ChooseKResult | None, list[ChooseKError]]:
     """One K for a set of images, chosen on the sum of their histograms.
@@ -348,7 +367,7 @@ def choose_k_shared(
     for path in paths:
         t0 = time.perf_counter()
         try:
-            pixels = read_image(path)
+            pixels = read_image(path, max_pixels=max_pixels)
         except QuantcliError as exc:
             errors.append(ChooseKError(str(path), str(exc), time.perf_counter() - t0))
             continue
@@ -391,7 +410,7 @@ def choose_k_histogram(
     def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
         return _core.choose_k_scan(colors, counts, list(ks), quantize, sample)
 
-    return _choose(scan, int(counts.sum()), len(colors), channels, options, name)
+    return _choose(scan, int(counts.sum()), len(colors), channels, options, name)[0]
 
 
 def _choose(
@@ -401,8 +420,9 @@ def _choose(
     channels: int,
     options: ChooseKOptions,
     name: str,
-) -> ChooseKResult:
-    """Score the candidates with ``scan(ks, sample_size)`` and apply the method's rule."""
+) -> tuple[ChooseKResult, np.ndarray]:
+    """Score the candidates with ``scan(ks, sample_size)`` and apply the method's rule:
+    the result, and the palette fitted at the chosen K."""
     start = time.perf_counter()
     use_sample = options.distance == "euclidean" and options.method != "quality"
 
@@ -430,7 +450,7 @@ def _choose(
             best = knee_point(ks, [s.mse for s in scores])
         else:
             best = best_silhouette(ks, [s.silhouette_euclidean if use_sample else s.silhouette for s in scores])
-    return ChooseKResult(
+    result = ChooseKResult(
         path=name,
         k=best,
         method=options.method,
@@ -442,8 +462,8 @@ def _choose(
         target_met=target_met,
         seconds=time.perf_counter() - start,
         sample=min(options.sample, pixels) if use_sample else None,
-        palette=palettes[best],
     )
+    return result, palettes[best]
 
 
 def best_silhouette(ks: Sequence[int], values: Sequence[float | None]) -> int:
@@ -506,39 +526,79 @@ def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> 
     return candidates[hi], True
 
 
-def k_chooser(options: ChooseKOptions | None = None) -> PickK:
-    """``pick_k(pixels, quantize_options) -> KChoice`` for :func:`quantcli.compress_file`.
+def choose_k_inputs(
+    inputs: Sequence[str],
+    options: ChooseKOptions,
+    *,
+    quantize: QuantizeOptions | None = None,
+    recursive: bool = False,
+    shared: bool = False,
+    stdin: bytes | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> Iterator[ChooseKResult | ChooseKError]:
+    """choose-k on the local engine: an outcome per image found in ``inputs`` (files,
+    folders, globs), in input order, or one for the whole set with ``shared``; or one
+    for ``stdin`` (the bytes of one image) when given."""
+    from .planner import expand_inputs
 
-    The image's histogram and pixel map are built once for every K tried, and the chosen
-    K's fit is remapped, not fitted again: the image is the one ``quantize`` at that K
-    gives, bit for bit.
-    """
-    options = replace(options or ChooseKOptions(), bytes_level=None)  # no PNG size needed
+    if stdin is not None:
+        yield _one(stdin, "<stdin>", options, quantize, max_pixels)
+        return
+    found = list(expand_inputs(inputs, recursive=recursive))
+    failed = [ChooseKError(f.display, f.error) for f in found if f.error is not None]
+    sources = [f.source for f in found if f.error is None]
+    if shared:
+        yield from failed
+        result, errors = choose_k_shared(sources, options, quantize=quantize, max_pixels=max_pixels)
+        yield from errors
+        if result is not None:
+            yield result
+        return
+    for f in found:
+        if f.error is not None:
+            yield ChooseKError(f.display, f.error)
+        else:
+            yield _one(f.source, f.display, options, quantize, max_pixels)
 
-    def pick_k(pixels: np.ndarray, quantize: QuantizeOptions) -> KChoice:
-        image = _core.PreparedImage(pixels, quantize)
-        result = _choose_prepared(image, pixels.shape, options, quantize, "<array>")
-        chosen = replace(quantize, k=result.k)
-        quantized = replace(
-            _from_core(image.remap_fit(result.palette, chosen)), iterations=result.score(result.k).iterations
-        )
-        return KChoice(result.k, quantized)
 
-    return pick_k
+def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None, max_pixels):
+    start = time.perf_counter()
+    try:
+        pixels = read_image(source, name=name, max_pixels=max_pixels)
+        return _timed(choose_k(pixels, options, quantize=quantize, name=name), start)
+    except QuantcliError as exc:
+        return ChooseKError(name, str(exc), time.perf_counter() - start)
+    except MemoryError:
+        return ChooseKError(name, f"{name}: out of memory", time.perf_counter() - start)
 
 
-def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str]) -> None:
+PLOT_FORMATS = ("png", "svg", "pdf")
+
+
+def plot_format(path: str | os.PathLike[str]) -> str:
+    """The plot's file format from its suffix (png, svg or pdf); InvalidOptionError otherwise."""
+    suffix = os.path.splitext(os.fspath(path))[1].lower().lstrip(".")
+    if suffix not in PLOT_FORMATS:
+        raise InvalidOptionError(f"--plot {path}: the name must end in .png, .svg or .pdf")
+    return suffix
+
+
+def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str], *, force: bool = False) -> None:
     """Write a PNG of each result's curve with its chosen K marked.
 
     The curve is the silhouette against K (method ``silhouette``), the MSE (``elbow``) or
-    the PSNR with the target as a dashed line (``quality``). Needs matplotlib (the
-    ``plot`` extra). The file is replaced atomically.
+    the PSNR with the target as a dashed line (``quality``), in the format the suffix
+    names (:func:`plot_format`). Needs matplotlib (the ``plot`` extra). The file is
+    written atomically and an existing file is replaced only with ``force``.
 
     Raises
     ------
     InvalidOptionError
-        matplotlib is not installed.
+        matplotlib is not installed, or the suffix is not png, svg or pdf.
+    OutputExistsError
+        ``path`` exists and ``force`` is false.
     """
+    fmt = plot_format(path)
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -590,8 +650,8 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str])
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="best")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    write_atomic(path, buffer.getvalue(), force=True)
+    fig.savefig(buffer, format=fmt)
+    write_atomic(path, buffer.getvalue(), force=force)
 
 
 def _short(path: str, width: int = 40) -> str:
@@ -638,10 +698,11 @@ __all__ = [
     "KScore",
     "best_silhouette",
     "choose_k",
+    "choose_k_and_quantize",
     "choose_k_file",
     "choose_k_histogram",
+    "choose_k_inputs",
     "choose_k_shared",
-    "k_chooser",
     "knee_point",
     "plot_results",
     "search_smallest",
