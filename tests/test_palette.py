@@ -100,7 +100,7 @@ def test_shared_palette_is_weighted_kmeans_on_the_oracle_histogram(collection, t
     hist = collection_histogram(paths, workers=3)
     assert hist is not None
     colors, counts = numpy_histogram(collection)
-    want, _, _ = _core.fit_palette(colors, counts, 16)
+    want, _, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=16))
     palette = fit_shared_palette(hist, options)
     assert palette.shape == (16, 4)  # some inputs have alpha
     np.testing.assert_array_equal(palette, want)
@@ -173,7 +173,7 @@ def test_cli_shared_palette_and_palette_file(run_cli, collection, tmp_path):
     assert [r["status"] for r in rows].count("written") == 7
     outputs = sorted((tmp_path / "shared").glob("*.png"))
     assert len(outputs) == 7
-    want, _, _ = _core.fit_palette(*numpy_histogram(collection), 16)
+    want, _, _ = _core.fit_palette(*numpy_histogram(collection), QuantizeOptions(k=16))
     for out in outputs:
         assert as_rgba_set(png_palette(out)) == as_rgba_set(want)
         np.testing.assert_array_equal(png_palette(out), png_palette(outputs[0]))  # same order too
