@@ -42,9 +42,16 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
+#: argon2 parameters (an ``argon2.Parameters``); None: argon2-cffi's defaults. Tests set
+#: a cheap profile.
+PASSWORD_PARAMETERS = None
+
+
 def _hasher():
     from argon2 import PasswordHasher
 
+    if PASSWORD_PARAMETERS is not None:
+        return PasswordHasher.from_parameters(PASSWORD_PARAMETERS)
     return PasswordHasher()
 
 

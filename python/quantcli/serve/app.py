@@ -74,8 +74,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
 
     app.include_router(api_v1.router)
     app.include_router(pages.router)
+    _add_docs(app)  # before /static: its assets are below /static/swagger
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    _add_docs(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

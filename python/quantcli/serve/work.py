@@ -380,6 +380,8 @@ class Service:
 
     def __init__(self, config: ServeConfig, db: Database | None = None) -> None:
         self.config = config
+        if db is None and config.db_url is None:
+            os.makedirs(config.data_dir, exist_ok=True)
         self.db = db or Database(config.database_url)
         self.db.check_store(config.store_location)
         self.store = Store(config.store_root)
