@@ -185,7 +185,10 @@ def test_images_store_list_get_files_and_delete(api):
 
 
 def test_list_is_newest_first_and_pages(api):
-    ids = [api.post(f"/api/v1/images?k=4&name={i}.png", content=png_bytes(seed=i), headers=api.alice).json()["id"] for i in range(3)]
+    ids = [
+        api.post(f"/api/v1/images?k=4&name={i}.png", content=png_bytes(seed=i), headers=api.alice).json()["id"]
+        for i in range(3)
+    ]
     listed = api.get("/api/v1/images", headers=api.alice).json()["images"]
     assert [image["id"] for image in listed] == ids[::-1]
     page = api.get("/api/v1/images?limit=1&offset=1", headers=api.alice).json()["images"]
