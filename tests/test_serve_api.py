@@ -12,9 +12,9 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from quantcli import QuantizeOptions, compress_bytes  # noqa: E402
-from serve_support import (  # noqa: E402
+from fastapi.testclient import TestClient
+from quantcli import QuantizeOptions, compress_bytes
+from serve_support import (
     bearer,
     cheap_password_hashes,  # noqa: F401 (an autouse fixture)
     colours,
@@ -370,7 +370,7 @@ def test_store_on_an_fsspec_uri(tmp_path):
         files = [p for p in fs.find("/quantcli-test-store") if "/" + image + "/" in p]
         assert len(files) == 2
         assert client.get(f"/api/v1/images/{image}/output.png", headers=key).content == fs.cat_file(
-            [p for p in files if p.endswith("output.png")][0]
+            next(p for p in files if p.endswith("output.png"))
         )
         assert client.delete(f"/api/v1/images/{image}", headers=key).status_code == 204
         assert not [p for p in fs.find("/quantcli-test-store") if "/" + image + "/" in p]

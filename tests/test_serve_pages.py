@@ -14,9 +14,9 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from quantcli import QuantizeOptions, compress_bytes  # noqa: E402
-from serve_support import (  # noqa: E402
+from fastapi.testclient import TestClient
+from quantcli import QuantizeOptions, compress_bytes
+from serve_support import (
     PASSWORD,
     cheap_password_hashes,  # noqa: F401 (an autouse fixture)
     colours,
@@ -70,7 +70,7 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session(web):
     )
     assert response.status_code == 303
     assert response.headers["location"] == "/history"
-    cookie = [c for c in response.headers.get_list("set-cookie") if c.startswith("quantcli_session=")][0]
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("quantcli_session="))
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
     assert "Secure" not in cookie  # plain http
     session = web.cookies["quantcli_session"]
@@ -108,7 +108,7 @@ def test_cookie_is_secure_over_https_only_through_a_trusted_proxy(tmp_path):
             headers={**headers, "Cookie": f"quantcli_csrf={token}"},
             follow_redirects=False,
         )
-        return [c for c in response.headers.get_list("set-cookie") if c.startswith("quantcli_session=")][0]
+        return next(c for c in response.headers.get_list("set-cookie") if c.startswith("quantcli_session="))
 
     https = {"X-Forwarded-Proto": "https"}
     app, _ = make_app(tmp_path / "untrusted")
@@ -217,7 +217,7 @@ def test_every_state_changing_request_needs_the_sessions_token(web):
 def test_signup_only_when_allowed(web, tmp_path):
     assert web.get("/signup").status_code == 404
     assert web.post("/signup", data={"name": "carol"}).status_code == 404
-    app, service = make_app(tmp_path / "open", allow_signup=True)
+    app, _service = make_app(tmp_path / "open", allow_signup=True)
     with TestClient(app) as client:
         assert "Sign up" in client.get("/login").text
         page = client.get("/signup")

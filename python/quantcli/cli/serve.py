@@ -53,7 +53,10 @@ def serve(
         ),
     ] = None,
     max_upload: Annotated[
-        str, typer.Option("--max-upload", help="Largest upload (e.g. 50MB, 200k, 1GiB); larger ones get 413.")
+        str,
+        typer.Option(
+            "--max-upload", help="Largest upload (e.g. 50MB, 200k, 1GiB); larger ones get 413.", metavar="SIZE"
+        ),
     ] = "50MB",
     max_pixels: Annotated[
         int | None,
