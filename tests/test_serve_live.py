@@ -20,10 +20,10 @@ import pytest
 
 pytest.importorskip("fastapi")
 
-from conftest import cli_command, gradient_image  # noqa: E402
-from PIL import Image  # noqa: E402
-from quantcli import QuantizeOptions, compress_bytes  # noqa: E402
-from serve_support import PASSWORD, LiveServer, add_user_cli, colours, decode, wait_for  # noqa: E402
+from conftest import cli_command, gradient_image
+from PIL import Image
+from quantcli import QuantizeOptions, compress_bytes
+from serve_support import PASSWORD, LiveServer, add_user_cli, colours, decode, wait_for
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
