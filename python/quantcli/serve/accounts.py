@@ -106,13 +106,20 @@ def add_user(db: Database, name: str, password: str) -> str:
 
     Raises InvalidOptionError for a bad name or password, or a name that is taken.
     """
+    from sqlalchemy.exc import IntegrityError
+
     check_name(name)
-    password_hash = hash_password(password)
-    key = new_api_key()
+    check_password_rules(password)
     with db.session() as s:
-        if db.user_by_name(s, name) is not None:
-            raise InvalidOptionError(f"user {name!r} exists")
-        s.add(User(name=name, password_hash=password_hash, api_key_hash=token_hash(key)))
+        taken = db.user_by_name(s, name) is not None
+    if taken:
+        raise InvalidOptionError(f"user {name!r} exists")
+    key = new_api_key()
+    try:
+        with db.session() as s:
+            s.add(User(name=name, password_hash=hash_password(password), api_key_hash=token_hash(key)))
+    except IntegrityError:  # added by someone else meanwhile
+        raise InvalidOptionError(f"user {name!r} exists") from None
     return key
 
 
