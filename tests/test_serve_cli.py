@@ -128,7 +128,8 @@ runner = CliRunner()
 assert runner.invoke(app, ["--version"]).exit_code == 0
 result = runner.invoke(app, ["compress", {str(source)!r}, "-k", "8", "-q"])
 assert result.exit_code == 0, result.output
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("fastapi", "starlette", "sqlalchemy", "uvicorn", "argon2", "jinja2") or m.startswith("quantcli.serve"))
+web = ("fastapi", "starlette", "sqlalchemy", "uvicorn", "argon2", "jinja2")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in web or m.startswith("quantcli.serve"))
 print(heavy)
 """
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
