@@ -123,7 +123,7 @@ def wait_for(predicate, timeout: float = 60.0, step: float = 0.05):
         time.sleep(step)
 
 
-def run_job(client, csrf: str, files: dict[str, bytes], **fields: str) -> str:
+def run_job(client, csrf: str, files: dict[str, bytes], timeout: float = 120.0, **fields: str) -> str:
     """Create a job through the page's requests, upload ``files``, start it, wait for it;
     returns the job id."""
     created = client.post("/jobs", data={"csrf_token": csrf, **fields})
@@ -134,7 +134,7 @@ def run_job(client, csrf: str, files: dict[str, bytes], **fields: str) -> str:
         assert sent.status_code == 201, sent.text
     started = client.post(f"/jobs/{job}/start", headers={"X-CSRF-Token": csrf})
     assert started.status_code == 202, started.text
-    wait_for(lambda: client.get(f"/jobs/{job}/status").json()["status"] in ("done", "failed"))
+    wait_for(lambda: client.get(f"/jobs/{job}/status").json()["status"] in ("done", "failed"), timeout=timeout)
     return job
 
 

@@ -393,6 +393,7 @@ class Service:
         self._lock = threading.Lock()
         self._scheduler: threading.Thread | None = None
         self._spark: Any = None
+        self._spark_owned = False
         self._spark_lock = threading.Lock()
 
     # -- life cycle
@@ -413,7 +414,7 @@ class Service:
         if self._scheduler is not None:
             self._scheduler.join(timeout=10)
         self.pool.shutdown()
-        if self._spark is not None:
+        if self._spark is not None and self._spark_owned:
             self._spark.stop()
         self.db.dispose()
 
@@ -568,7 +569,7 @@ class Service:
             if self._spark is None:
                 from ..spark.session import get_session
 
-                self._spark, _ = get_session(self.config.master, list(self.config.conf))
+                self._spark, self._spark_owned = get_session(self.config.master, list(self.config.conf))
             with self.db.session() as s:
                 s.execute(update(Image).where(Image.job_id == job_id, Image.status == PENDING).values(status=RUNNING))
             _, results = driver.compress(
