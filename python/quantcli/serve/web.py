@@ -8,10 +8,11 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
@@ -100,13 +101,17 @@ def optional_signed_in(request: Request) -> SignedIn | None:
         return None
 
 
-def api_user(request: Request) -> ApiUser:
+_bearer = HTTPBearer(auto_error=False, description="An API key from `quantcli users add` or the Account page.")
+
+
+def api_user(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> ApiUser:
     """Dependency: the user of ``Authorization: Bearer KEY``, or 401."""
-    scheme, _, key = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
+    if credentials is None or not credentials.credentials.strip():
         raise HTTPException(401, "missing API key (send Authorization: Bearer KEY)", {"WWW-Authenticate": "Bearer"})
     with service(request).db.session() as s:
-        user = user_for_api_key(s, key.strip())
+        user = user_for_api_key(s, credentials.credentials.strip())
         if user is None:
             raise HTTPException(401, "invalid API key", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return ApiUser(user.id, user.name)
