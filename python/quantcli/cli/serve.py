@@ -101,22 +101,31 @@ def serve(
 
     Add users with `quantcli users add`. Jobs run on a pool of worker threads with the local engine; with --engine spark, jobs of at least --spark-min-images images run on Spark.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
-    config, app = _app(
-        data,
-        db,
-        store,
-        max_upload,
-        max_pixels,
-        workers,
-        queue,
-        allow_signup,
-        proxy_headers,
-        forwarded_allow_ips,
-        engine,
-        master,
-        conf,
-        spark_min_images,
-    )
+    from ..errors import QuantcliError
+
+    _require_extra()
+    from ..serve.config import ServeConfig, parse_size
+
+    optional = {"max_pixels": max_pixels, "workers": workers}
+    try:
+        config = ServeConfig(
+            data_dir=data or _default_data_dir(),
+            db_url=db,
+            store=store,
+            max_upload=parse_size(max_upload),
+            queue=queue,
+            allow_signup=allow_signup,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            engine=engine.value,
+            master=master,
+            conf=tuple(conf or ()),
+            spark_min_images=spark_min_images,
+            **{name: value for name, value in optional.items() if value is not None},
+        )
+    except QuantcliError as exc:
+        usage(str(exc))
+    app = _app(config)
     import uvicorn
 
     typer.echo(f"quantcli serve: http://{_url_host(host)}:{port}/ (data in {config.data_dir})", err=True)
@@ -136,59 +145,20 @@ def serve(
         raise typer.Exit(1) from None
 
 
-def _app(
-    data,
-    db,
-    store,
-    max_upload,
-    max_pixels,
-    workers,
-    queue,
-    allow_signup,
-    proxy_headers,
-    forwarded_allow_ips,
-    engine,
-    master,
-    conf,
-    spark_min_images,
-):
-    """The configuration and the app; usage errors end the command."""
+def _app(config):
+    """The app of a configuration; usage errors end the command."""
     from ..errors import QuantcliError
 
-    _require_extra()
     try:
-        from ..serve.config import ServeConfig, parse_size
-        from .users import open_database
-
-        settings = {}
-        if max_pixels is not None:
-            settings["max_pixels"] = max_pixels
-        if workers is not None:
-            settings["workers"] = workers
-        config = ServeConfig(
-            data_dir=_data_dir(data),
-            db_url=db,
-            store=store,
-            max_upload=parse_size(max_upload),
-            queue=queue,
-            allow_signup=allow_signup,
-            proxy_headers=proxy_headers,
-            forwarded_allow_ips=forwarded_allow_ips,
-            engine=engine.value,
-            master=master,
-            conf=tuple(conf or ()),
-            spark_min_images=spark_min_images,
-            **settings,
-        )
         if config.engine == "spark":
             from ..spark.session import require_pyspark
 
             require_pyspark()
-        database = open_database(config.data_dir, config.db_url)
         from ..serve.app import create_app
         from ..serve.work import Service
+        from .users import open_database
 
-        return config, create_app(config, Service(config, database))
+        return create_app(config, Service(config, open_database(config.data_dir, config.db_url)))
     except QuantcliError as exc:
         usage(str(exc))
 
@@ -208,10 +178,10 @@ def _require_extra() -> None:
         usage(f"quantcli serve needs its extra ({', '.join(missing)} missing): {install_hint('serve')}")
 
 
-def _data_dir(data: str | None) -> str:
+def _default_data_dir() -> str:
     from ..serve.config import default_data_dir
 
-    return data or default_data_dir()
+    return default_data_dir()
 
 
 def _url_host(host: str) -> str:

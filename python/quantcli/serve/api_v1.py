@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from ..errors import InvalidOptionError
 from .db import DONE, Image
-from .storage import OUTPUT, Store
 from .web import ApiUser, api_user, download_headers, read_upload, service
 from .work import Busy, Choices, StoredImage, UploadRefused, compress_data, parse_choices, settings_for
 
@@ -99,12 +98,17 @@ def image_info(row: Image) -> dict[str, Any]:
     }
 
 
-def choices_or_422(**values: Any) -> Choices:
-    """The parameters checked, or 422 with the one-line reason."""
+def query_choices(
+    k: KQuery = None, dither: DitherQuery = None, quality: QualityQuery = None, min_psnr: MinPsnrQuery = None
+) -> Choices:
+    """Dependency: the compression parameters of the query, checked (422 with the reason)."""
     try:
-        return parse_choices(**values)
+        return parse_choices(k=k, dither=dither, quality=quality, min_psnr=min_psnr)
     except InvalidOptionError as exc:
         raise HTTPException(422, str(exc)) from None
+
+
+QueryChoices = Annotated[Choices, Depends(query_choices)]
 
 
 async def accept_or_refuse(request: Request, user_id: int, name: str | None, **job: Any) -> StoredImage:
@@ -144,16 +148,12 @@ async def on_pool(request: Request, fn: Any, *args: Any) -> Any:
 async def compress(
     request: Request,
     user: Annotated[ApiUser, Depends(api_user)],
-    k: KQuery = None,
-    dither: DitherQuery = None,
-    quality: QualityQuery = None,
-    min_psnr: MinPsnrQuery = None,
+    choices: QueryChoices,
     name: NameQuery = None,
 ) -> Response:
     """Quantize the request body's image and answer the PNG."""
     from .work import check_upload, label_of
 
-    choices = choices_or_422(k=k, dither=dither, quality=quality, min_psnr=min_psnr)
     data = await read_upload(request)
     svc = service(request)
     label = label_of(name)
@@ -188,15 +188,11 @@ async def compress(
 async def create_image(
     request: Request,
     user: Annotated[ApiUser, Depends(api_user)],
-    k: KQuery = None,
-    dither: DitherQuery = None,
-    quality: QualityQuery = None,
-    min_psnr: MinPsnrQuery = None,
+    choices: QueryChoices,
     name: NameQuery = None,
 ) -> Response:
     """Store the upload, compress it, store the result; answers its JSON (201). An image
     that cannot be read is not kept (422)."""
-    choices = choices_or_422(k=k, dither=dither, quality=quality, min_psnr=min_psnr)
     svc = service(request)
     image = await accept_or_refuse(request, user.user_id, name)
     settings = settings_for(choices, threads=svc.pool.threads_per_image, max_pixels=svc.config.max_pixels)
@@ -308,6 +304,3 @@ def _read(request: Request, key: str) -> bytes:
 def _png_name(name: str) -> str:
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
     return f"{stem}.png"
-
-
-__all__ = ["OUTPUT", "Store", "router"]
