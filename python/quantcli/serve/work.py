@@ -399,8 +399,14 @@ class Service:
     # -- life cycle
 
     def start(self) -> None:
-        """Requeue the work a stopped server left, and start the scheduler."""
+        """Requeue the work a stopped server left, forget expired sessions, and start the
+        scheduler."""
+        from sqlalchemy import delete
+
+        from .db import LoginSession
+
         with self.db.session() as s:
+            s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
             s.execute(update(Job).where(Job.status == RUNNING).values(status=QUEUED))
             s.execute(update(Image).where(Image.status == RUNNING).values(status=PENDING))
         self._scheduler = threading.Thread(target=self._schedule, name="quantcli-serve-scheduler", daemon=True)
