@@ -85,6 +85,19 @@ def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session(web):
     assert web.get("/", follow_redirects=False).status_code == 303
 
 
+def test_an_expired_session_signs_out(web):
+    from quantcli.serve.accounts import token_hash
+    from quantcli.serve.db import LoginSession, utcnow
+
+    sign_in(web)
+    with web.service.db.session() as s:
+        s.get(LoginSession, token_hash(web.cookies["quantcli_session"])).expires_at = utcnow() - timedelta(seconds=1)
+    response = web.get("/history", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/history"
+    with web.service.db.session() as s:
+        assert s.query(LoginSession).count() == 0  # deleted when found expired
+
+
 def test_next_never_leaves_the_site(web):
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         page = web.get("/login", params={"next": target})

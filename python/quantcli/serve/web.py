@@ -87,10 +87,11 @@ def signed_in(request: Request) -> SignedIn:
     """Dependency: the signed-in session, or NotSignedIn."""
     token = request.cookies.get(SESSION_COOKIE, "")
     with service(request).db.session() as s:
-        row = session_for_token(s, token)
-        if row is None:
-            raise NotSignedIn
-        return SignedIn(row.user_id, row.user.name, row.csrf_token, token)
+        row = session_for_token(s, token)  # deletes an expired session: commit, then refuse
+        found = None if row is None else SignedIn(row.user_id, row.user.name, row.csrf_token, token)
+    if found is None:
+        raise NotSignedIn
+    return found
 
 
 def optional_signed_in(request: Request) -> SignedIn | None:
