@@ -447,11 +447,12 @@ class Service:
             with self._lock:
                 if job_id in self._in_flight:
                     continue
+                self._in_flight.add(job_id)  # before submitting: the job may end at once
                 try:
                     self.pool.submit(self._run_job, job_id)
                 except Busy:
+                    self._in_flight.discard(job_id)
                     return
-                self._in_flight.add(job_id)
 
     # -- page jobs
 
@@ -667,11 +668,12 @@ class Service:
         with self._lock:
             if image.id in self._curves:
                 return True
+            self._curves.add(image.id)
             try:
                 self.pool.submit(self.curve, image, k)
             except Busy:
+                self._curves.discard(image.id)
                 return False
-            self._curves.add(image.id)
         return True
 
     def preview(self, image: StoredImage) -> bytes:
