@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from ..errors import InvalidOptionError
 from .db import DONE, Image
-from .web import ApiUser, api_user, download_headers, read_upload, service
+from .web import ApiUser, api_user, download_headers, owned, read_stored, read_upload, service
 from .work import Busy, Choices, StoredImage, UploadRefused, compress_data, parse_choices, settings_for
 
 router = APIRouter(prefix="/api/v1", tags=["images"])
@@ -245,7 +245,7 @@ def get_output(request: Request, image_id: str, user: Annotated[ApiUser, Depends
     row = _get(request, user.user_id, image_id)
     if row.status != DONE or row.output_key is None:
         raise HTTPException(409, f"no output: the image is {row.status}")
-    data = _read(request, row.output_key)
+    data = read_stored(request, row.output_key)
     return Response(data, media_type="image/png", headers=download_headers(_png_name(row.name), attachment=True))
 
 
@@ -258,7 +258,7 @@ def get_output(request: Request, image_id: str, user: Annotated[ApiUser, Depends
 def get_source(request: Request, image_id: str, user: Annotated[ApiUser, Depends(api_user)]) -> Response:
     """The upload's bytes, as they were sent."""
     row = _get(request, user.user_id, image_id)
-    data = _read(request, row.source_key)
+    data = read_stored(request, row.source_key)
     media_type = row.media_type or "application/octet-stream"
     return Response(data, media_type=media_type, headers=download_headers(row.name, attachment=True))
 
@@ -275,30 +275,19 @@ def delete_image(request: Request, image_id: str, user: Annotated[ApiUser, Depen
 
 
 def _get(request: Request, user_id: int, image_id: str) -> Image:
-    """The user's image, or 404 (also when it is someone else's)."""
     with service(request).db.session() as s:
-        row = s.scalars(select(Image).where(Image.id == image_id, Image.user_id == user_id)).first()
-        if row is None:
-            raise HTTPException(404, "no such image")
-        return row
+        return owned(s, Image, image_id, user_id)
 
 
 def _delete(request: Request, user_id: int, image_id: str) -> None:
     svc = service(request)
     with svc.db.session() as s:
-        row = s.scalars(select(Image).where(Image.id == image_id, Image.user_id == user_id)).first()
-        if row is None:
+        row = s.get(Image, image_id)
+        if row is None or row.user_id != user_id:
             return
         output_key = row.output_key
         s.delete(row)
     svc.delete_image_files(user_id, image_id, output_key)
-
-
-def _read(request: Request, key: str) -> bytes:
-    try:
-        return service(request).store.read(key)
-    except OSError:
-        raise HTTPException(404, "the stored file is missing") from None
 
 
 def _png_name(name: str) -> str:

@@ -40,6 +40,8 @@ from .web import (
     download_headers,
     is_https,
     optional_signed_in,
+    owned,
+    read_stored,
     render,
     safe_next,
     service,
@@ -226,7 +228,7 @@ async def upload_to_job(request: Request, job_id: str, name: Annotated[str | Non
     """One file of a job, as the request body (413 over --max-upload, 422 not an image)."""
     user = await run_in_threadpool(signed_in, request)
     check_csrf(request, user.csrf)
-    await run_in_threadpool(_job, request, user.user_id, job_id)
+    await run_in_threadpool(_owned_in_thread, request, Job, job_id, user.user_id)
     image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
     return {"id": image.id, "name": image.name}
 
@@ -346,7 +348,7 @@ def image_output(request: Request, image_id: str, user: User, download: bool = F
         if row.status != DONE or row.output_key is None:
             raise HTTPException(409, f"no output: the image is {row.status}")
         key, name = row.output_key, row.name
-    data = _read(request, key)
+    data = read_stored(request, key)
     return Response(data, media_type="image/png", headers=download_headers(_png_name(name), attachment=download))
 
 
@@ -356,7 +358,7 @@ def image_source(request: Request, image_id: str, user: User) -> Response:
     with service(request).db.session() as s:
         row = _image_in(s, user.user_id, image_id)
         key, name, media_type = row.source_key, row.name, row.media_type
-    data = _read(request, key)
+    data = read_stored(request, key)
     headers = download_headers(name, attachment=True)
     return Response(data, media_type=media_type or "application/octet-stream", headers=headers)
 
@@ -366,11 +368,11 @@ async def image_before(request: Request, image_id: str) -> Response:
     """The source for the before/after view: as uploaded when browsers show its format,
     else a PNG of its pixels."""
     user = await run_in_threadpool(signed_in, request)
-    row = await run_in_threadpool(_image, request, user.user_id, image_id)
+    row = await run_in_threadpool(_owned_in_thread, request, Image, image_id, user.user_id)
     headers = download_headers(row.name, attachment=False)
     if row.media_type:
         return Response(
-            await run_in_threadpool(_read, request, row.source_key), media_type=row.media_type, headers=headers
+            await run_in_threadpool(read_stored, request, row.source_key), media_type=row.media_type, headers=headers
         )
     stored = StoredImage(row.id, row.user_id, row.name, row.source_key)
     try:
@@ -424,36 +426,16 @@ def delete_image(request: Request, image_id: str, user: User, csrf_token: Annota
 
 
 def _job_in(session: Any, user_id: int, job_id: str) -> Job:
-    """The user's job, or 404 (also when it is someone else's)."""
-    job = session.scalars(select(Job).where(Job.id == job_id, Job.user_id == user_id)).first()
-    if job is None:
-        raise HTTPException(404, "no such job")
-    return job
-
-
-def _job(request: Request, user_id: int, job_id: str) -> None:
-    with service(request).db.session() as s:
-        _job_in(s, user_id, job_id)
+    return owned(session, Job, job_id, user_id)
 
 
 def _image_in(session: Any, user_id: int, image_id: str) -> Image:
-    """The user's image, or 404 (also when it is someone else's)."""
-    row = session.scalars(select(Image).where(Image.id == image_id, Image.user_id == user_id)).first()
-    if row is None:
-        raise HTTPException(404, "no such image")
-    return row
+    return owned(session, Image, image_id, user_id)
 
 
-def _image(request: Request, user_id: int, image_id: str) -> Image:
+def _owned_in_thread(request: Request, model: Any, object_id: str, user_id: int) -> Any:
     with service(request).db.session() as s:
-        return _image_in(s, user_id, image_id)
-
-
-def _read(request: Request, key: str) -> bytes:
-    try:
-        return service(request).store.read(key)
-    except OSError:
-        raise HTTPException(404, "the stored file is missing") from None
+        return owned(s, model, object_id, user_id)
 
 
 def _progress(job: Job) -> dict[str, Any]:

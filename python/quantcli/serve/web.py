@@ -14,6 +14,7 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 
@@ -143,6 +144,27 @@ def safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target:
         return target
     return "/"
+
+
+# ---------------------------------------------------------------------------------------
+# The user's own objects
+
+
+def owned(session: Any, model: Any, object_id: str, user_id: int) -> Any:
+    """The user's job or image with this id, or 404 "no such job/image", also when it is
+    someone else's: the answer never tells that it exists."""
+    row = session.scalars(select(model).where(model.id == object_id, model.user_id == user_id)).first()
+    if row is None:
+        raise HTTPException(404, f"no such {model.__tablename__.rstrip('s')}")
+    return row
+
+
+def read_stored(request: Request, key: str) -> bytes:
+    """A stored file's bytes, or 404 when it has gone missing."""
+    try:
+        return service(request).store.read(key)
+    except OSError:
+        raise HTTPException(404, "the stored file is missing") from None
 
 
 # ---------------------------------------------------------------------------------------
