@@ -188,20 +188,14 @@ def compress_pixels(
     pixels: np.ndarray,
     options: QuantizeOptions,
     palette: np.ndarray | None = None,
-    quantized: Quantized | None = None,
 ) -> tuple[bytes, Quantized]:
     """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image).
 
     With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
-    getting a palette of their own; ``options.k`` is then not used. Otherwise, with
-    ``quantized`` (the pixels already quantized with ``options``, as
-    :func:`quantcli.choosek.choose_k_and_quantize` gives them), only the encoding is
-    left to do.
+    getting a palette of their own; ``options.k`` is then not used.
     """
     if palette is not None:
         q = remap(pixels, palette, dither=options.dither, threads=options.threads, run_margin=options.run_margin)
-    elif quantized is not None:
-        q = quantized
     else:
         q = _quantize(pixels, options)
     return encode_png(q.labels, q.palette, level=options.level), q

@@ -186,7 +186,9 @@ class ChooseKResult:
 
     ``scores`` is sorted by K and holds every candidate for ``silhouette`` and ``elbow``,
     and the K values the search evaluated for ``quality``. ``target_met`` is None unless
-    the method is ``quality``.
+    the method is ``quality``. ``palette`` is the palette fitted at the chosen K, shape
+    (n, 3) or (n, 4) with the input's channels (4 for a histogram), dtype uint8: the one
+    ``quantize`` at that K gives.
     """
 
     path: str
@@ -201,6 +203,7 @@ class ChooseKResult:
     target_met: bool | None = None
     seconds: float = 0.0
     sample: int | None = None
+    palette: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def score(self, k: int) -> KScore:
         """The score of candidate ``k`` (KeyError if it was not evaluated)."""
@@ -277,30 +280,7 @@ def choose_k(
     """
     options = _options(options, option_values)
     quantize = quantize or QuantizeOptions()
-    return _choose_prepared(_core.PreparedImage(pixels, quantize), pixels.shape, options, quantize, name)[0]
-
-
-def choose_k_and_quantize(
-    pixels: np.ndarray,
-    options: ChooseKOptions,
-    quantize: QuantizeOptions,
-    *,
-    name: str = "<array>",
-) -> tuple[ChooseKResult, Quantized]:
-    """:func:`choose_k`, and the image quantized at the K chosen: what ``compress -k auto``
-    encodes.
-
-    The image's histogram and pixel map are built once for every K tried, and the chosen
-    K's fit is remapped, not fitted again: the image is the one :func:`quantcli.quantize`
-    with ``replace(quantize, k=result.k)`` gives, bit for bit, dithering included. No
-    candidate is encoded to a PNG (``options.bytes_level`` is ignored): the K does not
-    depend on it.
-    """
-    options = replace(options, bytes_level=None)
-    image = _core.PreparedImage(pixels, quantize)
-    result, palette = _choose_prepared(image, pixels.shape, options, quantize, name)
-    out = image.remap_fit(palette, replace(quantize, k=result.k))
-    return result, replace(_from_core(out), iterations=result.score(result.k).iterations)
+    return _choose_prepared(_core.PreparedImage(pixels, quantize), pixels.shape, options, quantize, name)
 
 
 def _choose_prepared(
@@ -309,9 +289,8 @@ def _choose_prepared(
     options: ChooseKOptions,
     quantize: QuantizeOptions,
     name: str,
-) -> tuple[ChooseKResult, np.ndarray]:
-    """choose_k on an image whose histogram and pixel map were built once, for every K;
-    and the palette fitted at the chosen K, with the image's channels."""
+) -> ChooseKResult:
+    """choose_k on an image whose histogram and pixel map were built once, for every K."""
     level = -1 if options.bytes_level is None else options.bytes_level
 
     def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
@@ -410,7 +389,7 @@ def choose_k_histogram(
     def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
         return _core.choose_k_scan(colors, counts, list(ks), quantize, sample)
 
-    return _choose(scan, int(counts.sum()), len(colors), channels, options, name)[0]
+    return _choose(scan, int(counts.sum()), len(colors), channels, options, name)
 
 
 def _choose(
@@ -420,9 +399,8 @@ def _choose(
     channels: int,
     options: ChooseKOptions,
     name: str,
-) -> tuple[ChooseKResult, np.ndarray]:
-    """Score the candidates with ``scan(ks, sample_size)`` and apply the method's rule:
-    the result, and the palette fitted at the chosen K."""
+) -> ChooseKResult:
+    """Score the candidates with ``scan(ks, sample_size)`` and apply the method's rule."""
     start = time.perf_counter()
     use_sample = options.distance == "euclidean" and options.method != "quality"
 
@@ -450,7 +428,7 @@ def _choose(
             best = knee_point(ks, [s.mse for s in scores])
         else:
             best = best_silhouette(ks, [s.silhouette_euclidean if use_sample else s.silhouette for s in scores])
-    result = ChooseKResult(
+    return ChooseKResult(
         path=name,
         k=best,
         method=options.method,
@@ -462,8 +440,8 @@ def _choose(
         target_met=target_met,
         seconds=time.perf_counter() - start,
         sample=min(options.sample, pixels) if use_sample else None,
+        palette=palettes[best],
     )
-    return result, palettes[best]
 
 
 def best_silhouette(ks: Sequence[int], values: Sequence[float | None]) -> int:
@@ -524,6 +502,24 @@ def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> 
         else:
             lo = mid
     return candidates[hi], True
+
+
+def quantize_chosen(
+    pixels: np.ndarray, options: ChooseKOptions, quantize: QuantizeOptions, name: str = "<array>"
+) -> tuple[ChooseKResult, Quantized]:
+    """Choose K for an image and quantize it at that K (``-k auto``).
+
+    The image's histogram and pixel map are built once for every K tried, and the chosen
+    K's fit is remapped, not fitted again: the image is the one ``quantize`` at that K
+    gives, bit for bit.
+    """
+    image = _core.PreparedImage(pixels, quantize)
+    result = _choose_prepared(image, pixels.shape, options, quantize, name)
+    chosen = replace(quantize, k=result.k)
+    quantized = replace(
+        _from_core(image.remap_fit(result.palette, chosen)), iterations=result.score(result.k).iterations
+    )
+    return result, quantized
 
 
 def choose_k_inputs(
@@ -698,12 +694,12 @@ __all__ = [
     "KScore",
     "best_silhouette",
     "choose_k",
-    "choose_k_and_quantize",
     "choose_k_file",
     "choose_k_histogram",
     "choose_k_inputs",
     "choose_k_shared",
     "knee_point",
     "plot_results",
+    "quantize_chosen",
     "search_smallest",
 ]

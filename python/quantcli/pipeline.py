@@ -109,19 +109,18 @@ class Outcome:
 
 def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any, int]:
     """Decode encoded image bytes and compress them: (PNG bytes, Quantized, K used)."""
-    from .api import compress_pixels
+    from .api import compress_pixels, encode_png
     from .images import read_image
 
     pixels = read_image(data, name=name, max_pixels=settings.max_pixels)
     options = settings.options
-    quantized = None
     if settings.choose is not None and settings.palette is None:
-        from .choosek import choose_k_and_quantize
+        from .choosek import quantize_chosen
 
-        # The winning K's fit, remapped: no second fit of that K.
-        chosen, quantized = choose_k_and_quantize(pixels, settings.choose, options, name=name)
-        options = replace(options, k=chosen.k)
-    png, q = compress_pixels(pixels, options, settings.palette, quantized)
+        # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
+        result, q = quantize_chosen(pixels, settings.choose, options, name)
+        return encode_png(q.labels, q.palette, level=options.level), q, result.k
+    png, q = compress_pixels(pixels, options, settings.palette)
     k = len(settings.palette) if settings.palette is not None else options.k
     return png, q, k
 

@@ -15,6 +15,8 @@ import typer
 from .. import __version__
 from . import choose_k as _choose_k
 from . import compress as _compress
+from . import serve as _serve
+from . import users as _users
 
 app = typer.Typer(
     name="quantcli",
@@ -44,6 +46,8 @@ def _main(
 
 app.command(epilog=_compress.EPILOG)(_compress.compress)
 app.command("choose-k", epilog=_choose_k.EPILOG)(_choose_k.choose_k)
+app.command(epilog=_serve.EPILOG)(_serve.serve)
+app.add_typer(_users.app)
 
 
 def main() -> None:

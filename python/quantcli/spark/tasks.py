@@ -257,6 +257,9 @@ def choose_k_partition(
     return run
 
 
+_NOT_SHIPPED = ("scores", "palette")  # scores travel as a typed array; the palette stays on the executor
+
+
 def _choose_k_row(outcome: Any) -> dict[str, Any]:
     from ..choosek import ChooseKError
 
@@ -268,7 +271,7 @@ def _choose_k_row(outcome: Any) -> dict[str, Any]:
             "seconds": outcome.seconds,
             "scores": [],
         }
-    row = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome) if f.name != "scores"}
+    row = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome) if f.name not in _NOT_SHIPPED}
     row["scores"] = [dataclasses.asdict(s) for s in outcome.scores]
     return {**row, "status": "ok", "error": None}
 
@@ -279,6 +282,6 @@ def choose_k_outcome(row: Any) -> Any:
 
     if row["status"] == "error":
         return ChooseKError(row["path"], row["error"], row["seconds"])
-    names = [f.name for f in dataclasses.fields(ChooseKResult) if f.name != "scores"]
+    names = [f.name for f in dataclasses.fields(ChooseKResult) if f.name not in _NOT_SHIPPED]
     scores = tuple(KScore(**s.asDict()) for s in row["scores"])
     return ChooseKResult(scores=scores, **{name: row[name] for name in names})
