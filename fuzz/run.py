@@ -114,7 +114,9 @@ def main() -> int:
         except ImportError:
             engine = "mutate"
         else:
-            engine = "atheris"
+            # Under tools/sanitize.sh, gcc's preloaded libasan defines the coverage hooks
+            # libFuzzer registers with, so atheris would run blind: use the loop instead.
+            engine = "mutate" if "libasan" in os.environ.get("LD_PRELOAD", "") else "atheris"
     if engine == "atheris" and not args.replay:
         return run_atheris(args.target, args.runs, args.seed, args.libfuzzer)
     import targets
