@@ -114,13 +114,14 @@ InitMethod init_method(const std::string& name) {
     throw py::value_error("init must be 'median-cut' or 'kmeans++', got '" + name + "'");
 }
 
-QuantizeOptions make_options(int k, std::uint64_t seed, int max_iter, double tol, bool dither,
+QuantizeOptions make_options(int k, std::uint64_t seed, int max_iter, double tol, float dither,
                              const std::string& init, int threads, float run_margin) {
     require_k(k);
     if (max_iter < 0) throw py::value_error("max_iter must be >= 0");
     if (!(tol >= 0.0)) throw py::value_error("tol must be >= 0");
     if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
     if (!(run_margin >= 0.0f)) throw py::value_error("run_margin must be >= 0");
+    if (!(dither >= 0.0f && dither <= 1.0f)) throw py::value_error("dither must be from 0 to 1");
     return {k, seed, max_iter, tol, dither, init_method(init), threads, run_margin};
 }
 
@@ -170,7 +171,7 @@ ScanOptions scan_options(const std::vector<int>& ks, std::uint64_t seed, int max
     for (int k : ks) require_k(k);
     if (threads < 0) throw py::value_error("threads must be >= 0, got " + std::to_string(threads));
     ScanOptions options;
-    options.quantize = make_options(ks.front(), seed, max_iter, tol, false, init, 1, run_margin);
+    options.quantize = make_options(ks.front(), seed, max_iter, tol, 0.0f, init, 1, run_margin);
     options.sample = sample;
     options.sample_seed = sample_seed;
     options.threads = threads;
@@ -210,7 +211,7 @@ PYBIND11_MODULE(_core, m) {
 
     m.def(
         "quantize",
-        [](const py::array& pixels, int k, std::uint64_t seed, int max_iter, double tol, bool dither,
+        [](const py::array& pixels, int k, std::uint64_t seed, int max_iter, double tol, float dither,
            const std::string& init, int threads, float run_margin) {
             require_image(pixels);
             const QuantizeOptions options = make_options(k, seed, max_iter, tol, dither, init, threads, run_margin);
@@ -225,15 +226,16 @@ PYBIND11_MODULE(_core, m) {
             return quantized_to_dict(std::move(q), h, w, channels);
         },
         py::arg("pixels"), py::arg("k"), py::arg("seed") = 0, py::arg("max_iter") = 50,
-        py::arg("tol") = 2e-3, py::arg("dither") = false, py::arg("init") = "median-cut",
-        py::arg("threads") = 0, py::arg("run_margin") = 4.0f,
-        "Quantize an (h, w, 3|4) uint8 image to at most k colours.");
+        py::arg("tol") = 2e-3, py::arg("dither") = 0.0f, py::arg("init") = "median-cut",
+        py::arg("threads") = 0, py::arg("run_margin") = 1.0f,
+        "Quantize an (h, w, 3|4) uint8 image to at most k colours; dither is the strength from 0 (none) to 1.");
 
     m.def(
         "remap",
-        [](const py::array& pixels, const py::array& palette, bool dither, int threads, float run_margin) {
+        [](const py::array& pixels, const py::array& palette, float dither, int threads, float run_margin) {
             require_image(pixels);
             if (threads < 0) throw py::value_error("threads must be >= 0 (0: all cores)");
+            if (!(dither >= 0.0f && dither <= 1.0f)) throw py::value_error("dither must be from 0 to 1");
             if (!(run_margin >= 0.0f)) throw py::value_error("run_margin must be >= 0");
             const std::vector<Rgba8> entries = palette_from_array(palette);
             const auto h = pixels.shape(0), w = pixels.shape(1);
@@ -246,7 +248,7 @@ PYBIND11_MODULE(_core, m) {
             }
             return quantized_to_dict(std::move(q), h, w, static_cast<int>(palette.shape(1)));
         },
-        py::arg("pixels"), py::arg("palette"), py::arg("dither") = false, py::arg("threads") = 0,
+        py::arg("pixels"), py::arg("palette"), py::arg("dither") = 0.0f, py::arg("threads") = 0,
         py::arg("run_margin") = 0.0f, "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette.");
 
     m.def(
@@ -255,7 +257,10 @@ PYBIND11_MODULE(_core, m) {
             require(labels, "labels", py::dtype::of<std::uint8_t>(), 2, {}, "(h, w)");
             if (labels.shape(0) == 0 || labels.shape(1) == 0) throw py::value_error("labels must not be empty");
             const std::vector<Rgba8> entries = palette_from_array(palette);
-            if (level < 0 || level > 9) throw py::value_error("level must be from 0 to 9, got " + std::to_string(level));
+            if (level < 0 || level > kMaxLevel) {
+                throw py::value_error("level must be from 0 to " + std::to_string(kMaxLevel) + ", got " +
+                                      std::to_string(level));
+            }
             const auto* data = static_cast<const std::uint8_t*>(labels.data());
             const auto h = labels.shape(0), w = labels.shape(1);
             std::vector<std::uint8_t> png;
@@ -271,7 +276,7 @@ PYBIND11_MODULE(_core, m) {
             }
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
-        py::arg("labels"), py::arg("palette"), py::arg("level") = 6,
+        py::arg("labels"), py::arg("palette"), py::arg("level") = 10,
         "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG.");
 
     m.def(
@@ -311,7 +316,7 @@ PYBIND11_MODULE(_core, m) {
         [](const py::array& colors, const py::array& counts, int k, std::uint64_t seed, int max_iter,
            double tol, const std::string& init, int threads) {
             const Histogram hist = histogram_from_arrays(colors, counts);
-            const QuantizeOptions options = make_options(k, seed, max_iter, tol, false, init, threads, 0.0f);
+            const QuantizeOptions options = make_options(k, seed, max_iter, tol, 0.0f, init, threads, 0.0f);
             PaletteFit fit;
             {
                 py::gil_scoped_release release;
@@ -401,8 +406,9 @@ PYBIND11_MODULE(_core, m) {
            const std::string& init, std::size_t sample, std::uint64_t sample_seed, int threads, int png_level,
            float run_margin) {
             require_image(pixels);
-            if (png_level < -1 || png_level > 9) {
-                throw py::value_error("png_level must be from 0 to 9, or -1, got " + std::to_string(png_level));
+            if (png_level < -1 || png_level > kMaxLevel) {
+                throw py::value_error("png_level must be from 0 to " + std::to_string(kMaxLevel) + ", or -1, got " +
+                                      std::to_string(png_level));
             }
             ScanOptions options =
                 scan_options(ks, seed, max_iter, tol, init, sample, sample_seed, threads, png_level, run_margin);
@@ -416,8 +422,9 @@ PYBIND11_MODULE(_core, m) {
             std::size_t unique = 0;
             {
                 py::gil_scoped_release release;
-                const Histogram hist = build_histogram(data, options.width * options.height, channels, &pixel_color,
-                                                       resolve_threads(options.threads));
+                Histogram hist = build_histogram(data, options.width * options.height, channels, &pixel_color,
+                                                 resolve_threads(options.threads));
+                add_importance(hist, pixel_color, options.width, options.height, options.threads);
                 unique = hist.size();
                 scores = scan_k(hist, ks, options);
             }
@@ -427,7 +434,7 @@ PYBIND11_MODULE(_core, m) {
         },
         py::arg("pixels"), py::arg("ks"), py::arg("seed") = 0, py::arg("max_iter") = 50, py::arg("tol") = 2e-3,
         py::arg("init") = "median-cut", py::arg("sample") = 0, py::arg("sample_seed") = 0, py::arg("threads") = 0,
-        py::arg("png_level") = -1, py::arg("run_margin") = 4.0f,
+        py::arg("png_level") = -1, py::arg("run_margin") = 1.0f,
         "choose_k_scan on an (h, w, 3|4) uint8 image's histogram, with sse that of the image quantize writes "
         "(run_margin as there); with png_level from 0 to 9 also png_bytes. Adds unique_colors to the dict.");
 

@@ -18,11 +18,12 @@ struct QuantizeOptions {
     std::uint64_t seed = 0;
     int max_iter = 50;
     double tol = 2e-3;
-    bool dither = false;
+    float dither = 0.0f;  // strength of error diffusion, 0..1; 0: none
     InitMethod init = InitMethod::kMedianCut;
     int threads = 0;  // 0: all cores; the result is the same for any value
-    // Near-tie margin (squared 8-bit units) of remap_preferring_runs; 0: nearest colours.
-    float run_margin = 4.0f;
+    // Near-tie margin (squared units of the perceptual space) of remap_preferring_runs; 0:
+    // nearest colours.
+    float run_margin = 1.0f;
 };
 
 struct PaletteFit {
@@ -40,6 +41,11 @@ struct Quantized {
     std::size_t unique_colors = 0;
 };
 
+// Gives `hist` the importance weights of its image (importance.hpp), from the histogram
+// colour of every pixel: fit_palette then fits the palette quantize fits on that image.
+void add_importance(Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                    std::size_t height, int threads);
+
 // The palette for a histogram. With at most k unique colours the palette is exactly
 // those colours (lossless). Otherwise k entries: fully transparent pixels, if any, keep
 // one fixed entry, and k-means places the others.
@@ -51,11 +57,12 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
 
 // Maps pixels onto a palette chosen elsewhere (a shared or user palette).
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
-                           const std::vector<Rgba8>& palette, bool dither, float run_margin, int threads = 0);
+                           const std::vector<Rgba8>& palette, float dither, float run_margin,
+                           int threads = 0);
 
 // The pixels `quantize` would write for a palette fitted elsewhere on the image's own
 // histogram (`fit` from fit_palette with the same options; `pixel_color` from
-// build_histogram): the same remap, without dithering, so the labels, counts and error
+// build_histogram): the same remap, dithering included, so the labels, counts and error
 // are those of quantize. For choosing K, where one histogram serves many fits.
 Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
                     std::size_t height, const PaletteFit& fit, const QuantizeOptions& options);

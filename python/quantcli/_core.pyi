@@ -11,19 +11,19 @@ def quantize(
     seed: int = 0,
     max_iter: int = 50,
     tol: float = 0.002,
-    dither: bool = False,
+    dither: float = 0.0,
     init: str = "median-cut",
     threads: int = 0,
-    run_margin: float = 4.0,
+    run_margin: float = 1.0,
 ) -> dict[str, Any]: ...
 def remap(
     pixels: npt.NDArray[np.uint8],
     palette: npt.NDArray[np.uint8],
-    dither: bool = False,
+    dither: float = 0.0,
     threads: int = 0,
     run_margin: float = 0.0,
 ) -> dict[str, Any]: ...
-def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 6) -> bytes: ...
+def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 10) -> bytes: ...
 def histogram(
     pixels: npt.NDArray[np.uint8],
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
@@ -81,7 +81,7 @@ def choose_k_scan_image(
     sample_seed: int = 0,
     threads: int = 0,
     png_level: int = -1,
-    run_margin: float = 4.0,
+    run_margin: float = 1.0,
 ) -> dict[str, Any]: ...
 def squared_silhouette(
     colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], labels: npt.NDArray[np.int32]

@@ -16,7 +16,7 @@ import numpy as np
 from . import _core
 from .errors import ImageReadError, InvalidOptionError, OutputExistsError
 from .images import output_exists, read_image, write_atomic
-from .options import QuantizeOptions
+from .options import Dither, QuantizeOptions, dither_level
 
 Status = Literal["written", "skipped", "error"]
 
@@ -117,7 +117,7 @@ def quantize(
     k: int,
     *,
     seed: int = 0,
-    dither: bool = False,
+    dither: Dither = QuantizeOptions.dither,
     max_iter: int = QuantizeOptions.max_iter,
     tol: float = QuantizeOptions.tol,
     init: str = QuantizeOptions.init,
@@ -158,7 +158,7 @@ def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
         seed=options.seed,
         max_iter=options.max_iter,
         tol=options.tol,
-        dither=options.dither,
+        dither=options.dither_level,
         init=options.init,
         threads=options.threads,
         run_margin=options.run_margin,
@@ -183,7 +183,7 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8
         1 to 256 colours; alpha below 255 is written to a tRNS chunk.
     level : int
-        zlib level, 0 to 9.
+        Compression effort, 0 to 12 (see :class:`QuantizeOptions`).
 
     Returns
     -------
@@ -197,7 +197,7 @@ def remap(
     pixels: np.ndarray,
     palette: np.ndarray,
     *,
-    dither: bool = False,
+    dither: Dither = QuantizeOptions.dither,
     threads: int = QuantizeOptions.threads,
     run_margin: float = QuantizeOptions.run_margin,
 ) -> Quantized:
@@ -208,10 +208,9 @@ def remap(
     pixels : ndarray of shape (h, w, 3) or (h, w, 4), dtype uint8, C-contiguous
         RGB or RGBA pixels.
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8
-        1 to 256 colours; every pixel gets the nearest one (RGBA distance).
-    dither : bool
-        Floyd-Steinberg error diffusion.
-    threads, run_margin
+        1 to 256 colours; every pixel gets the nearest one in the perceptual space
+        (Oklab with alpha premultiplied, see ``cpp/perceptual.hpp``).
+    dither, threads, run_margin
         See :class:`QuantizeOptions`.
 
     Returns
@@ -229,12 +228,13 @@ def remap(
         raise InvalidOptionError(f"palette must be (n, 3|4) uint8 colours, got {palette.dtype} {palette.shape}")
     if not 1 <= len(palette) <= 256:
         raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
+    probe = QuantizeOptions(dither=dither, threads=threads, run_margin=run_margin)  # validates them
     # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
     # object, which the binding's dtype check refuses.
     out = _core.remap(
         pixels,
         np.ascontiguousarray(palette, dtype=np.uint8),
-        dither,
+        dither_level(probe.dither),
         threads=threads,
         run_margin=run_margin,
     )
