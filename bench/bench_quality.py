@@ -172,7 +172,7 @@ def ssimulacra2_score(reference: np.ndarray, distorted: np.ndarray) -> float:
 def _rgba(img: np.ndarray) -> np.ndarray:
     if img.shape[2] == 4:
         return img
-    return np.concatenate([img, np.full(img.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return np.concatenate([img, np.full((*img.shape[:2], 1), 255, np.uint8)], axis=2)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -330,7 +330,9 @@ def targets(results: dict[int, dict[str, list[Row]]]) -> list[str]:
         lines.append(_verdict(q[1] <= 0.85 * p[1], f"K={k}: quantcli bytes {q[1] / p[1]:.3f}x pngquant 3 <= 0.85x"))
         if k == 256 and "pngquant+oxipng" in tools:
             o = summary(tools["pngquant+oxipng"])
-            lines.append(_verdict(q[1] <= 0.9 * o[1], f"K=256: quantcli bytes {q[1] / o[1]:.3f}x pngquant+oxipng <= 0.9x"))
+            lines.append(
+                _verdict(q[1] <= 0.9 * o[1], f"K=256: quantcli bytes {q[1] / o[1]:.3f}x pngquant+oxipng <= 0.9x")
+            )
     return lines
 
 
@@ -488,9 +490,7 @@ def main() -> None:
         f"Command: `{command}`  ",
         f"Machine: {machine()}  ",
         f"Versions: {versions()}  ",
-        f"Corpus: {len(images)} images of about {args.megapixels:g} MP: "
-        + ", ".join(im.name for im in images)
-        + ".  ",
+        f"Corpus: {len(images)} images of about {args.megapixels:g} MP: " + ", ".join(im.name for im in images) + ".  ",
         "SSIMULACRA2 from the `ssimulacra2` package (higher is better: 90 visually lossless, 70 high, 50 medium); "
         "sizes are whole PNG files; seconds are each tool's total over the corpus (pngquant: a subprocess per "
         "file), noisy on this shared machine.",
