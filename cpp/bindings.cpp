@@ -135,6 +135,7 @@ py::dict quantized_to_dict(Quantized&& q, py::ssize_t h, py::ssize_t w, int chan
     out["labels"] = labels;
     out["counts"] = counts;
     out["sse"] = q.sse;
+    out["perceptual_sse"] = q.perceptual_sse;
     out["iterations"] = q.iterations;
     out["unique_colors"] = q.unique_colors;
     return out;

@@ -33,28 +33,39 @@ std::uint64_t rgb_squared_error(ColorKey key, const Rgba8& c) {
     return e;
 }
 
-// Counts and squared error of a remap that went colour by colour.
-void tally(const Histogram& hist, const std::vector<std::int32_t>& color_label, Quantized& q) {
+// Counts and squared errors (sRGB and perceptual) of a remap that went colour by colour.
+// `points` are the histogram's colours in the perceptual space.
+void tally(const Histogram& hist, const WeightedPoints& points, const std::vector<std::int32_t>& color_label,
+           Quantized& q) {
     q.counts.assign(q.palette.size(), 0);
+    const std::vector<Point4> entries = points_of(q.palette);
     std::uint64_t sse = 0;
+    double perceptual = 0.0;
     for (std::size_t i = 0; i < hist.size(); ++i) {
         const std::int32_t label = color_label[i];
         q.counts[label] += hist.counts[i];
         sse += hist.counts[i] * rgb_squared_error(hist.colors[i], q.palette[label]);
+        perceptual += static_cast<double>(hist.counts[i]) * squared_distance(points.points[i], entries[label]);
     }
     q.sse = static_cast<double>(sse);
+    q.perceptual_sse = perceptual;
 }
 
-// Counts and squared error of labels chosen pixel by pixel.
-void tally_labels(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, Quantized& q) {
+// The same for labels chosen pixel by pixel.
+void tally_labels(const Histogram& hist, const WeightedPoints& points, const std::vector<std::uint32_t>& pixel_color,
+                  Quantized& q) {
     q.counts.assign(q.palette.size(), 0);
+    const std::vector<Point4> entries = points_of(q.palette);
     std::uint64_t sse = 0;
+    double perceptual = 0.0;
     for (std::size_t p = 0; p < q.labels.size(); ++p) {
         const std::uint8_t label = q.labels[p];
         ++q.counts[label];
         sse += rgb_squared_error(hist.colors[pixel_color[p]], q.palette[label]);
+        perceptual += squared_distance(points.points[pixel_color[p]], entries[label]);
     }
     q.sse = static_cast<double>(sse);
+    q.perceptual_sse = perceptual;
 }
 
 // Labels for every pixel without dithering: each colour's nearest entry, or with a
@@ -68,7 +79,7 @@ void remap_nearest(const Histogram& hist, const WeightedPoints& points,
         const std::vector<std::int32_t> color_label =
             assign_nearest(points, points_of(q.palette), &guess, threads);
         remap_by_color(pixel_color, color_label, q.labels.data(), threads);
-        tally(hist, color_label, q);
+        tally(hist, points, color_label, q);
         return;
     }
     const std::size_t n = hist.size();
@@ -86,7 +97,7 @@ void remap_nearest(const Histogram& hist, const WeightedPoints& points,
         }
     });
     remap_preferring_runs(pixel_color, width, best, second, best_sq, second_sq, run_margin, q.labels.data());
-    tally_labels(hist, pixel_color, q);
+    tally_labels(hist, points, pixel_color, q);
 }
 
 // The labels of the image: dithered where `flatness` allows it, else nearest (with the
@@ -104,7 +115,7 @@ void remap_image(const Histogram& hist, const WeightedPoints& points,
     const std::vector<std::int32_t> nearest = assign_nearest(points, entries, &guess, threads);
     remap_dithered(points.points, pixel_color, nearest, flatness, width, height, entries, dither,
                    q.labels.data());
-    tally_labels(hist, pixel_color, q);
+    tally_labels(hist, points, pixel_color, q);
 }
 
 // fit_palette on the histogram's colours as `points`, except that `color_label` holds the

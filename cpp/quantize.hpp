@@ -37,6 +37,7 @@ struct Quantized {
     std::vector<std::uint8_t> labels;   // one per pixel
     std::vector<std::uint64_t> counts;  // pixels per palette entry
     double sse = 0.0;                   // squared error of the output, all channels
+    double perceptual_sse = 0.0;        // squared error in the perceptual space (perceptual.hpp)
     int iterations = 0;
     std::size_t unique_colors = 0;
 };

@@ -34,6 +34,7 @@ from .errors import (
 )
 from .images import read_image, to_rgb8, write_atomic
 from .options import QuantizeOptions
+from .quality import QualityTooLowError, compress_to_quality, k_for_quality, quantize_to_quality
 
 try:
     __version__ = version("quantcli")
@@ -50,6 +51,7 @@ __all__ = [
     "KScore",
     "OutputExistsError",
     "OutputWriteError",
+    "QualityTooLowError",
     "QuantcliError",
     "QuantizeOptions",
     "Quantized",
@@ -61,9 +63,12 @@ __all__ = [
     "compress_bytes",
     "compress_file",
     "compress_pixels",
+    "compress_to_quality",
     "encode_png",
+    "k_for_quality",
     "psnr_from_mse",
     "quantize",
+    "quantize_to_quality",
     "read_image",
     "remap",
     "to_rgb8",
