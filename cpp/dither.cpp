@@ -50,7 +50,13 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
             for (int ch = 0; ch < 4; ++ch) {
                 wanted.c[ch] += std::clamp(s * err[ch], -kClamp, kClamp);
             }
-            int idx = index.search(wanted, color_label[c]).index;
+            // Most targets stay within half the gap around their colour's own entry, which
+            // is then the nearest: no search needed.
+            const int guess = color_label[c];
+            const float gap = index.half_gap(guess);
+            int idx = squared_distance(wanted, palette[guess]) < gap * gap
+                          ? guess
+                          : index.search(wanted, guess).index;
             if (step > 0) {
                 const int previous = labels[forward ? p - 1 : p + 1];
                 if (previous != idx && squared_distance(wanted, palette[previous]) <=
