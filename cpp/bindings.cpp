@@ -232,6 +232,28 @@ PYBIND11_MODULE(_core, m) {
         "Quantize an (h, w, 3|4) uint8 image to at most k colours; dither is the strength from 0 (none) to 1.");
 
     m.def(
+        "smallest_k_for_error",
+        [](const py::array& pixels, int k_max, double max_mse, std::uint64_t seed, int max_iter, double tol,
+           const std::string& init, int threads) {
+            require_image(pixels);
+            if (!(max_mse >= 0.0)) throw py::value_error("max_mse must be >= 0");
+            const QuantizeOptions options = make_options(k_max, seed, max_iter, tol, 0.0f, init, threads, 0.0f);
+            const auto h = pixels.shape(0), w = pixels.shape(1);
+            const int channels = static_cast<int>(pixels.shape(2));
+            const auto* data = static_cast<const std::uint8_t*>(pixels.data());
+            KForError found;
+            {
+                py::gil_scoped_release release;
+                found = smallest_k_for_error(data, w, h, channels, options, max_mse);
+            }
+            return py::make_tuple(found.k, found.mse, found.mse_top);
+        },
+        py::arg("pixels"), py::arg("k_max"), py::arg("max_mse"), py::arg("seed") = 0, py::arg("max_iter") = 50,
+        py::arg("tol") = 2e-3, py::arg("init") = "median-cut", py::arg("threads") = 0,
+        "Bisection on K: (smallest k <= k_max whose palette's mean squared perceptual error per pixel is <= max_mse, "
+        "its error, the error at k_max); k_max when none reaches it.");
+
+    m.def(
         "remap",
         [](const py::array& pixels, const py::array& palette, float dither, int threads, float run_margin) {
             require_image(pixels);

@@ -45,15 +45,16 @@ void tally(const Histogram& hist, const WeightedPoints& points, const std::vecto
         const std::int32_t label = color_label[i];
         q.counts[label] += hist.counts[i];
         sse += hist.counts[i] * rgb_squared_error(hist.colors[i], q.palette[label]);
-        perceptual += static_cast<double>(hist.counts[i]) * squared_distance(points.points[i], entries[label]);
+        perceptual +=
+            static_cast<double>(hist.counts[i]) * squared_distance(points.points[i], entries[label]);
     }
     q.sse = static_cast<double>(sse);
     q.perceptual_sse = perceptual;
 }
 
 // The same for labels chosen pixel by pixel.
-void tally_labels(const Histogram& hist, const WeightedPoints& points, const std::vector<std::uint32_t>& pixel_color,
-                  Quantized& q) {
+void tally_labels(const Histogram& hist, const WeightedPoints& points,
+                  const std::vector<std::uint32_t>& pixel_color, Quantized& q) {
     q.counts.assign(q.palette.size(), 0);
     const std::vector<Point4> entries = points_of(q.palette);
     std::uint64_t sse = 0;
@@ -230,6 +231,47 @@ Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pix
     remap_image(hist, points, pixel_color, flatness, width, height, fit.color_label, dither,
                 lossy ? options.run_margin : 0.0f, resolve_threads(options.threads), q);
     return q;
+}
+
+KForError smallest_k_for_error(const std::uint8_t* pixels, std::size_t width, std::size_t height,
+                               int channels, const QuantizeOptions& options, double max_mse) {
+    const int threads = resolve_threads(options.threads);
+    std::vector<std::uint32_t> pixel_color;
+    Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color, threads);
+    add_importance(hist, pixel_color, width, height, threads);
+    const WeightedPoints points = perceptual_points(hist);
+    const double n_pixels = static_cast<double>(width * height);
+    // Error of each colour on its nearest entry, summed with the pixel counts (as tally).
+    auto mse_at = [&](int k) {
+        QuantizeOptions at = options;
+        at.k = k;
+        const PaletteFit fit = fit_palette(hist, at);
+        const std::vector<Point4> entries = points_of(fit.palette);
+        double sum = 0.0;
+        for (std::size_t i = 0; i < hist.size(); ++i) {
+            sum += static_cast<double>(hist.counts[i]) *
+                   squared_distance(points.points[i], entries[fit.color_label[i]]);
+        }
+        return sum / n_pixels;
+    };
+    KForError out;
+    out.mse_top = mse_at(options.k);
+    out.k = options.k;
+    out.mse = out.mse_top;
+    if (out.mse_top > max_mse) return out;
+    // The answer is in [lo, out.k], and out.k reaches the target.
+    int lo = 2;
+    while (lo < out.k) {
+        const int mid = lo + (out.k - lo) / 2;
+        const double mse = mse_at(mid);
+        if (mse <= max_mse) {
+            out.k = mid;
+            out.mse = mse;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return out;
 }
 
 }  // namespace quantcli

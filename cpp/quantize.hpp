@@ -68,4 +68,16 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
 Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
                     std::size_t height, const PaletteFit& fit, const QuantizeOptions& options);
 
+// The palette size for a quality target, by bisection on K from one histogram (with the
+// image's importance weights): the smallest k in [2, options.k] whose palette, fitted as
+// quantize fits it, has a mean squared perceptual error per pixel (each colour on its
+// nearest entry, no dithering) of at most `max_mse`; options.k when none has.
+struct KForError {
+    int k = 0;
+    double mse = 0.0;      // at k
+    double mse_top = 0.0;  // at options.k
+};
+KForError smallest_k_for_error(const std::uint8_t* pixels, std::size_t width, std::size_t height,
+                               int channels, const QuantizeOptions& options, double max_mse);
+
 }  // namespace quantcli

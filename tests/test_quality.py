@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import imageio.v3 as iio
 import numpy as np
@@ -15,6 +16,7 @@ from quantcli.quality import (
     QualityTooLowError,
     choose_k_for_quality,
     compress_to_quality,
+    error_for_quality,
     k_for_quality,
     palette_quality,
     parse_quality,
@@ -173,6 +175,10 @@ def test_quality_scale():
     assert quality_from_error(1e9) == 0
     values = [quality_from_error(m) for m in (0.1, 1, 4, 16, 64)]
     assert values == sorted(values, reverse=True)
+    for target in (100, 99.5, 80, 33.3, 1e-6):
+        bound = error_for_quality(target)  # exact: the last error that still reaches the target
+        assert quality_from_error(bound) >= target > quality_from_error(math.nextafter(bound, math.inf))
+    assert error_for_quality(0) == math.inf
 
 
 @pytest.mark.parametrize("seed", [5, 6, 9])

@@ -16,6 +16,16 @@ def quantize(
     threads: int = 0,
     run_margin: float = 1.0,
 ) -> dict[str, Any]: ...
+def smallest_k_for_error(
+    pixels: npt.NDArray[np.uint8],
+    k_max: int,
+    max_mse: float,
+    seed: int = 0,
+    max_iter: int = 50,
+    tol: float = 0.002,
+    init: str = "median-cut",
+    threads: int = 0,
+) -> tuple[int, float, float]: ...
 def remap(
     pixels: npt.NDArray[np.uint8],
     palette: npt.NDArray[np.uint8],

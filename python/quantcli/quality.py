@@ -17,6 +17,7 @@ caller's options (dithering included) and encoded.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from . import _core
 from .api import Quantized, _quantize, encode_png
 from .errors import InvalidOptionError, QuantcliError
-from .options import K_MIN, QuantizeOptions
+from .options import QuantizeOptions
 
 # quality = 100 - QUALITY_SCALE * mse ** QUALITY_POWER, clamped to 0..100, with mse the
 # mean squared perceptual error per pixel (see the module docstring). Fitted by least
@@ -34,6 +35,8 @@ from .options import K_MIN, QuantizeOptions
 # with the RMS error.
 QUALITY_SCALE = 11.2
 QUALITY_POWER = 0.5
+# Any error at least this large has quality 0 (an infinite bound would not cross into C++).
+_MAX_ERROR = 1e30
 
 
 class QualityTooLowError(QuantcliError):
@@ -93,12 +96,34 @@ def palette_quality(pixels: np.ndarray, k: int, options: QuantizeOptions) -> flo
     return quality_from_error(raw["perceptual_sse"] / (pixels.shape[0] * pixels.shape[1]))
 
 
+def error_for_quality(quality: float) -> float:
+    """The largest mean squared perceptual error whose quality is at least ``quality`` (inf for 0).
+
+    Exact to the last bit: ``quality_from_error(e) >= quality`` if and only if ``e <= error_for_quality(quality)``.
+    """
+    if quality <= 0:
+        return math.inf
+    # The closed-form inverse rounds; bisect on floats around it down to adjacent values.
+    reaches, misses = 0.0, 2.0 * ((100.0 - quality) / QUALITY_SCALE) ** (1.0 / QUALITY_POWER) + 1.0
+    while quality_from_error(misses) >= quality:
+        misses *= 2.0
+    while True:
+        middle = (reaches + misses) / 2.0
+        if middle in (reaches, misses):
+            return reaches
+        if quality_from_error(middle) >= quality:
+            reaches = middle
+        else:
+            misses = middle
+
+
 def choose_k_for_quality(
     pixels: np.ndarray, options: QuantizeOptions, quality: tuple[float, float]
 ) -> tuple[int, float]:
     """The fewest colours, up to ``options.k``, whose palette reaches ``quality``'s max: (k, its quality).
 
-    Without reaching max, ``options.k`` if it reaches min.
+    Without reaching max, ``options.k`` if it reaches min. One histogram serves every fit
+    (the bisection runs in the core), so this costs about log2(options.k) palette fits.
 
     Raises
     ------
@@ -106,27 +131,22 @@ def choose_k_for_quality(
         ``options.k`` colours stay below min.
     """
     low, high = check_quality(quality)
-    top = options.k
-    cache: dict[int, float] = {}
-
-    def q(k: int) -> float:
-        if k not in cache:
-            cache[k] = palette_quality(pixels, k, options)
-        return cache[k]
-
-    if q(top) < high:
-        if q(top) < low:
-            raise QualityTooLowError(f"quality {q(top):.1f} with {top} colours is below the minimum {low}")
-        return top, q(top)
-    # Smallest k in [K_MIN, top] with q(k) >= high, q(top) >= high known.
-    lo, hi = K_MIN, top
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if q(mid) >= high:
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo, q(lo)
+    k, mse, mse_top = _core.smallest_k_for_error(
+        pixels,
+        options.k,
+        min(error_for_quality(high), _MAX_ERROR),
+        seed=options.seed,
+        max_iter=options.max_iter,
+        tol=options.tol,
+        init=options.init,
+        threads=options.threads,
+    )
+    reached = quality_from_error(mse)
+    if reached < high and quality_from_error(mse_top) < low:
+        raise QualityTooLowError(
+            f"quality {quality_from_error(mse_top):.1f} with {options.k} colours is below the minimum {low}"
+        )
+    return k, reached
 
 
 def quantize_to_quality(
@@ -172,6 +192,7 @@ __all__ = [
     "check_quality",
     "choose_k_for_quality",
     "compress_to_quality",
+    "error_for_quality",
     "k_for_quality",
     "palette_quality",
     "parse_quality",
