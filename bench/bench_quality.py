@@ -340,10 +340,10 @@ def _verdict(ok: bool, text: str) -> str:
     return f"- {'PASS' if ok else 'FAIL'}: {text}"
 
 
-def sweep_curves(images, refs, out: Path) -> dict[str, list[tuple[int, float, int, int]]]:
+def sweep_curves(images, refs, out: Path, sweep: list[int]) -> dict[str, list[tuple[int, float, int, int]]]:
     """Per tool, (quality max, mean SSIMULACRA2, total bytes, images written) along the sweep at K=256."""
     curves: dict[str, list[tuple[int, float, int, int]]] = {"quantcli": [], "pngquant": []}
-    for q in SWEEP:
+    for q in sweep:
         for tool, run in (("quantcli", quantcli_quality((0, q))), ("pngquant", pngquant_tool("--quality", f"0-{q}"))):
             rows = run_tool(f"{tool}-q{q}", run, images, refs, 256, out)
             score, total, _, _, written = summary(rows)
@@ -462,6 +462,7 @@ def main() -> None:
     parser.add_argument("--ks", default="256,64,16")
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--no-sweep", action="store_true", help="skip the --quality sweep")
+    parser.add_argument("--sweep", default=",".join(map(str, SWEEP)), help="the Q of the --quality 0-Q sweep")
     parser.add_argument("--cli", action="store_true", help="also time `quantcli compress` on the folder")
     parser.add_argument("--name", default="quality", help="results file stem in bench/results/")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
@@ -501,7 +502,7 @@ def main() -> None:
     csv_rows = [r for tools_rows in results.values() for rows in tools_rows.values() for r in rows]
     curves = None
     if not args.no_sweep:
-        curves = sweep_curves(images, refs, work)
+        curves = sweep_curves(images, refs, work, [int(q) for q in args.sweep.split(",")])
         lines += [
             "### `--quality 0-Q` sweep at K=256",
             "",
