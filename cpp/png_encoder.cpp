@@ -275,6 +275,10 @@ std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t wid
     put_u32(ihdr, static_cast<std::uint32_t>(height));
     ihdr.insert(ihdr.end(), {static_cast<std::uint8_t>(depth), 3, 0, 0, 0});
     put_chunk(png, "IHDR", ihdr.data(), ihdr.size());
+    // An empty private chunk marks the file as quantcli's output (12 bytes), so that
+    // folder and glob expansion can leave earlier outputs out whatever they are named.
+    // Ancillary, private, and not safe to copy: an editor that changes the pixels drops it.
+    put_chunk(png, kOutputMarker, nullptr, 0);
 
     std::vector<std::uint8_t> plte, trns;
     for (std::uint32_t i : order) {

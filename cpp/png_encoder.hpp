@@ -14,6 +14,9 @@ namespace quantcli {
 // libdeflate's near-optimal parsing on one thread (smaller and slower).
 inline constexpr int kFirstOptimalLevel = 10, kMaxLevel = 12;
 
+// The type of the empty chunk that follows IHDR in every PNG quantcli writes.
+inline constexpr char kOutputMarker[] = "quNT";
+
 struct PngOptions {
     int level = 10;              // 0..kMaxLevel
     bool choose_filters = true;  // pick the row filters from a sample; false: filter None

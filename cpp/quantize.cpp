@@ -274,4 +274,15 @@ KForError smallest_k_for_error(const std::uint8_t* pixels, std::size_t width, st
     return out;
 }
 
+Quantized remap_fitted_palette(const std::uint8_t* pixels, int channels, const Histogram& hist,
+                               const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                               std::size_t height, const std::vector<Rgba8>& palette,
+                               const QuantizeOptions& options) {
+    (void)pixels, (void)channels;  // remap_fit dithers from the histogram colours, as quantize
+    const int threads = resolve_threads(options.threads);
+    const PaletteFit fit{palette,
+                         assign_nearest(perceptual_points(hist), points_of(palette), nullptr, threads), 0};
+    return remap_fit(hist, pixel_color, width, height, fit, options);
+}
+
 }  // namespace quantcli

@@ -320,11 +320,11 @@ def test_output_parent_is_a_file_fails_cleanly(run_cli, tree: Path, tmp_path: Pa
         "8",
         "--out-dir",
         blocker / "out",
-        check_rc=1,
+        check_rc=2,
     )
-    lines = error_lines(proc)
-    assert len(lines) == 2
-    assert str(blocker / "out" / "a.png") in lines[0] and str(blocker / "out" / "b.png") in lines[1]
+    # Found before any work: one line naming the out-dir, not one per image.
+    [line] = error_lines(proc)
+    assert f"--out-dir {blocker / 'out'}: cannot create" in line
     assert blocker.read_bytes() == b"a file, not a folder"
     assert temp_leftovers(tmp_path) == []
 
@@ -347,12 +347,12 @@ def test_unwritable_out_dir_fails_cleanly(run_cli, tree: Path, tmp_path: Path) -
     out.mkdir()
     out.chmod(0o500)
     try:
-        proc = run_cli("compress", tree / "a.png", "-k", "8", "--out-dir", out, check_rc=1)
+        proc = run_cli("compress", tree / "a.png", "-k", "8", "--out-dir", out, check_rc=2)
         assert list(out.iterdir()) == []
     finally:
         out.chmod(0o700)
     [line] = error_lines(proc)
-    assert str(out / "a.png") in line
+    assert f"--out-dir {out}: not writable" in line
 
 
 # --- stdin and stdout ------------------------------------------------------------------
@@ -771,3 +771,13 @@ def test_k_bounds_are_accepted(tmp_path: Path) -> None:
         result = runner.invoke(app, ["compress", str(src), "-k", k, "-q"])
         assert result.exit_code == 0, result.output
         assert_png(tmp_path / f"k{k}-q{k}.png", int(k))
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (1234567, "1.2 MB"), (999_949_999, "999.9 MB"), (2.5e9, "2.5 GB")],
+)
+def test_summary_sizes_are_powers_of_1000(n, text):
+    from quantcli.cli.report import size_text
+
+    assert size_text(n) == text

@@ -69,7 +69,7 @@ def test_float_and_bool_arrays():
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"", "empty"), (b"hello, not an image", "not a readable image"), (None, "no such file")],
+    [(b"", "empty"), (b"hello, not an image", "not an image"), (None, "no such file")],
 )
 def test_unreadable_inputs_name_the_file(tmp_path, content, message):
     path = tmp_path / "bad.png"
@@ -105,7 +105,15 @@ def test_compress_file_result_and_no_temp_left(tmp_path, rgb_image):
     result = quantcli.compress_file(src, tmp_path / "sub" / "out.png", k=8)
     assert result.status == "written" and result.colors == 8
     assert result.bytes_out == (tmp_path / "sub" / "out.png").stat().st_size
-    assert result.psnr is not None and result.psnr > 20
+    assert result.psnr is not None and result.psnr > 15  # the perceptual palette trades PSNR (issue 7)
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["out.png"]
     with pytest.raises(OutputExistsError):
         quantcli.compress_file(src, tmp_path / "sub" / "out.png", k=8)
+
+
+def test_signed_integer_pixels_are_shifted_then_scaled():
+    """Signed samples span their full range: the minimum is black, the maximum white."""
+    a = np.array([[-128, -1, 0, 127]], np.int8)
+    assert quantcli.to_rgb8(a)[0, :, 0].tolist() == [0, 127, 128, 255]
+    b = np.array([[-32768, 0, 32767]], np.int16)
+    assert quantcli.to_rgb8(b)[0, :, 0].tolist() == [0, round(32768 * 255 / 65535), 255]

@@ -64,7 +64,7 @@ def test_chunk_order_and_short_trns():
     palette = np.array([[1, 2, 3, 255], [4, 5, 6, 0], [7, 8, 9, 128], [10, 11, 12, 255]], np.uint8)
     labels = np.array([[0, 1, 2, 3]], np.uint8)
     kinds = [kind for kind, _ in chunks(quantcli.encode_png(labels, palette))]
-    assert kinds == [b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"]
+    assert kinds == [b"IHDR", b"quNT", b"PLTE", b"tRNS", b"IDAT", b"IEND"]
     trns = dict(chunks(quantcli.encode_png(labels, palette)))[b"tRNS"]
     assert len(trns) == 2  # translucent entries first, opaque ones need no tRNS byte
 

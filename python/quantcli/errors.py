@@ -25,3 +25,31 @@ class OutputExistsError(QuantcliError, FileExistsError):
 
 class OutputWriteError(QuantcliError):
     """The output could not be written; nothing was left behind."""
+
+
+class JobFailedError(QuantcliError):
+    """The job itself failed (a Spark job aborted after its retries): exit code 3."""
+
+    exit_code = 3
+
+
+def install_hint(extra: str) -> str:
+    """``pip install ...`` for an optional extra, spelled as quantcli was installed: from
+    a source folder (``pip install '.[plot]'`` there) or from the package index."""
+    import json
+    import os
+    from importlib.metadata import PackageNotFoundError, distribution
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        direct = distribution("quantcli").read_text("direct_url.json")
+    except PackageNotFoundError:
+        direct = None
+    if direct:
+        info = json.loads(direct)
+        url = urlsplit(info.get("url", ""))
+        if url.scheme == "file" and "dir_info" in info:
+            folder = unquote(url.path)
+            spec = "." if os.path.abspath(os.getcwd()) == os.path.abspath(folder) else folder
+            return f"pip install '{spec}[{extra}]'"
+    return f"pip install 'quantcli[{extra}]'"

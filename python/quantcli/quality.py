@@ -82,18 +82,8 @@ def check_quality(quality: tuple[float, float]) -> tuple[int, int] | tuple[float
 
 def palette_quality(pixels: np.ndarray, k: int, options: QuantizeOptions) -> float:
     """The quality of the palette ``options`` fit at ``k`` colours: undithered nearest-colour error, mapped."""
-    raw = _core.quantize(
-        pixels,
-        k,
-        seed=options.seed,
-        max_iter=options.max_iter,
-        tol=options.tol,
-        dither=0.0,
-        init=options.init,
-        threads=options.threads,
-        run_margin=0.0,
-    )
-    return quality_from_error(raw["perceptual_sse"] / (pixels.shape[0] * pixels.shape[1]))
+    raw = _core.quantize(pixels, replace(options, k=k, dither="off", run_margin=0.0))
+    return quality_from_error(raw.perceptual_sse / (pixels.shape[0] * pixels.shape[1]))
 
 
 def error_for_quality(quality: float) -> float:
@@ -131,16 +121,7 @@ def choose_k_for_quality(
         ``options.k`` colours stay below min.
     """
     low, high = check_quality(quality)
-    k, mse, mse_top = _core.smallest_k_for_error(
-        pixels,
-        options.k,
-        min(error_for_quality(high), _MAX_ERROR),
-        seed=options.seed,
-        max_iter=options.max_iter,
-        tol=options.tol,
-        init=options.init,
-        threads=options.threads,
-    )
+    k, mse, mse_top = _core.smallest_k_for_error(pixels, min(error_for_quality(high), _MAX_ERROR), options)
     reached = quality_from_error(mse)
     if reached < high and quality_from_error(mse_top) < low:
         raise QualityTooLowError(
@@ -171,20 +152,6 @@ def compress_to_quality(
     return encode_png(q.labels, q.palette, level=options.level), q
 
 
-def k_for_quality(quality: tuple[float, float]):
-    """A ``pick_k(pixels, options)`` for :func:`quantcli.compress_file`: the K of :func:`choose_k_for_quality`.
-
-    This is what ``-k auto`` should use by default. It raises :class:`QualityTooLowError`
-    before anything is written when the minimum cannot be met.
-    """
-    check_quality(quality)
-
-    def pick_k(pixels: np.ndarray, options: QuantizeOptions) -> int:
-        return choose_k_for_quality(pixels, options, quality)[0]
-
-    return pick_k
-
-
 __all__ = [
     "QUALITY_POWER",
     "QUALITY_SCALE",
@@ -193,7 +160,6 @@ __all__ = [
     "choose_k_for_quality",
     "compress_to_quality",
     "error_for_quality",
-    "k_for_quality",
     "palette_quality",
     "parse_quality",
     "quality_from_error",

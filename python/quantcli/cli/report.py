@@ -1,0 +1,96 @@
+"""Printing a batch's results: JSON lines, error lines, a progress bar and the summary."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from .common import EXIT_FAILED, EXIT_OK, error_line, write_json_line
+
+
+def size_text(n: float) -> str:
+    """A byte count for people: ``950 B``, ``1.2 kB``, ``3.4 MB``, ``1.0 GB`` (powers of 1000)."""
+    for unit in ("B", "kB", "MB"):
+        if n < 1000:
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} GB"
+
+
+class Progress:
+    """A progress bar on stderr when it is a terminal (rich is imported only then)."""
+
+    def __init__(self, total: int | None, *, enabled: bool, description: str) -> None:
+        self._bar: Any = None
+        if not (enabled and sys.stderr.isatty()):
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True, highlight=False, soft_wrap=True),
+            transient=True,
+        )
+        self._task = self._bar.add_task(description, total=total)
+
+    def __enter__(self) -> Progress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def print_error(self, message: str) -> None:
+        """An error line that the bar does not overwrite."""
+        if self._bar is not None:
+            self._bar.console.print(f"quantcli: error: {message}", markup=False, highlight=False)
+        else:
+            error_line(message)
+
+
+def report_compress(results: Iterable[Any], total: int | None, *, as_json: bool, quiet: bool) -> tuple[int, dict]:
+    """Print each result (JSON line, error line, progress) and the summary line.
+
+    Returns (exit code, counts by status). Raises StdoutClosed when stdout goes away.
+    """
+    counts = {"written": 0, "skipped": 0, "error": 0}
+    bytes_in = bytes_out = 0
+    start = time.perf_counter()
+    with Progress(total, enabled=not quiet, description="compressing") as progress:
+        for result in results:
+            counts[result.status] += 1
+            if result.status == "error":
+                progress.print_error(result.error or result.path)
+            elif result.bytes_in is not None and result.bytes_out is not None:
+                bytes_in += result.bytes_in
+                bytes_out += result.bytes_out
+            if as_json:
+                write_json_line(result.to_json())
+            progress.advance()
+    counts["seconds"] = time.perf_counter() - start
+    counts["bytes_in"], counts["bytes_out"] = bytes_in, bytes_out
+    return (EXIT_FAILED if counts["error"] else EXIT_OK), counts
+
+
+def summary_line(counts: dict, *, interrupted: bool = False) -> str:
+    """``quantcli: 3 written, 0 skipped, 1 failed; 1.2 MB -> 300.0 kB (25.0%) in 0.42 s``."""
+    saved = f"{size_text(counts['bytes_in'])} -> {size_text(counts['bytes_out'])}"
+    if counts["bytes_in"]:
+        saved += f" ({100.0 * counts['bytes_out'] / counts['bytes_in']:.1f}%)"
+    line = (
+        f"quantcli: {counts['written']} written, {counts['skipped']} skipped, {counts['error']} failed; "
+        f"{saved} in {counts['seconds']:.2f} s"
+    )
+    return line + ("; interrupted" if interrupted else "")

@@ -1,0 +1,325 @@
+"""The per-file pipeline: one input's whole journey, the same for every front end.
+
+read -> decode -> choose K (``-k auto``) -> quantize -> encode -> skip-if-larger check
+-> atomic write to a target. The local engine, the Spark tasks, the web service and the
+Python API (:func:`compress_file`, :func:`compress_bytes`) all call :func:`run_job`;
+a front end only decides which files, and where their outputs go. A failure of any
+kind becomes an error row here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from .errors import ImageReadError, OutputExistsError, QuantcliError
+from .images import DEFAULT_MAX_PIXELS
+from .options import QuantizeOptions
+from .planner import Job
+from .targets import LocalTarget, Target
+
+Status = Literal["written", "skipped", "error"]
+
+
+@dataclass(frozen=True)
+class CompressResult:
+    """What happened to one input file.
+
+    ``status`` is "written", "skipped" (``skip_if_larger`` kept the original, or
+    ``skip_existing`` found the output there) or "error" (``error`` says why). Sizes are
+    in bytes; ``psnr`` is None when lossless, skipped or unknown.
+    """
+
+    path: str
+    output: str | None
+    k: int | None  # None only for an error row of ``-k auto``
+    colors: int | None = None
+    bytes_in: int | None = None
+    bytes_out: int | None = None
+    psnr: float | None = None
+    seconds: float = 0.0
+    status: Status = "written"
+    error: str | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        """Output size over input size."""
+        if self.bytes_in and self.bytes_out is not None:
+            return self.bytes_out / self.bytes_in
+        return None
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as one JSON object (the CLI's ``--json`` line)."""
+        ratio = self.ratio
+        return {
+            "path": self.path,
+            "output": self.output,
+            "k": self.k,
+            "colors": self.colors,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "ratio": None if ratio is None else round(ratio, 6),
+            "psnr": None if self.psnr is None else round(self.psnr, 4),
+            "seconds": round(self.seconds, 6),
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the pipeline needs besides the file: how to compress and what to do
+    with existing and larger outputs. Small and picklable (Spark ships it to tasks).
+
+    ``choose`` (a :class:`quantcli.ChooseKOptions`) picks K per image (``-k auto``);
+    ``palette`` remaps onto a palette chosen elsewhere instead of fitting one.
+    """
+
+    options: QuantizeOptions = field(default_factory=QuantizeOptions)
+    choose: Any = None
+    palette: np.ndarray | None = None
+    force: bool = False
+    skip_if_larger: bool = False
+    skip_existing: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # None: no limit
+
+    @property
+    def error_k(self) -> int | None:
+        """The ``k`` of an error row: unknown with ``-k auto``, the palette's size with a
+        given palette."""
+        if self.palette is not None:
+            return len(self.palette)
+        return None if self.choose is not None else self.options.k
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A job's result row, and the bytes its output holds (the PNG; the input's own bytes
+    when skip-if-larger kept it; None on error or when the output already existed)."""
+
+    result: CompressResult
+    payload: bytes | None = None
+
+
+def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any, int]:
+    """Decode encoded image bytes and compress them: (PNG bytes, Quantized, K used)."""
+    from .api import compress_pixels, encode_png
+    from .images import read_image
+
+    pixels = read_image(data, name=name, max_pixels=settings.max_pixels)
+    options = settings.options
+    if settings.choose is not None and settings.palette is None:
+        from .choosek import quantize_chosen
+
+        # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
+        result, q = quantize_chosen(pixels, settings.choose, options, name)
+        return encode_png(q.labels, q.palette, level=options.level), q, result.k
+    png, q = compress_pixels(pixels, options, settings.palette)
+    k = len(settings.palette) if settings.palette is not None else options.k
+    return png, q, k
+
+
+def read_local(path: str) -> bytes:
+    """The bytes of a local input file; ImageReadError with a plain reason otherwise."""
+    from .images import display_name
+
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        reason = "no such file"
+    except IsADirectoryError:
+        reason = "is a folder, not an image"
+    except PermissionError:
+        reason = "permission denied"
+    except OSError as exc:
+        reason = f"cannot read ({exc.strerror or exc})"
+    raise ImageReadError(f"{display_name(path)}: {reason}")
+
+
+def run_job(
+    job: Job,
+    settings: Settings,
+    *,
+    read: Callable[[], bytes] | None = None,
+    target: Target | None = None,
+    retry: bool = False,
+) -> Outcome:
+    """Run one input through the pipeline; never raises for a bad input or output.
+
+    Parameters
+    ----------
+    job
+        The input and its planned output (:class:`quantcli.planner.Job`).
+    read
+        Returns the input's bytes (default: read ``job.source`` from the local disk).
+    target
+        Where ``job.target`` is written (default: the local disk). None with
+        ``job.target`` None: nothing is written, the outcome carries the bytes (stdout,
+        Parquet, the web service).
+    retry
+        This is a retried attempt (Spark): an output with exactly the bytes this attempt
+        makes was written by an earlier attempt and counts as written.
+    """
+    start = time.perf_counter()
+    try:
+        return _run(job, settings, read, target, retry, start)
+    except QuantcliError as exc:
+        message = str(exc)
+    except MemoryError:
+        message = f"{job.display}: out of memory"
+    except Exception as exc:  # a bug must cost one file, not the rest of the batch
+        message = f"{job.display}: internal error ({type(exc).__name__}: {exc})"
+    return Outcome(error_row(job, message, settings, start))
+
+
+def error_row(job: Job, message: str, settings: Settings, start: float | None = None) -> CompressResult:
+    """The result row of an input that failed: the one shape of every error."""
+    return CompressResult(
+        path=job.display,
+        output=job.output,
+        k=settings.error_k,
+        seconds=0.0 if start is None else time.perf_counter() - start,
+        status="error",
+        error=message,
+    )
+
+
+def _run(
+    job: Job, settings: Settings, read: Callable[[], bytes] | None, target: Target | None, retry: bool, start: float
+) -> Outcome:
+    if job.error is not None:
+        return Outcome(error_row(job, job.error, settings, start))
+    writes = job.target is not None
+    if writes:
+        target = target or LocalTarget()
+    if writes and not settings.force and not retry and target.exists(job.target):
+        if settings.skip_existing:
+            row = CompressResult(job.display, job.output, settings.error_k, status="skipped")
+            return Outcome(replace(row, seconds=time.perf_counter() - start))
+        raise OutputExistsError(f"{job.output}: exists (use --force to overwrite)")
+    data = read() if read is not None else read_local(job.source)
+    if not data:
+        raise ImageReadError(f"{job.display}: empty file (0 bytes)")
+    png, q, k = encode_image(data, settings, job.display)
+    row = CompressResult(path=job.display, output=job.output, k=k, colors=len(q.palette), bytes_in=len(data))
+    if settings.skip_if_larger and len(png) >= len(data):
+        # The original is kept, so what the user ends up with is the input's size.
+        row = replace(row, output=None, bytes_out=len(data), status="skipped")
+        return Outcome(replace(row, seconds=time.perf_counter() - start), data)
+    if writes:
+        _write(target, job, png, settings.force, retry)
+    row = replace(row, bytes_out=len(png), psnr=_finite(q.psnr))
+    return Outcome(replace(row, seconds=time.perf_counter() - start), png)
+
+
+def _write(target: Target, job: Job, png: bytes, force: bool, retry: bool) -> None:
+    try:
+        target.write(job.target, png, force=force)
+    except OutputExistsError:
+        if not retry or not _holds(target, job.target, png):
+            raise
+        # Written by an earlier or a speculative attempt of this task: the same bytes.
+
+
+def _holds(target: Target, path: str, data: bytes) -> bool:
+    try:
+        return target.read(path) == data
+    except OSError:
+        return False
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+# ---------------------------------------------------------------------------------------
+# The pipeline as a Python API, for one file or one image in memory.
+
+
+def compress_file(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    skip_if_larger: bool = False,
+    options: QuantizeOptions | None = None,
+    choose: Any = None,
+    palette: np.ndarray | None = None,
+    **option_values: Any,
+) -> CompressResult:
+    """Compress one image file to a palette PNG, written atomically.
+
+    Parameters
+    ----------
+    src : path
+        Any image quantcli reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).
+    dst : path
+        Where to write the PNG (a temporary file, then a rename; never replacing a file
+        unless ``force``).
+    force : bool
+        Replace ``dst`` if it exists.
+    skip_if_larger : bool
+        Write nothing when the PNG would not be smaller than ``src``; the result's status
+        is then "skipped".
+    options : QuantizeOptions, optional
+        Or pass its fields as keywords (``k=16, dither=True``).
+    choose : ChooseKOptions, optional
+        Choose K per image (``-k auto``); the result's ``k`` is the K chosen.
+    palette : ndarray of shape (n, 3) or (n, 4), dtype uint8, optional
+        Remap onto this palette (shared by a collection) instead of fitting one.
+
+    Returns
+    -------
+    CompressResult
+
+    Raises
+    ------
+    ImageReadError, OutputExistsError, OutputWriteError, InvalidOptionError
+    """
+    settings = Settings(
+        options=_options(options, option_values),
+        choose=choose,
+        palette=palette,
+        force=force,
+        skip_if_larger=skip_if_larger,
+    )
+    job = Job(str(src), str(src), str(dst), str(dst), os.path.basename(dst))
+    start = time.perf_counter()
+    outcome = _run(job, settings, None, None, False, start)
+    return outcome.result
+
+
+def compress_bytes(
+    data: bytes | bytearray | memoryview,
+    options: QuantizeOptions | None = None,
+    name: str = "<stdin>",
+    *,
+    choose: Any = None,
+    palette: np.ndarray | None = None,
+) -> tuple[bytes, CompressResult]:
+    """Compress an encoded image held in memory: (PNG bytes, its result row).
+
+    Raises ImageReadError (and InvalidOptionError) as :func:`compress_file` does.
+    """
+    settings = Settings(options=options or QuantizeOptions(), choose=choose, palette=palette)
+    blob = bytes(data)
+    job = Job(name, name, None, None, name)
+    outcome = _run(job, settings, lambda: blob, None, False, time.perf_counter())
+    result = outcome.result
+    if result.status == "written":
+        assert outcome.payload is not None
+        return outcome.payload, result
+    raise AssertionError("compress_bytes never skips")  # pragma: no cover
+
+
+def _options(options: QuantizeOptions | None, values: dict[str, Any]) -> QuantizeOptions:
+    if options is not None and values:
+        raise TypeError("pass either options or option keywords, not both")
+    return options if options is not None else QuantizeOptions(**values)

@@ -1,0 +1,300 @@
+"""The driver of ``--engine spark``: list and plan, run the job, stream its results.
+
+The driver never holds the file list or the result rows: listing stays in the JVM and in
+DataFrames (:mod:`quantcli.spark.plan`), and results are read from the ledger
+(:mod:`quantcli.spark.ledger`) as partitions finish, printed, and dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidOptionError, JobFailedError
+from ..pipeline import CompressResult, Settings, run_job
+from ..planner import Naming
+from . import ledger, plan, tasks, uris
+from .session import get_session
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+POLL_SECONDS = 0.25
+
+
+def compress(
+    inputs: Sequence[str],
+    settings: Settings,
+    naming: Naming,
+    *,
+    listed: Sequence[str] = (),
+    recursive: bool = False,
+    shared_palette: bool = False,
+    out_format: str = "png",
+    spark: SparkSession | None = None,
+    master: str | None = None,
+    conf: Iterable[str] = (),
+    stop: Any = None,
+    hook: Any = None,
+) -> tuple[int, Iterator[CompressResult]]:
+    """Run ``compress`` on Spark: (number of inputs, their results as partitions finish).
+
+    Parameters
+    ----------
+    inputs, listed
+        Folders, files, Hadoop globs or URIs (``hdfs://``, ``s3a://``, ``file://``), and
+        ``--files-from`` entries (literal paths).
+    naming
+        How outputs are named (:class:`quantcli.planner.Naming`); ``out_dir`` may be a URI.
+    out_format
+        ``"png"``: one file per input; ``"parquet"``: one table at ``naming.out_dir``.
+    spark
+        A session to use; otherwise one is made from ``master`` and ``conf`` and stopped
+        once the results are consumed.
+    stop
+        A flag (truthy once set) that cancels the job: the rows already in the ledger are
+        still yielded.
+    hook
+        Tests only: ``hook(partition, attempt, job)`` runs on the executor after each file.
+    """
+    if out_format == "parquet" and naming.out_dir is None:
+        raise InvalidOptionError("--out-format parquet needs --out-dir (where the table goes)")
+    created = False
+    if spark is None:
+        spark, created = get_session(master, conf)
+    try:
+        if naming.out_dir is not None:
+            out = uris.restore_authority(naming.out_dir)
+            naming = replace(naming, out_dir=out, out_target=uris.qualify(spark, out))
+        listing = plan.list_inputs(spark, list(inputs), list(listed), naming, recursive=recursive)
+        if out_format == "parquet":
+            _check_table(spark, naming.out_target, settings.force)
+        with _job_failures():
+            plan.settle(spark, listing)
+        total = listing.total
+    except BaseException:
+        if created:
+            spark.stop()
+        raise
+    token = uuid.uuid4().hex[:12]
+    where = ledger.folder_for(_ledger_base(spark, naming, listing), token)
+    task = tasks.CompressTask(listing.plan, settings, where, token, out_format == "parquet", hook)
+    results = _run(spark, listing, task, shared_palette, stop=stop, owns_session=created)
+    return total, results
+
+
+def _ledger_base(spark: SparkSession, naming: Naming, listing: plan.Listing) -> str:
+    """Where the ledger goes: the out-dir, else the first folder input, else here."""
+    if naming.out_target is not None:
+        return naming.out_target
+    for group in listing.plan.groups.values():
+        return group.root
+    return uris.qualify(spark, ".")
+
+
+def _check_table(spark: SparkSession, table: str | None, force: bool) -> None:
+    """An existing table is replaced only with --force; a table a killed run left without
+    its ``_SUCCESS`` marker is incomplete and is replaced."""
+    assert table is not None
+    fs, path = uris.hadoop(spark, table)
+    if not fs.exists(path) or force:
+        return
+    marker = spark.sparkContext._jvm.org.apache.hadoop.fs.Path(table.rstrip("/") + "/_SUCCESS")
+    if fs.exists(marker):
+        raise InvalidOptionError(f"{table}: exists (use --force to replace the table)")
+
+
+def _run(
+    spark: SparkSession,
+    listing: plan.Listing,
+    task: tasks.CompressTask,
+    shared_palette: bool,
+    *,
+    stop: Any,
+    owns_session: bool,
+) -> Iterator[CompressResult]:
+    settings = task.settings
+    try:
+        for job in listing.early:
+            yield run_job(job, settings).result
+        if listing.frame is None:
+            return
+        if shared_palette:
+            with _job_failures():
+                palette = _shared_palette(listing, settings)
+            task = replace(task, settings=replace(settings, palette=palette))
+        rows = listing.frame.mapInPandas(
+            tasks.compress_partition(task), tasks.PARQUET_SCHEMA if task.parquet else tasks.RESULT_SCHEMA
+        )
+        yield from _stream(spark, rows, task, listing.plan.naming.out_target, stop)
+    finally:
+        if owns_session:
+            spark.stop()
+
+
+def _stream(
+    spark: SparkSession, rows: DataFrame, task: tasks.CompressTask, table: str | None, stop: Any
+) -> Iterator[CompressResult]:
+    """Run the job on a thread; yield the ledger's rows while it runs; raise
+    JobFailedError when it failed, after the rows that made it."""
+    sc = spark.sparkContext
+    group = f"quantcli-{task.token}"
+    failure: list[BaseException] = []
+
+    def action() -> None:
+        sc.setJobGroup(group, "quantcli compress", interruptOnCancel=True)
+        try:
+            if task.parquet:
+                rows.write.mode("overwrite").parquet(table)
+            else:
+                rows.write.format("noop").mode("overwrite").save()
+        except BaseException as exc:
+            failure.append(exc)
+
+    reader = ledger.Reader(task.ledger)
+    worker = threading.Thread(target=action, name="quantcli-spark-job", daemon=True)
+    worker.start()
+    cancelled = False
+    try:
+        while worker.is_alive():
+            worker.join(POLL_SECONDS)
+            for row in reader.poll():
+                yield tasks.result_of(row)
+            if stop and not cancelled:
+                sc.cancelJobGroup(group)
+                cancelled = True
+    except BaseException:
+        sc.cancelJobGroup(group)
+        raise
+    for row in reader.poll():
+        yield tasks.result_of(row)
+    if failure and not cancelled:
+        raise JobFailedError(f"the Spark job failed: {_reason(failure[0])}")
+
+
+@contextlib.contextmanager
+def _job_failures() -> Iterator[None]:
+    """A Spark job that fails (its tasks out of retries) becomes one JobFailedError."""
+    try:
+        yield
+    except (KeyboardInterrupt, JobFailedError):
+        raise
+    except Exception as exc:
+        if type(exc).__module__.startswith(("py4j", "pyspark")):
+            raise JobFailedError(f"the Spark job failed: {_reason(exc)}") from None
+        raise
+
+
+def _reason(exc: BaseException) -> str:
+    """The cause a Spark failure carries, in one line: the Python error of a task when
+    there is one, else the first line; never the JVM's stack."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("at ", "File ", "Traceback"))]
+    for line in reversed(lines):
+        if re.match(r"^[\w.]*(Error|Exception): ", line) and "Py4J" not in line:
+            return line[:300]
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def _shared_palette(listing: plan.Listing, settings: Settings):
+    """Pass 1 and one fit: the palette of the whole collection."""
+    from ..palette import ColorHistogram, fit_shared_palette
+
+    merged = pass1(listing, settings.max_pixels)
+    if merged is None or not merged.colors:
+        return fit_shared_palette(None, settings.options)
+    return fit_shared_palette(ColorHistogram.from_bytes(merged.colors, merged.counts), settings.options)
+
+
+def pass1(listing: plan.Listing, max_pixels: int | None) -> tasks.Pass1 | None:
+    """Per-partition histograms, tree-merged (``treeAggregate``) into one; None when
+    nothing was listed."""
+    if listing.frame is None:
+        return None
+    rows = listing.frame.mapInPandas(tasks.histogram_partition(listing.plan, max_pixels), tasks.HISTOGRAM_SCHEMA)
+    return rows.rdd.map(tasks.Pass1.of_row).treeAggregate(None, tasks.merge_pass1, tasks.merge_pass1, depth=2)
+
+
+# ---------------------------------------------------------------------------------------
+# choose-k
+
+
+def choose_k(
+    inputs: Sequence[str],
+    *,
+    choose: Any,
+    quantize: Any,
+    shared: bool = False,
+    recursive: bool = False,
+    spark: SparkSession | None = None,
+    master: str | None = None,
+    conf: Iterable[str] = (),
+    max_pixels: int | None = None,
+) -> Iterator[Any]:
+    """Run ``choose-k`` on Spark: the local engine's outcomes, in its order.
+
+    Per image, a ``mapInPandas`` calls :func:`quantcli.choosek.choose_k` on each decoded
+    image. With ``shared``, pass 1 of the shared palette builds the collection's
+    histogram and the driver runs :func:`quantcli.choosek.choose_k_histogram` on it.
+    """
+    created = False
+    if spark is None:
+        spark, created = get_session(master, conf)
+    try:
+        # Output names mean nothing here: two inputs with one output name are both scored.
+        naming = Naming(suffix=".png", out_dir="/", out_target="/")
+        listing = plan.list_inputs(spark, list(inputs), [], naming, recursive=recursive)
+        with _job_failures():
+            plan.settle(spark, listing)
+        skips = {k: v for k, v in listing.plan.exceptions.items() if v == plan.SKIP}
+        listing.plan = replace(listing.plan, exceptions=skips)
+    except BaseException:
+        if created:
+            spark.stop()
+        raise
+    return _run_choose_k(spark, listing, choose, quantize, shared, max_pixels, owns_session=created)
+
+
+def _run_choose_k(spark, listing, choose, quantize, shared: bool, max_pixels, *, owns_session: bool) -> Iterator[Any]:
+    from ..choosek import ChooseKError, choose_k_histogram
+
+    try:
+        for job in listing.early:
+            yield ChooseKError(job.display, job.error or "")
+        if listing.frame is None:
+            return
+        if shared:
+            start = time.perf_counter()
+            with _job_failures():
+                merged = pass1(listing, max_pixels)
+            for path, error in () if merged is None else merged.errors:
+                yield ChooseKError(path, error)
+            if merged is None or not merged.colors:
+                return
+            from ..palette import ColorHistogram
+
+            hist = ColorHistogram.from_bytes(merged.colors, merged.counts)
+            name = f"shared ({merged.images} image{'s' if merged.images != 1 else ''})"
+            result = choose_k_histogram(
+                hist.colors, hist.counts, choose, quantize=quantize, channels=merged.channels, name=name
+            )
+            yield replace(result, images=merged.images, seconds=time.perf_counter() - start)
+            return
+        rows = listing.frame.mapInPandas(
+            tasks.choose_k_partition(listing.plan, choose, quantize, max_pixels), tasks.CHOOSE_K_SCHEMA
+        )
+        with _job_failures():
+            for row in rows.orderBy("group", "sort").toLocalIterator():
+                yield tasks.choose_k_outcome(row)
+    finally:
+        if owns_session:
+            spark.stop()
+
+
+__all__ = ["choose_k", "compress", "pass1"]

@@ -1,0 +1,105 @@
+"""Getting a SparkSession with quantcli's defaults, without changing process-wide state."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InvalidOptionError, install_hint
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Set only where the user (--conf, spark-defaults.conf, spark-submit) has not.
+DEFAULT_CONF: dict[str, str] = {
+    # A batch of multi-megabyte images must stay small in the Python worker.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "8",
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(64 * 1024 * 1024),
+    # Partitions by bytes: 32 MB of compressed images is seconds of work per task. Each
+    # file counts as at least 256 kB: a Python task costs ~0.15 s to start, so thousands
+    # of thumbnails go a few hundred to a task, not a few dozen (Spark's 4 MB default).
+    "spark.sql.files.maxPartitionBytes": str(32 * 1024 * 1024),
+    "spark.sql.files.openCostInBytes": str(256 * 1024),
+    # The driver lists folders itself through Hadoop's FileSystem API: never a Spark job
+    # of one task per path to list them (Spark's default above 32 paths).
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": str(2**31 - 1),
+    # quantcli shows its own per-file progress; Spark's stage bar would overwrite it.
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def require_pyspark() -> None:
+    """InvalidOptionError with the install command when PySpark is missing."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise InvalidOptionError(f"--engine spark needs PySpark: {install_hint('spark')}") from None
+
+
+def parse_conf(pairs: Iterable[str]) -> dict[str, str]:
+    """``--conf key=value`` strings as a dict."""
+    conf: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidOptionError(f"--conf takes key=value, got {pair!r}")
+        conf[key.strip()] = value
+    return conf
+
+
+def get_session(
+    master: str | None = None, conf: Iterable[str] | dict[str, str] = (), *, log_level: str = "WARN"
+) -> tuple[SparkSession, bool]:
+    """A SparkSession with quantcli's defaults where the user set nothing: (session, created).
+
+    An active session (spark-submit, a notebook, tests) is reused and its settings kept.
+    Executors run this Python unless ``spark.pyspark.python`` says otherwise, so that they
+    import the same quantcli; nothing here changes environment variables.
+    """
+    require_pyspark()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None and not conf:
+        return active, False
+    settings = dict(conf) if isinstance(conf, dict) else parse_conf(conf)
+    builder = SparkSession.builder.appName("quantcli")
+    if master:
+        builder = builder.master(master)
+    defaults = {
+        **DEFAULT_CONF,
+        "spark.pyspark.python": sys.executable,
+        "spark.pyspark.driver.python": sys.executable,
+    }
+    log_conf = Path(__file__).with_name("log4j2.properties")
+    defaults["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log_conf}"
+    from pyspark import SparkConf, SparkContext
+
+    if SparkContext._gateway is not None or _launched_by_spark_submit():
+        # The JVM runs already (spark-submit): its settings (spark-defaults.conf, --conf)
+        # win over our defaults.
+        SparkContext._ensure_initialized()
+        preset = SparkConf()
+        defaults = {k: v for k, v in defaults.items() if not preset.contains(k)}
+    for key, value in {**defaults, **settings}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(log_level)
+    _quiet_loggers(session)
+    return session, active is None
+
+
+def _quiet_loggers(session: SparkSession) -> None:
+    """Loggers that warn, with a stack trace, about things quantcli does on purpose."""
+    jvm = session.sparkContext._jvm
+    error = jvm.org.apache.logging.log4j.Level.ERROR
+    for name in ("org.apache.spark.sql.execution.streaming",):
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, error)
+
+
+def _launched_by_spark_submit() -> bool:
+    import os
+
+    return "PYSPARK_GATEWAY_PORT" in os.environ

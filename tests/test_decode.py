@@ -1,0 +1,472 @@
+"""Reading untrusted inputs: size limits before decoding, short PNG data, 16-bit rounding,
+colour profiles, one-line reasons, escaped names, memory and import cost of the read path."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import json
+import os
+import struct
+import subprocess
+import sys
+import tracemalloc
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import quantcli
+from PIL import Image, ImageCms, ImageOps
+from quantcli import ImageReadError, InvalidOptionError, QuantizeOptions
+from quantcli.images import (
+    DEFAULT_MAX_PIXELS,
+    display_name,
+    image_size,
+    read_image,
+    scale16,
+)
+
+DATA = Path(__file__).parent / "data"
+CORPUS = DATA / "corpus"
+EXPECTED = json.loads((DATA / "bad_inputs.json").read_text())
+
+
+def _load_crafting_helpers():
+    spec = importlib.util.spec_from_file_location("make_bad_inputs", DATA / "make_bad_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+craft = _load_crafting_helpers()
+
+
+def reason(source, **kwargs) -> str:
+    """The text after "<name>: " of the ImageReadError reading ``source`` raises."""
+    with pytest.raises(ImageReadError) as info:
+        read_image(source, name="input", **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("input: ")
+    return message.removeprefix("input: ")
+
+
+def traced_peak(function, *args):
+    """(function(*args), peak bytes Python and NumPy allocated meanwhile)."""
+    tracemalloc.start()
+    try:
+        result = function(*args)
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+# --- the corpus ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_corpus_gives_the_documented_reason(name):
+    path = CORPUS / name
+    want = EXPECTED[name]
+    if want is None:
+        pixels = read_image(path)
+        assert pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[2] in (3, 4)
+        return
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert str(info.value) == f"{path}: {want}"
+
+
+def test_corpus_is_what_the_script_makes():
+    """The committed files are the script's output (rerun it after changing either)."""
+    made = craft.corpus()
+    assert sorted(made) == sorted(EXPECTED) == sorted(p.name for p in CORPUS.iterdir())
+    assert {name: reason for name, (_, reason) in made.items()} == EXPECTED
+    # Content compared for files that do not depend on this machine's zlib or libjpeg.
+    for name in ("empty.png", "text.png", "zero-size.png", "huge-dimensions.png", "huge-screen.gif"):
+        assert (CORPUS / name).read_bytes() == made[name][0]
+    assert sum(p.stat().st_size for p in CORPUS.iterdir()) < 64 * 1024
+
+
+# --- decompression bombs ---------------------------------------------------------------
+
+
+def test_bomb_is_refused_from_its_header_without_decoding():
+    data = (CORPUS / "bomb.png").read_bytes()
+    assert len(data) < 32 * 1024
+    message, peak = traced_peak(reason, data)
+    assert message == "image too large: 13000x13000 (169 MP) exceeds --max-pixels 100 MP"
+    assert peak < 2 * 1024 * 1024  # nothing of the 169 MP was allocated
+
+
+def test_max_pixels_is_inclusive_and_none_lifts_it():
+    png = craft.png_file(craft.gradient(10, 10))
+    assert read_image(png, max_pixels=100).shape == (10, 10, 3)
+    assert reason(png, max_pixels=99) == "image too large: 10x10 (0.0001 MP) exceeds --max-pixels 0.000099 MP"
+    assert read_image(png, max_pixels=None).shape == (10, 10, 3)
+    assert DEFAULT_MAX_PIXELS == 100_000_000
+
+
+def test_megapixels_show_enough_decimals_to_differ():
+    header = craft.PNG_SIGNATURE + craft.ihdr(10000, 10001, 8, 2) + craft.png_chunk(b"IEND", b"")
+    assert reason(header) == "image too large: 10000x10001 (100.01 MP) exceeds --max-pixels 100 MP"
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "100"])
+def test_max_pixels_must_be_a_positive_integer(bad):
+    with pytest.raises(InvalidOptionError):
+        read_image(craft.png_file(craft.gradient()), max_pixels=bad)
+
+
+def test_pillows_own_bomb_limits_do_not_apply():
+    """A header past Pillow's limits (89 MP warns, 179 MP fails) gets our size and message,
+    and a caller may allow more than Pillow would."""
+    header = craft.PNG_SIGNATURE + craft.ihdr(20000, 10000, 1, 0) + craft.png_chunk(b"IEND", b"")
+    assert image_size(header) == (20000, 10000)
+    assert reason(header) == "image too large: 20000x10000 (200 MP) exceeds --max-pixels 100 MP"
+    assert reason(header, max_pixels=300_000_000) == "truncated image data"  # no IDAT at all
+
+
+def test_image_size_reads_the_header_only(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes((CORPUS / "bomb.png").read_bytes())
+    assert image_size(path) == (13000, 13000)
+    assert image_size((CORPUS / "good.jpg").read_bytes()) == (32, 32)
+    with pytest.raises(ImageReadError, match="not an image"):
+        image_size(CORPUS / "text.png")
+
+
+# --- PNG data shorter than IHDR declares -----------------------------------------------
+
+
+def short_png(pixels: np.ndarray, rows: int, interlace: bool = False) -> bytes:
+    """A PNG of ``pixels`` whose zlib stream ends cleanly after ``rows`` rows."""
+    full = craft.png_file(pixels, interlace=interlace)
+    a = pixels if pixels.ndim == 3 else pixels[:, :, None]
+    raw = craft.png_filter(a[:rows], 8)
+    start = full.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", full[start : start + 4])
+    return full[:start] + craft.png_chunk(b"IDAT", zlib.compress(raw)) + full[start + 12 + length :]
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_zlib_stream_ending_early_is_truncated(channels):
+    pixels = np.full((8, 5, channels), 200, np.uint8)
+    assert reason(short_png(pixels, 3)) == "truncated image data"
+
+
+def test_zlib_stream_ending_early_when_missing_rows_would_be_black_anyway():
+    pixels = np.zeros((8, 5, 4), np.uint8)  # all transparent black: the last row proves nothing
+    assert reason(short_png(pixels, 7)) == "truncated image data"
+
+
+def test_interlaced_png_short_data_is_truncated_and_full_data_reads():
+    pixels = craft.gradient(9, 11)
+    interlaced = craft.png_file(pixels, interlace=True, filters=[0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(read_image(interlaced), pixels)
+    start = interlaced.index(b"IDAT") - 4
+    (length,) = struct.unpack(">I", interlaced[start : start + 4])
+    raw = zlib.decompress(interlaced[start + 8 : start + 8 + length])
+    short = craft.png_chunk(b"IDAT", zlib.compress(raw[:-20]))
+    cut = interlaced[:start] + short + interlaced[start + 12 + length :]
+    assert reason(cut) == "truncated image data"
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_black_last_row_is_not_mistaken_for_missing_data(channels):
+    pixels = np.full((6, 4, channels), 90, np.uint8)
+    pixels[-1] = 0
+    np.testing.assert_array_equal(read_image(craft.png_file(pixels)), quantcli.to_rgb8(pixels))
+
+
+def test_plain_truncation_still_errors(tmp_path, rgb_image):
+    data = craft.png_file(rgb_image)
+    assert reason(data[: len(data) // 2]) == "truncated image data"
+
+
+# --- 16-bit samples --------------------------------------------------------------------
+
+
+def test_scale16_is_the_rounding_rule_for_every_value():
+    v = np.arange(65536, dtype=np.uint16)
+    want = np.array([round(int(x) * 255 / 65535) for x in v], np.uint8)
+    np.testing.assert_array_equal(scale16(v), want)
+
+
+def rule(values: np.ndarray) -> np.ndarray:
+    return np.round(values.astype(np.float64) * 255 / 65535).astype(np.uint8)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+@pytest.mark.parametrize("filter_type", [0, 1, 2, 3, 4])
+def test_sixteen_bit_colour_png_follows_the_rule(channels, filter_type):
+    rng = np.random.default_rng(channels * 10 + filter_type)
+    samples = rng.integers(0, 65536, (5, 7, channels), dtype=np.uint16)
+    if channels == 4:
+        samples[0, 0, 3] = 1000  # not opaque: the alpha channel stays
+    out = read_image(craft.png_file(samples, depth=16, filters=[filter_type]))
+    np.testing.assert_array_equal(out, rule(samples))
+
+
+def test_sixteen_bit_grey_alpha_png_follows_the_rule():
+    samples = np.array([[[1000, 255], [65535, 1000]], [[383, 65535], [12345, 32896]]], np.uint16)
+    out = read_image(craft.png_file(samples, depth=16, filters=[4]))
+    grey = rule(samples[:, :, 0])
+    np.testing.assert_array_equal(out[:, :, :3], np.repeat(grey[:, :, None], 3, axis=2))
+    np.testing.assert_array_equal(out[:, :, 3], rule(samples[:, :, 1]))
+
+
+def test_sixteen_bit_corpus_file_has_exact_values():
+    assert read_image(CORPUS / "rgb16.png").tolist() == rule(craft.RGB16_SAMPLES).tolist()
+    assert read_image(CORPUS / "rgb16.png")[0, 0].tolist() == [0, 4, 255]  # 1000 -> 4, not 3
+
+
+# --- bytes-like inputs -----------------------------------------------------------------
+
+
+def test_bytes_like_inputs_all_read(rgb_image):
+    data = craft.png_file(rgb_image)
+    strided = np.repeat(np.frombuffer(data, np.uint8), 2)[::2]
+    for source in (data, bytearray(data), memoryview(data), memoryview(strided)):
+        np.testing.assert_array_equal(read_image(source), rgb_image)
+    for source in (b"", bytearray(), memoryview(b"")):
+        assert reason(source) == "empty input (0 bytes)"
+
+
+def test_compress_bytes_accepts_bytearray_and_memoryview(rgb_image):
+    data = craft.png_file(rgb_image)
+    options = QuantizeOptions(k=8)
+    want, _ = quantcli.compress_bytes(data, options)
+    for source in (bytearray(data), memoryview(data)):
+        png, result = quantcli.compress_bytes(source, options)
+        assert png == want and result.bytes_in == len(data)
+
+
+# --- colour profiles -------------------------------------------------------------------
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(linear, 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+
+
+def adobe_to_srgb_oracle(pixels: np.ndarray) -> np.ndarray:
+    """Adobe RGB -> sRGB from the two spaces' published primaries and curves, in NumPy."""
+    linear = (pixels.astype(np.float64) / 255.0) ** craft.ADOBE_RGB_GAMMA
+    matrix = np.linalg.inv(craft.rgb_to_xyz_d50(craft.SRGB_XY)) @ craft.rgb_to_xyz_d50(craft.ADOBE_RGB_XY)
+    return np.round(srgb_encode(linear @ matrix.T) * 255).astype(np.int16)
+
+
+def photo_colours(h: int = 24, w: int = 32) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    return rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_adobe_rgb_image_is_converted_to_srgb():
+    pixels = photo_colours()
+    profile = craft.adobe_rgb_profile()
+    data = craft.png_file(pixels, chunks_before_idat=(craft.iccp_chunk(profile),))
+    out = read_image(data).astype(np.int16)
+    # An independent oracle: the colour science done in NumPy.
+    assert np.abs(out - adobe_to_srgb_oracle(pixels)).max() <= 2
+    # And what a colour-managed viewer does (littleCMS through Pillow).
+    source = Image.open(io.BytesIO(data))
+    viewer = ImageCms.profileToProfile(
+        source,
+        ImageCms.ImageCmsProfile(io.BytesIO(profile)),
+        ImageCms.createProfile("sRGB"),
+        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+        outputMode="RGB",
+    )
+    assert np.abs(out - np.asarray(viewer).astype(np.int16)).max() <= 1
+    # Not a no-op: saturated Adobe RGB colours lie outside sRGB and move a lot.
+    assert np.abs(out - pixels).max() > 20
+
+
+def test_adobe_rgb_with_alpha_keeps_its_alpha():
+    rgba = np.concatenate([photo_colours(), np.full((24, 32, 1), 128, np.uint8)], axis=2)
+    data = craft.png_file(rgba, chunks_before_idat=(craft.iccp_chunk(craft.adobe_rgb_profile()),))
+    out = read_image(data)
+    assert out.shape == (24, 32, 4) and (out[:, :, 3] == 128).all()
+    assert np.abs(out[:, :, :3].astype(np.int16) - adobe_to_srgb_oracle(rgba[:, :, :3])).max() <= 2
+
+
+def test_adobe_rgb_jpeg_is_converted_too():
+    pixels = np.full((16, 16, 3), (40, 200, 90), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="JPEG", quality=95, icc_profile=craft.adobe_rgb_profile())
+    plain = read_image(buf.getvalue().replace(b"ICC_PROFILE", b"NOT_PROFILE"))
+    tagged = read_image(buf.getvalue())
+    assert np.abs(tagged.astype(np.int16) - adobe_to_srgb_oracle(plain)).max() <= 2
+
+
+def test_srgb_tagged_image_is_unchanged():
+    pixels = photo_colours()
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    tagged = craft.png_file(pixels, chunks_before_idat=(craft.iccp_chunk(srgb),))
+    np.testing.assert_array_equal(read_image(tagged), pixels)
+
+
+@pytest.mark.parametrize("profile", [b"not an ICC profile at all", b"\0" * 200])
+def test_unreadable_profile_is_ignored(profile):
+    pixels = photo_colours()
+    tagged = craft.png_file(pixels, chunks_before_idat=(craft.iccp_chunk(profile),))
+    np.testing.assert_array_equal(read_image(tagged), pixels)
+
+
+def test_corpus_adobe_rgb_file_differs_from_its_untagged_pixels():
+    tagged = read_image(CORPUS / "adobe-rgb.png")
+    untagged = read_image(CORPUS / "good.png")
+    assert np.abs(tagged.astype(np.int16) - adobe_to_srgb_oracle(untagged)).max() <= 2
+    assert not np.array_equal(tagged, untagged)
+
+
+# --- EXIF orientation ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_matches_pillow(orientation):
+    pixels = craft.gradient(5, 7)
+    pixels[0, 0] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", exif=exif)
+    want = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(buf.getvalue()))).convert("RGB"))
+    np.testing.assert_array_equal(read_image(buf.getvalue()), want)
+
+
+# --- names and messages ----------------------------------------------------------------
+
+
+def test_display_name_escapes_what_a_terminal_would_act_on():
+    assert display_name("photo.png") == "photo.png"
+    assert display_name("a\nb.png") == "a\\nb.png"
+    assert display_name("red\x1b[31m.png") == "red\\x1b[31m.png"
+    assert display_name("evil\u202egnp.exe") == "evil\\u202egnp.exe"
+    assert display_name("line\u2028sep") == "line\\u2028sep"
+    assert display_name("caf\u00e9 \u732b.png") == "caf\u00e9 \u732b.png"  # printable stays
+    assert display_name(b"bad\xffname.png") == "bad\\xffname.png"  # undecodable byte
+    assert display_name(Path("x\ty")) == "x\\ty"
+    assert display_name(display_name("a\nb")) == display_name("a\nb")
+
+
+def test_error_names_a_file_with_control_characters_escaped(tmp_path):
+    path = tmp_path / "evil\n\x1b[2Jname.png"
+    path.write_bytes(b"not an image")
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    message = str(info.value)
+    assert "\n" not in message and "\x1b" not in message
+    assert message == f"{tmp_path}/evil\\n\\x1b[2Jname.png: not an image (unrecognised format)"
+
+
+def test_missing_folder_and_unreadable_files(tmp_path):
+    assert reason(tmp_path / "missing.png") == "no such file"
+    assert reason(tmp_path) == "is a folder, not an image"
+    locked = tmp_path / "locked.png"
+    locked.write_bytes(craft.png_file(craft.gradient()))
+    locked.chmod(0)
+    try:
+        if os.access(locked, os.R_OK):
+            pytest.skip("running as a user who reads any file")
+        assert reason(locked) == "permission denied"
+    finally:
+        locked.chmod(0o644)
+
+
+def test_out_of_memory_is_a_plain_reason(monkeypatch):
+    import quantcli.images as decode
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(decode, "_decode_direct", no_memory)
+    assert reason(craft.png_file(craft.gradient())) == "out of memory"
+
+
+def test_reading_from_a_pipe(tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    data = craft.png_file(craft.gradient())
+    writer = subprocess.Popen([sys.executable, "-c", f"open({str(fifo)!r}, 'wb').write({data!r})"])
+    try:
+        np.testing.assert_array_equal(read_image(fifo), craft.gradient())
+    finally:
+        writer.wait(timeout=60)
+
+
+# --- memory and import cost ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_direct_decode_makes_no_extra_copy(channels):
+    """An 8-bit RGB(A) PNG decodes into the returned array: the traced peak stays near
+    4 bytes per pixel (Pillow's tobytes route peaked at 10)."""
+    h, w = 600, 500
+    pixels = np.random.default_rng(1).integers(0, 256, (h, w, channels), dtype=np.uint8)
+    if channels == 4:
+        pixels[0, 0, 3] = 7
+    data = craft.png_file(pixels)
+    out, peak = traced_peak(read_image, data)
+    np.testing.assert_array_equal(out, pixels)
+    assert peak - 2 * len(data) < 4.5 * h * w
+    assert out.base is None and out.nbytes == h * w * channels  # RGB: the RGBA buffer was shrunk
+
+
+def test_read_path_imports_neither_imageio_nor_every_pillow_plugin():
+    code = (
+        "import sys, quantcli.images as d; "
+        "assert 'imageio' not in sys.modules, 'imageio'; "
+        f"d.read_image({str(CORPUS / 'good.png')!r}); "
+        "loaded = sorted(m for m in sys.modules if m.startswith('PIL.') and m.endswith('ImagePlugin')); "
+        "print(loaded, 'imageio' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['PIL.PngImagePlugin'] False"
+
+
+# --- every format Pillow writes decodes as Pillow's own conversion does -----------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("PNG", "RGB", {}),
+        ("PNG", "L", {}),
+        ("PNG", "1", {}),
+        ("PNG", "LA", {}),
+        ("PNG", "P", {}),
+        ("JPEG", "RGB", {"quality": 95}),
+        ("JPEG", "L", {"quality": 95}),
+        ("JPEG", "CMYK", {"quality": 95}),
+        ("TIFF", "RGB", {}),
+        ("TIFF", "RGB", {"compression": "tiff_deflate"}),
+        ("TIFF", "RGBA", {"compression": "tiff_lzw"}),
+        ("BMP", "RGB", {}),
+        ("GIF", "P", {}),
+        ("GIF", "L", {}),
+        ("GIF", "P", {"transparency": 0}),
+        ("WEBP", "RGB", {"lossless": True}),
+        ("WEBP", "RGBA", {"lossless": True}),
+        ("PPM", "RGB", {}),
+        ("TGA", "RGBA", {}),
+        ("ICO", "RGBA", {"sizes": [(32, 32)]}),
+    ],
+)
+def test_formats_decode_like_pillow(fmt, mode, options):
+    rgb = craft.gradient(32, 32)
+    image = Image.fromarray(rgb)
+    if mode == "RGBA":
+        image.putalpha(Image.fromarray(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1))))
+    elif mode != "RGB":
+        image = image.convert(mode)
+    buf = io.BytesIO()
+    image.save(buf, format=fmt, **options)
+    decoded = Image.open(io.BytesIO(buf.getvalue()))
+    alpha = decoded.mode in ("RGBA", "LA", "PA") or "transparency" in decoded.info
+    want = np.asarray(decoded.convert("RGBA" if alpha else "RGB"))
+    if want.shape[2] == 4 and (want[:, :, 3] == 255).all():
+        want = want[:, :, :3]
+    np.testing.assert_array_equal(read_image(buf.getvalue()), want)
