@@ -63,7 +63,7 @@ QuantizeOptions quantize_options(const py::handle& options) {
     out.seed = options.attr("seed").cast<std::uint64_t>();
     out.max_iter = options.attr("max_iter").cast<int>();
     out.tol = options.attr("tol").cast<double>();
-    out.dither = options.attr("dither").cast<bool>();
+    out.dither = options.attr("dither_level").cast<float>();  // "auto", "on", ... as a strength
     out.init = init_method(options.attr("init").cast<std::string>());
     out.threads = options.attr("threads").cast<int>();
     out.run_margin = options.attr("run_margin").cast<float>();
@@ -132,6 +132,7 @@ QuantizeResult to_result(const Quantized& q, py::ssize_t h, py::ssize_t w, int c
     std::memcpy(out.labels.mutable_data(), q.labels.data(), q.labels.size());
     out.counts = to_array(q.counts);
     out.sse = q.sse;
+    out.perceptual_sse = q.perceptual_sse;
     out.iterations = q.iterations;
     out.unique_colors = q.unique_colors;
     return out;

@@ -75,6 +75,7 @@ struct QuantizeResult {
     py::array_t<std::uint8_t> labels;   // (h, w)
     py::array_t<std::uint64_t> counts;  // (n,)
     double sse = 0.0;
+    double perceptual_sse = 0.0;
     int iterations = 0;
     std::size_t unique_colors = 0;
 };

@@ -29,7 +29,8 @@ void register_png(py::module_& m) {
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
         py::arg("labels"), py::arg("palette"), py::arg("level"),
-        "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG at zlib level 0 to 9.");
+        "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG at level 0 to 12 (0-9: "
+        "zlib, 10-12: libdeflate).");
 }
 
 }  // namespace quantcli::bind

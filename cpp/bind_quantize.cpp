@@ -9,6 +9,8 @@ void register_quantize(py::module_& m) {
         .def_readonly("labels", &QuantizeResult::labels, "(h, w) uint8 palette index of every pixel.")
         .def_readonly("counts", &QuantizeResult::counts, "(n,) uint64 pixels per palette entry.")
         .def_readonly("sse", &QuantizeResult::sse, "Squared error of palette[labels], all channels.")
+        .def_readonly("perceptual_sse", &QuantizeResult::perceptual_sse,
+                      "Squared error of palette[labels] in the perceptual space (cpp/perceptual.hpp).")
         .def_readonly("iterations", &QuantizeResult::iterations, "k-means updates (0 for remap).")
         .def_readonly("unique_colors", &QuantizeResult::unique_colors,
                       "Distinct colours in the input (0 for a dithered remap).");
@@ -51,6 +53,26 @@ void register_quantize(py::module_& m) {
         py::arg("pixels"), py::arg("palette"), py::arg("options"),
         "Map an (h, w, 3|4) uint8 image onto a given (n, 3|4) palette (options.dither, options.run_margin, "
         "options.threads).");
+
+    m.def(
+        "smallest_k_for_error",
+        [](const py::array& pixels, double max_mse, const py::handle& options) {
+            require_image(pixels);
+            if (!(max_mse >= 0.0)) throw py::value_error("max_mse must be >= 0");
+            const QuantizeOptions search_opts = quantize_options(options);
+            const auto h = pixels.shape(0), w = pixels.shape(1);
+            const int channels = static_cast<int>(pixels.shape(2));
+            const auto* data = static_cast<const std::uint8_t*>(pixels.data());
+            KForError found;
+            {
+                py::gil_scoped_release release;
+                found = smallest_k_for_error(data, w, h, channels, search_opts, max_mse);
+            }
+            return py::make_tuple(found.k, found.mse, found.mse_top);
+        },
+        py::arg("pixels"), py::arg("max_mse"), py::arg("options"),
+        "Bisection on K up to options.k: (smallest k whose palette's mean squared perceptual error per pixel "
+        "is <= max_mse, its error, the error at options.k); options.k when none reaches it.");
 }
 
 }  // namespace quantcli::bind

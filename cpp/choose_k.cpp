@@ -108,6 +108,8 @@ PreparedImage prepare_image(const std::uint8_t* pixels, std::size_t width, std::
     image.height = height;
     image.hist =
         build_histogram(pixels, width * height, channels, &image.pixel_color, resolve_threads(threads));
+    // The importance weights quantize fits with, so each K's fit is quantize's.
+    add_importance(image.hist, image.pixel_color, width, height, threads);
     return image;
 }
 

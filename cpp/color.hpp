@@ -1,6 +1,8 @@
 // Colour representation shared by every stage of the pipeline.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 namespace quantcli {
@@ -8,6 +10,9 @@ namespace quantcli {
 // A colour packed as r | g << 8 | b << 16 | a << 24. Sorting packed keys gives the
 // canonical order of a histogram, so two histograms of the same pixels are identical.
 using ColorKey = std::uint32_t;
+
+// A colour as four bytes r, g, b, a: a palette entry as written.
+using Rgba8 = std::array<std::uint8_t, 4>;
 
 // Every fully transparent pixel is stored as this one key: its RGB is invisible.
 inline constexpr ColorKey kTransparentKey = 0;
@@ -20,6 +25,10 @@ inline constexpr ColorKey pack_rgba(std::uint8_t r, std::uint8_t g, std::uint8_t
 
 inline constexpr std::uint8_t key_channel(ColorKey key, int channel) {
     return static_cast<std::uint8_t>(key >> (8 * channel));
+}
+
+inline Rgba8 key_color(ColorKey key) {
+    return {key_channel(key, 0), key_channel(key, 1), key_channel(key, 2), key_channel(key, 3)};
 }
 
 // Reads pixel `i` of an interleaved RGB (channels == 3) or RGBA (channels == 4) buffer.

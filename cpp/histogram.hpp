@@ -13,6 +13,9 @@ namespace quantcli {
 struct Histogram {
     std::vector<ColorKey> colors;
     std::vector<std::uint64_t> counts;
+    // Optional, one per colour: the weight the palette fit gives the colour instead of its
+    // count (the sum of its pixels' importance). Empty: the counts.
+    std::vector<std::uint64_t> weights;
 
     std::size_t size() const { return colors.size(); }
     std::uint64_t total() const;

@@ -1,5 +1,6 @@
 #include "png_encoder.hpp"
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -229,6 +230,18 @@ std::vector<std::uint8_t> zlib_compress(const std::vector<std::uint8_t>& data, i
     return out;
 }
 
+// The whole stream at once with libdeflate's near-optimal parser (levels 10 to 12): 8 to 10%
+// smaller than zlib on quantized photos, several times slower, on one thread.
+std::vector<std::uint8_t> zlib_compress_optimal(const std::vector<std::uint8_t>& data, int level) {
+    libdeflate_compressor* compressor = libdeflate_alloc_compressor(level);
+    if (compressor == nullptr) throw std::runtime_error("libdeflate: out of memory");
+    std::vector<std::uint8_t> out(libdeflate_zlib_compress_bound(compressor, data.size()));
+    out.resize(libdeflate_zlib_compress(compressor, data.data(), data.size(), out.data(), out.size()));
+    libdeflate_free_compressor(compressor);
+    if (out.empty()) throw std::runtime_error("libdeflate: compression failed");
+    return out;
+}
+
 }  // namespace
 
 int bit_depth_for(std::size_t palette_size) {
@@ -251,8 +264,10 @@ std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t wid
     const std::vector<std::uint8_t> rows = pack_rows(reordered.data(), width, height, depth, stride);
     const int threads = resolve_threads(options.threads);
     const int strategy = options.choose_filters ? choose_strategy(rows, height, stride) : 0;
-    const std::vector<std::uint8_t> idat =
-        zlib_compress(filter_image(rows, 0, height, stride, strategy), options.level, threads);
+    const std::vector<std::uint8_t> filtered = filter_image(rows, 0, height, stride, strategy);
+    const std::vector<std::uint8_t> idat = options.level >= kFirstOptimalLevel
+                                               ? zlib_compress_optimal(filtered, options.level)
+                                               : zlib_compress(filtered, options.level, threads);
 
     std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     std::vector<std::uint8_t> ihdr;

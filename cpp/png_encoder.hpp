@@ -6,15 +6,19 @@
 #include <cstdint>
 #include <vector>
 
+#include "color.hpp"
+
 namespace quantcli {
 
-using Rgba8 = std::array<std::uint8_t, 4>;
+// Levels 0 to 9 are zlib's, deflated in pieces on several threads; 10 to 12 use
+// libdeflate's near-optimal parsing on one thread (smaller and slower).
+inline constexpr int kFirstOptimalLevel = 10, kMaxLevel = 12;
 
 // The type of the empty chunk that follows IHDR in every PNG quantcli writes.
 inline constexpr char kOutputMarker[] = "quNT";
 
 struct PngOptions {
-    int level = 6;               // zlib level, 0..9
+    int level = 10;              // 0..kMaxLevel
     bool choose_filters = true;  // pick the row filters from a sample; false: filter None
     int threads = 0;             // 0: all cores; the bytes are the same for any value
 };

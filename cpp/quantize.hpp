@@ -19,10 +19,11 @@ struct QuantizeOptions {
     std::uint64_t seed = 0;
     int max_iter = 0;
     double tol = 0.0;
-    bool dither = false;
+    float dither = 0.0f;  // strength of error diffusion, 0..1; 0: none
     InitMethod init = InitMethod::kMedianCut;
     int threads = 0;  // 0: all cores; the result is the same for any value
-    // Near-tie margin (squared 8-bit units) of remap_preferring_runs; 0: nearest colours.
+    // Near-tie margin (squared units of the perceptual space) of remap_preferring_runs; 0:
+    // nearest colours.
     float run_margin = 0.0f;
 };
 
@@ -37,9 +38,15 @@ struct Quantized {
     std::vector<std::uint8_t> labels;   // one per pixel
     std::vector<std::uint64_t> counts;  // pixels per palette entry
     double sse = 0.0;                   // squared error of the output, all channels
+    double perceptual_sse = 0.0;        // squared error in the perceptual space (perceptual.hpp)
     int iterations = 0;
     std::size_t unique_colors = 0;
 };
+
+// Gives `hist` the importance weights of its image (importance.hpp), from the histogram
+// colour of every pixel: fit_palette then fits the palette quantize fits on that image.
+void add_importance(Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                    std::size_t height, int threads);
 
 // The palette for a histogram. With at most k unique colours the palette is exactly
 // those colours (lossless). Otherwise k entries: fully transparent pixels, if any, keep
@@ -52,14 +59,27 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
 
 // Maps pixels onto a palette chosen elsewhere (a shared or user palette).
 Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
-                           const std::vector<Rgba8>& palette, bool dither, float run_margin, int threads = 0);
+                           const std::vector<Rgba8>& palette, float dither, float run_margin,
+                           int threads = 0);
 
 // The pixels `quantize` would write for a palette fitted elsewhere on the image's own
 // histogram (`fit` from fit_palette with the same options; `pixel_color` from
-// build_histogram): the same remap, without dithering, so the labels, counts and error
+// build_histogram): the same remap, dithering included, so the labels, counts and error
 // are those of quantize. For choosing K, where one histogram serves many fits.
 Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
                     std::size_t height, const PaletteFit& fit, const QuantizeOptions& options);
+
+// The palette size for a quality target, by bisection on K from one histogram (with the
+// image's importance weights): the smallest k in [2, options.k] whose palette, fitted as
+// quantize fits it, has a mean squared perceptual error per pixel (each colour on its
+// nearest entry, no dithering) of at most `max_mse`; options.k when none has.
+struct KForError {
+    int k = 0;
+    double mse = 0.0;      // at k
+    double mse_top = 0.0;  // at options.k
+};
+KForError smallest_k_for_error(const std::uint8_t* pixels, std::size_t width, std::size_t height,
+                               int channels, const QuantizeOptions& options, double max_mse);
 
 // The image `quantize(pixels, ..., options)` writes, dithering included, when its fit is
 // `palette` (fit_palette's palette on this image's histogram with the same options):

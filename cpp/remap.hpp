@@ -1,4 +1,4 @@
-// Stage 4: from colours to palette indices, with optional Floyd-Steinberg dithering.
+// Stage 4: from colours to palette indices (dithering is in dither.hpp).
 #pragma once
 
 #include <cstddef>
@@ -16,18 +16,11 @@ void remap_by_color(const std::vector<std::uint32_t>& pixel_color,
 // Nearest-colour remapping that prefers runs. A pixel whose colour is within `margin`
 // (squared distance) of being as close to its second-nearest entry as to its nearest
 // (`near_tie[c]`) takes the second one when its left or upper neighbour already has it.
-// Runs get longer and deflate compresses better, for a bounded error. Returns the squared
-// error of the output; `best_sq`/`second_sq` are the colours' squared distances.
-double remap_preferring_runs(const std::vector<std::uint32_t>& pixel_color, std::size_t width,
-                             const std::vector<std::int32_t>& best, const std::vector<std::int32_t>& second,
-                             const std::vector<float>& best_sq, const std::vector<float>& second_sq,
-                             const std::vector<std::uint64_t>& color_counts, float margin,
-                             std::uint8_t* labels);
-
-// Serpentine Floyd-Steinberg error diffusion onto `palette`. Fully transparent pixels
-// take their nearest entry as they are and pass no error on. Returns the summed squared
-// error between the (alpha-canonical) input and the output, over all channels.
-double remap_dithered(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
-                      const std::vector<Point4>& palette, std::uint8_t* labels);
+// Runs get longer and deflate compresses better, for a bounded error. `best_sq`/`second_sq`
+// are the colours' squared distances to the two entries.
+void remap_preferring_runs(const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                           const std::vector<std::int32_t>& best, const std::vector<std::int32_t>& second,
+                           const std::vector<float>& best_sq, const std::vector<float>& second_sq,
+                           float margin, std::uint8_t* labels);
 
 }  // namespace quantcli

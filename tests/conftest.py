@@ -65,3 +65,44 @@ def rgb_image() -> np.ndarray:
 @pytest.fixture
 def rgba_image() -> np.ndarray:
     return gradient_image(alpha=True, seed=1)
+
+
+def perceptual_points(colors: np.ndarray) -> np.ndarray:
+    """The documented perceptual space (cpp/perceptual.hpp) in float64: (n, 3|4) uint8 -> (n, 4).
+
+    Oklab of the sRGB colour, premultiplied by alpha and scaled by 255, with A and B offset
+    by 1/2; alpha as a fourth coordinate. An independent oracle for nearest-colour tests.
+    """
+    colors = np.asarray(colors)
+    rgb = colors[:, :3].astype(np.float64) / 255.0
+    a = colors[:, 3].astype(np.float64) if colors.shape[1] == 4 else np.full(len(colors), 255.0)
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    lms = np.cbrt(
+        linear
+        @ np.array(
+            [
+                [0.4122214708, 0.5363325363, 0.0514459929],
+                [0.2119034982, 0.6806995451, 0.1073969566],
+                [0.0883024619, 0.2817188376, 0.6299787005],
+            ]
+        ).T
+    )
+    lab = (
+        lms
+        @ np.array(
+            [
+                [0.2104542553, 0.7936177850, -0.0040720468],
+                [1.9779984951, -2.4285922050, 0.4505937099],
+                [0.0259040371, 0.7827717662, -0.8086757660],
+            ]
+        ).T
+    )
+    lab[:, 1:] += 0.5
+    return np.concatenate([lab * a[:, None], a[:, None]], axis=1)
+
+
+def perceptual_distances(pixels: np.ndarray, palette: np.ndarray) -> np.ndarray:
+    """Squared perceptual distance from every pixel (h, w, c) to every palette entry: (h * w, n)."""
+    x = perceptual_points(pixels.reshape(-1, pixels.shape[-1]))
+    p = perceptual_points(palette)
+    return ((x[:, None, :] - p[None, :, :]) ** 2).sum(-1)

@@ -144,14 +144,14 @@ def test_euclidean_silhouette_of_choose_k_equals_sklearn_on_its_sample():
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
     img = gradient_image(40, 50, seed=3)
     seed, sample = 7, 800
-    result = choose_k(
-        img,
-        ks=(2, 3, 6),
-        distance="euclidean",
-        sample=sample,
+    colors, counts = _core.histogram(img)
+    # The histogram path: its fits are fit_palette's on the plain counts.
+    result = choose_k_histogram(
+        colors,
+        counts,
+        ChooseKOptions(ks=(2, 3, 6), distance="euclidean", sample=sample),
         quantize=quantcli.QuantizeOptions(seed=seed),
     )
-    colors, counts = _core.histogram(img)
     drawn = _core.sample_pixels(colors, counts, sample, seed)
     assert result.sample == sample and len(drawn) == sample
     for score in result.scores:
@@ -188,7 +188,9 @@ def test_euclidean_silhouette_finds_the_blobs():
 def test_quality_is_the_smallest_k_of_an_exhaustive_scan():
     img = gradient_image(32, 40, seed=5)
     colors, counts = _core.histogram(img)
-    ks = tuple(range(2, 49))
+    # Up to 34: palettes fitted in the perceptual space do not always raise the sRGB PSNR
+    # with K (on this image 36 and 40 fall back a little).
+    ks = tuple(range(2, 35))
     scan = choose_k_histogram(colors, counts, ChooseKOptions(ks=ks))
     psnr = {s.k: s.psnr for s in scan.scores}
     # The rule is exact when PSNR rises with K; check that it does on this image.
@@ -198,8 +200,8 @@ def test_quality_is_the_smallest_k_of_an_exhaustive_scan():
         psnr[9],
         psnr[9] + 1e-9,
         (psnr[20] + psnr[21]) / 2,
-        psnr[37],
-        psnr[48],
+        psnr[30],
+        psnr[34],
     ):
         result = choose_k_histogram(colors, counts, ChooseKOptions(method="quality", ks=ks, min_psnr=target))
         expected = min(k for k in ks if psnr[k] >= target)
@@ -276,7 +278,8 @@ def test_knee_point_edge_cases():
 def test_scores_match_compress_and_do_not_depend_on_threads():
     img = gradient_image(40, 56, seed=2)
     for run_margin in (4.0, 0.0):  # compress's default, and plain nearest colours
-        fit = quantcli.QuantizeOptions(run_margin=run_margin, threads=1)
+        # choose-k scores undithered remaps.
+        fit = quantcli.QuantizeOptions(run_margin=run_margin, threads=1, dither="off")
         one = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=fit)
         many = choose_k(img, ks=(2, 7, 16), bytes_level=6, quantize=replace(fit, threads=3))
         assert one.scores == many.scores
@@ -288,8 +291,13 @@ def test_scores_match_compress_and_do_not_depend_on_threads():
 def test_shared_scores_are_nearest_colour_scores():
     img = gradient_image(30, 30, seed=6)
     result = choose_k_histogram(*_core.histogram(img), ChooseKOptions(ks=(5, 9)))
+    colors, counts = _core.histogram(img)
     for s in result.scores:
-        assert s.mse == quantcli.quantize(img, s.k, run_margin=0.0).mse and s.png_bytes is None
+        # A histogram has no pixel layout, hence no importance weights: its fit is
+        # fit_palette's on the plain counts, each colour on its nearest entry.
+        palette, labels, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=s.k))
+        error = (counts * ((colors[:, :3].astype(np.int64) - palette[labels, :3]) ** 2).sum(1)).sum()
+        assert s.mse == error / (img.shape[0] * img.shape[1] * 3) and s.png_bytes is None
 
 
 def test_rgba_images_score_four_channels():
@@ -384,19 +392,20 @@ def test_auto_k_encodes_the_winning_fit_without_fitting_it_again(monkeypatch, al
     assert replace(row, seconds=0) == replace(want_row, seconds=0)
 
 
-# Recorded before choose-k kept one prepared image (commit 370471a): the K chosen and a
-# hash of every score, so the change is shown to alter neither.
+# Recorded before choose-k kept one prepared image (commit 370471a), then again when palettes
+# moved to the perceptual space with importance weights and dithering (issue 7): the K chosen
+# and a hash of every score, so later changes are shown to alter neither.
 RECORDED = [
-    ("rgb", {"method": "silhouette", "k_max": 24}, 4, "0b088e4883368880"),
-    ("rgb", {"method": "silhouette", "distance": "euclidean", "sample": 500, "k_max": 12}, 4, "fd16547d6da8a424"),
-    ("rgb", {"method": "elbow", "k_max": 32}, 8, "9db01341da7a8431"),
-    ("rgb", {"method": "quality", "min_psnr": 32.0}, 130, "a154d75b6cfd14c4"),
-    ("rgb", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "7db75ccc3533d23b"),
-    ("rgba", {"method": "silhouette", "k_max": 24}, 2, "10b69ae254061fd2"),
-    ("rgba", {"method": "elbow", "k_max": 32}, 7, "da163f122f4ebec9"),
-    ("rgba", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "95f488a1e4d4a60a"),
+    ("rgb", {"method": "silhouette", "k_max": 24}, 2, "78e29aca91229c4e"),
+    ("rgb", {"method": "silhouette", "distance": "euclidean", "sample": 500, "k_max": 12}, 3, "73559b1973903d92"),
+    ("rgb", {"method": "elbow", "k_max": 32}, 10, "a76be2008a8b1714"),
+    ("rgb", {"method": "quality", "min_psnr": 32.0}, 256, "3d004acb95b04946"),
+    ("rgb", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "4156fc2e9f27eb43"),
+    ("rgba", {"method": "silhouette", "k_max": 24}, 2, "93ddcf124addce15"),
+    ("rgba", {"method": "elbow", "k_max": 32}, 8, "eff3ea587ef54b62"),
+    ("rgba", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "450f0740426396ad"),
 ]
-RECORDED_AUTO = [("rgb", False, 176, "87db1d554cc24d03"), ("rgb", True, 176, "e3398d55716b70ff")]
+RECORDED_AUTO = [("rgb", False, 256, "98db4d69caf27d99"), ("rgb", True, 256, "47937f9a78a27af2")]
 
 
 def recorded_image(name: str) -> np.ndarray:

@@ -7,7 +7,7 @@ import concurrent.futures
 import numpy as np
 import pytest
 import quantcli
-from conftest import gradient_image
+from conftest import gradient_image, perceptual_distances
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -148,43 +148,48 @@ def test_quantize_invariants(pixels, k, dither, init):
         assert q.inertia == 0
 
 
-def test_without_run_margin_every_pixel_gets_its_nearest_palette_colour(rgb_image):
-    q = quantcli.quantize(rgb_image, 12, run_margin=0)
-    x = rgb_image.reshape(-1, 3).astype(np.int64)
-    d = ((x[:, None, :] - q.palette[None].astype(np.int64)) ** 2).sum(-1)
-    np.testing.assert_array_equal(q.labels.ravel(), d.argmin(axis=1))
+@pytest.mark.parametrize("alpha", [False, True])
+def test_without_run_margin_every_pixel_gets_its_nearest_palette_colour(alpha):
+    # Nearest in the perceptual space (conftest.perceptual_points, the documented formula
+    # in float64): the chosen entry is the closest up to float32 rounding in the core.
+    img = gradient_image(seed=2, alpha=alpha)
+    q = quantcli.quantize(img, 12, run_margin=0, dither="off")
+    d = perceptual_distances(img, q.palette)
+    chosen = np.take_along_axis(d, q.labels.reshape(-1, 1).astype(np.int64), 1)[:, 0]
+    np.testing.assert_allclose(chosen, d.min(axis=1), atol=0.05)
+    assert (q.labels.ravel() == d.argmin(axis=1)).mean() > 0.999
 
 
 @pytest.mark.parametrize("margin", [4.0, 50.0])
 def test_run_margin_takes_a_neighbours_near_tie(margin):
     img = gradient_image(64, 96, seed=13)
-    exact = quantcli.quantize(img, 24, run_margin=0)
-    runs = quantcli.quantize(img, 24, run_margin=margin)
+    exact = quantcli.quantize(img, 24, run_margin=0, dither="off")
+    runs = quantcli.quantize(img, 24, run_margin=margin, dither="off")
     np.testing.assert_array_equal(runs.palette, exact.palette)  # only the remap differs
-    x = img.reshape(-1, 3).astype(np.int64)
-    d = ((x[:, None, :] - exact.palette[None].astype(np.int64)) ** 2).sum(-1)
+    d = perceptual_distances(img, exact.palette)
     chosen = np.take_along_axis(d, runs.labels.reshape(-1, 1).astype(np.int64), 1)[:, 0]
     nearest = d.min(axis=1)
-    changed = chosen != nearest
+    changed = runs.labels.ravel() != exact.labels.ravel()
     assert changed.any()
     # Every changed pixel took its second-nearest entry, within the margin...
     second = np.sort(d, axis=1)[:, 1]
-    assert (chosen[changed] == second[changed]).all()
-    assert (chosen[changed] - nearest[changed] <= margin).all()
+    np.testing.assert_allclose(chosen[changed], second[changed], atol=0.05)
+    assert (chosen[changed] - nearest[changed] <= margin + 0.05).all()
     # ...and the left or upper neighbour has that entry.
     labels = runs.labels
     ys, xs = np.divmod(np.flatnonzero(changed), labels.shape[1])
     left = (xs > 0) & (labels[ys, np.maximum(xs - 1, 0)] == labels[ys, xs])
     up = (ys > 0) & (labels[np.maximum(ys - 1, 0), xs] == labels[ys, xs])
     assert (left | up).all()
-    assert runs.inertia == pytest.approx(chosen.sum(), rel=1e-9)
-    assert runs.inertia > exact.inertia
+    rgb_error = ((runs.to_image().astype(np.int64) - img.astype(np.int64)) ** 2).sum()
+    assert runs.inertia == rgb_error  # the inertia is the exact sRGB squared error
+    assert chosen.sum() > nearest.sum()
 
 
 def test_run_margin_compresses_better():
     img = gradient_image(200, 300, seed=17)
-    exact = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=64, run_margin=0))[0]
-    runs = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=64, run_margin=8))[0]
+    exact = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=64, run_margin=0, dither="off"))[0]
+    runs = quantcli.compress_pixels(img, quantcli.QuantizeOptions(k=64, run_margin=8, dither="off"))[0]
     assert len(runs) < len(exact)
 
 
@@ -234,9 +239,16 @@ def test_same_seed_same_result_in_parallel_threads():
     assert not np.array_equal(other.palette, first.palette)
 
 
-def test_dither_keeps_local_averages(rgb_image):
-    plain = quantcli.quantize(rgb_image, 4)
-    dithered = quantcli.quantize(rgb_image, 4, dither=True)
+def smooth_gradient(h: int = 64, w: int = 96) -> np.ndarray:
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([40 + x * 160 / (w - 1), 60 + y * 120 / (h - 1), 200 - x * 100 / (w - 1)], -1)
+    return np.ascontiguousarray(np.rint(img).astype(np.uint8))
+
+
+def test_dither_keeps_local_averages():
+    rgb_image = smooth_gradient()
+    plain = quantcli.quantize(rgb_image, 6, dither="off")
+    dithered = quantcli.quantize(rgb_image, 6, dither=True)
     np.testing.assert_array_equal(plain.palette, dithered.palette)
     assert not np.array_equal(plain.labels, dithered.labels)
 
@@ -247,14 +259,13 @@ def test_dither_keeps_local_averages(rgb_image):
     target = blocks(rgb_image)
     err_plain = np.abs(blocks(plain.to_image()) - target).mean()
     err_dither = np.abs(blocks(dithered.to_image()) - target).mean()
-    assert err_dither < 0.7 * err_plain
+    assert err_dither < 0.8 * err_plain  # damped and scaled by flatness: weaker than plain FS
 
 
 def test_remap_onto_given_palette(rgb_image):
     palette = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], np.uint8)
-    out = _core.remap(rgb_image, palette, QuantizeOptions(run_margin=0))
-    x = rgb_image.reshape(-1, 3).astype(np.int64)
-    d = ((x[:, None, :] - palette[None].astype(np.int64)) ** 2).sum(-1)
+    out = _core.remap(rgb_image, palette, QuantizeOptions(run_margin=0, dither="off"))
+    d = perceptual_distances(rgb_image, palette)
     np.testing.assert_array_equal(out.labels.ravel(), d.argmin(axis=1))
 
 

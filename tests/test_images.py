@@ -105,7 +105,7 @@ def test_compress_file_result_and_no_temp_left(tmp_path, rgb_image):
     result = quantcli.compress_file(src, tmp_path / "sub" / "out.png", k=8)
     assert result.status == "written" and result.colors == 8
     assert result.bytes_out == (tmp_path / "sub" / "out.png").stat().st_size
-    assert result.psnr is not None and result.psnr > 20
+    assert result.psnr is not None and result.psnr > 15  # the perceptual palette trades PSNR (issue 7)
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["out.png"]
     with pytest.raises(OutputExistsError):
         quantcli.compress_file(src, tmp_path / "sub" / "out.png", k=8)

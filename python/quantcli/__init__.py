@@ -40,6 +40,9 @@ _EXPORTS = {
     "to_rgb8": "images",
     "write_atomic": "targets",
     "QuantizeOptions": "options",
+    "QualityTooLowError": "quality",
+    "compress_to_quality": "quality",
+    "quantize_to_quality": "quality",
 }
 
 __all__ = [
@@ -53,6 +56,7 @@ __all__ = [
     "KScore",
     "OutputExistsError",
     "OutputWriteError",
+    "QualityTooLowError",
     "QuantcliError",
     "QuantizeOptions",
     "Quantized",
@@ -64,9 +68,11 @@ __all__ = [
     "compress_bytes",
     "compress_file",
     "compress_pixels",
+    "compress_to_quality",
     "encode_png",
     "psnr_from_mse",
     "quantize",
+    "quantize_to_quality",
     "read_image",
     "remap",
     "to_rgb8",
@@ -110,4 +116,5 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     from .images import read_image, to_rgb8
     from .options import QuantizeOptions
     from .pipeline import CompressResult, compress_bytes, compress_file
+    from .quality import QualityTooLowError, compress_to_quality, quantize_to_quality
     from .targets import write_atomic

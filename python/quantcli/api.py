@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _core
 from .errors import InvalidOptionError
-from .options import QuantizeOptions, _require_int
+from .options import MAX_LEVEL, Dither, QuantizeOptions, _require_int
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def quantize(
     k: int,
     *,
     seed: int = QuantizeOptions.seed,
-    dither: bool = QuantizeOptions.dither,
+    dither: Dither = QuantizeOptions.dither,
     max_iter: int = QuantizeOptions.max_iter,
     tol: float = QuantizeOptions.tol,
     init: str = QuantizeOptions.init,
@@ -125,7 +125,7 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8
         1 to 256 colours; alpha below 255 is written to a tRNS chunk.
     level : int
-        zlib level, 0 to 9.
+        Compression effort, 0 to 12 (see :class:`QuantizeOptions`).
 
     Returns
     -------
@@ -138,7 +138,7 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
         Bad shape, dtype or contiguity, a label not below ``len(palette)``, or a level
         out of range (:class:`InvalidOptionError`).
     """
-    _require_int("level", level, 0, 9)
+    _require_int("level", level, 0, MAX_LEVEL)
     return _core.encode_png(labels, palette, level)
 
 
@@ -146,7 +146,7 @@ def remap(
     pixels: np.ndarray,
     palette: np.ndarray,
     *,
-    dither: bool = QuantizeOptions.dither,
+    dither: Dither = QuantizeOptions.dither,
     threads: int = QuantizeOptions.threads,
     run_margin: float = QuantizeOptions.run_margin,
 ) -> Quantized:
@@ -157,10 +157,9 @@ def remap(
     pixels : ndarray of shape (h, w, 3) or (h, w, 4), dtype uint8, C-contiguous
         RGB or RGBA pixels.
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8
-        1 to 256 colours; every pixel gets the nearest one (RGBA distance).
-    dither : bool
-        Floyd-Steinberg error diffusion.
-    threads, run_margin
+        1 to 256 colours; every pixel gets the nearest one in the perceptual space
+        (Oklab with alpha premultiplied, see ``cpp/perceptual.hpp``).
+    dither, threads, run_margin
         See :class:`QuantizeOptions`.
 
     Returns

@@ -10,13 +10,20 @@ from .errors import InvalidOptionError
 
 InitMethod = Literal["median-cut", "kmeans++"]
 INIT_METHODS: tuple[str, ...] = ("median-cut", "kmeans++")
+DitherMode = Literal["auto", "on", "off"]
+DITHER_MODES: tuple[str, ...] = ("auto", "on", "off")
+Dither = DitherMode | bool | float
 
 K_MIN, K_MAX = 2, 256
 DEFAULT_K = 256
 DEFAULT_MAX_ITER = 50
 DEFAULT_TOL = 2e-3
-DEFAULT_LEVEL = 6
-DEFAULT_RUN_MARGIN = 4.0
+DEFAULT_LEVEL = 10
+MAX_LEVEL = 12
+DEFAULT_RUN_MARGIN = 1.0
+# The strength "auto" stands for: the best SSIMULACRA2 per byte measured on the benchmark
+# corpus (bench/results/quality.md).
+AUTO_DITHER_LEVEL = 1.0
 
 
 @dataclass(frozen=True)
@@ -29,8 +36,12 @@ class QuantizeOptions:
         Largest palette size, from 2 to 256.
     seed : int
         Seed for any random choice (``init="kmeans++"``), from 0 to 2**64 - 1.
-    dither : bool
-        Floyd-Steinberg error diffusion when remapping pixels.
+    dither : {"auto", "on", "off"}, bool or float
+        Error diffusion when remapping pixels, only where it helps: in smooth areas, less
+        near edges and in noise, with clamped errors. A number from 0 to 1 is its strength;
+        "on" (or True) is 1, "off" (or False) is 0, and "auto" the strength that gave the
+        best quality per byte on the benchmark corpus (``AUTO_DITHER_LEVEL``). Images with
+        at most ``k`` colours are never dithered.
     max_iter : int
         Most k-means updates; 0 keeps the initial palette.
     tol : float
@@ -39,20 +50,23 @@ class QuantizeOptions:
     init : {"median-cut", "kmeans++"}
         How the initial palette is chosen.
     level : int
-        zlib compression level of the PNG, from 0 to 9.
+        PNG compression effort, from 0 to 12: 0 to 9 are zlib's levels (deflated in
+        pieces on all threads); 10 to 12 use libdeflate's near-optimal parser on one
+        thread, 8 to 10% smaller on quantized photos and several times slower.
     threads : int
         Threads for one image, 0 for all cores. Never changes the result.
     run_margin : float
-        Near-tie margin in squared 8-bit units: a pixel may take its left or upper
-        neighbour's palette colour instead of its nearest one when that costs at most this
-        much more squared error. Longer runs deflate smaller (about 3% at K=256 on photos
-        for 0.05 dB). 0 gives every pixel its nearest colour. Ignored with ``dither`` and
-        when the image has at most ``k`` colours (always lossless).
+        Near-tie margin in squared units of the perceptual space (255 spans black to
+        white): a pixel may take its left or upper neighbour's palette colour instead of
+        its nearest one when that costs at most this much more squared error. Longer runs
+        deflate smaller (4% at K=256 on photos for 0.5 SSIMULACRA2 points with a margin of
+        1). 0 gives every pixel its nearest colour. Ignored when dithering and when the
+        image has at most ``k`` colours (always lossless).
     """
 
     k: int = DEFAULT_K
     seed: int = 0
-    dither: bool = False
+    dither: Dither = "auto"
     max_iter: int = DEFAULT_MAX_ITER
     tol: float = DEFAULT_TOL
     init: InitMethod = "median-cut"
@@ -64,10 +78,15 @@ class QuantizeOptions:
         _require_int("k", self.k, K_MIN, K_MAX)
         _require_int("seed", self.seed, 0, 2**64 - 1)
         _require_int("max_iter", self.max_iter, 0, 1_000_000)
-        _require_int("level", self.level, 0, 9)
+        _require_int("level", self.level, 0, MAX_LEVEL)
         _require_int("threads", self.threads, 0, 1024)
-        if not isinstance(self.dither, bool):
-            raise InvalidOptionError(f"dither must be True or False, got {self.dither!r}")
+        if isinstance(self.dither, str):
+            if self.dither not in DITHER_MODES:
+                raise InvalidOptionError(
+                    f"dither must be one of {', '.join(DITHER_MODES)} or 0 to 1, got {self.dither!r}"
+                )
+        elif not isinstance(self.dither, (bool, int, float)) or not 0 <= self.dither <= 1:
+            raise InvalidOptionError(f"dither must be one of {', '.join(DITHER_MODES)} or 0 to 1, got {self.dither!r}")
         if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not self.tol >= 0:
             raise InvalidOptionError(f"tol must be a number >= 0, got {self.tol!r}")
         if (
@@ -78,6 +97,18 @@ class QuantizeOptions:
             raise InvalidOptionError(f"run_margin must be a number from 0 to 1e6, got {self.run_margin!r}")
         if self.init not in INIT_METHODS:
             raise InvalidOptionError(f"init must be one of {', '.join(INIT_METHODS)}, got {self.init!r}")
+
+    @property
+    def dither_level(self) -> float:
+        """The dithering strength from 0 (none) to 1 that ``dither`` stands for."""
+        return dither_level(self.dither)
+
+
+def dither_level(dither: Dither) -> float:
+    """0 to 1 for a validated ``dither`` value (see :class:`QuantizeOptions`)."""
+    if isinstance(dither, str):
+        return {"auto": AUTO_DITHER_LEVEL, "on": 1.0, "off": 0.0}[dither]
+    return float(dither)
 
 
 def _require_int(name: str, value: object, low: int, high: int) -> None:
