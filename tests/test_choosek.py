@@ -450,7 +450,7 @@ def test_auto_k_matches_its_recorded_bytes(name, dither, k, digest):
         ({"k_min": 10, "k_max": 4}, "k_max"),
         ({"sample": 1}, "sample"),
         ({"min_psnr": float("nan")}, "min_psnr"),
-        ({"bytes_level": 10}, "bytes_level"),
+        ({"bytes_level": 13}, "bytes_level"),
     ],
 )
 def test_options_are_validated(values, message):
@@ -527,7 +527,9 @@ def test_cli_quality_and_usage_errors(run_cli, blob_files):
 
 def test_cli_compress_auto_records_the_chosen_k(run_cli, blob_files, tmp_path):
     out = tmp_path / "out"
-    proc = run_cli("compress", blob_files, "-k", "auto", "--out-dir", out, "--json", check_rc=0)
+    proc = run_cli(
+        "compress", blob_files, "-k", "auto", "--method", "silhouette", "--out-dir", out, "--json", check_rc=0
+    )
     rows = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in proc.stdout.splitlines()}
     assert rows["blobs3.png"]["k"] == 3 and rows["blobs4.png"]["k"] == 4
     pil = pytest.importorskip("PIL.Image")
@@ -550,7 +552,18 @@ def test_cli_compress_auto_records_the_chosen_k(run_cli, blob_files, tmp_path):
 
 def test_cli_compress_auto_error_rows_have_no_k(run_cli, blob_files, tmp_path):
     (blob_files / "broken.png").write_bytes(b"not an image")
-    proc = run_cli("compress", blob_files, "-k", "auto", "--json", "--out-dir", tmp_path / "o", check_rc=1)
+    proc = run_cli(
+        "compress",
+        blob_files,
+        "-k",
+        "auto",
+        "--method",
+        "silhouette",
+        "--json",
+        "--out-dir",
+        tmp_path / "o",
+        check_rc=1,
+    )
     rows = {json.loads(line)["path"].rsplit("/", 1)[-1]: json.loads(line) for line in proc.stdout.decode().splitlines()}
     assert rows["broken.png"]["status"] == "error" and rows["broken.png"]["k"] is None
     assert rows["blobs3.png"]["k"] == 3

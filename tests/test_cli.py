@@ -619,6 +619,7 @@ def test_same_bytes_for_any_jobs_and_every_run(run_cli, tmp_path: Path) -> None:
             "-k",
             "12",
             "--dither",
+            "on",
             "--seed",
             "7",
             "--jobs",
@@ -743,7 +744,10 @@ def test_top_level_help_and_version() -> None:
     [
         (["compress", "x.png", "-k", "1"], "--colors"),
         (["compress", "x.png", "-k", "257"], "--colors"),
-        (["compress", "x.png", "--level", "10"], "--level"),
+        (["compress", "x.png", "--level", "13"], "--level"),
+        (["compress", "x.png", "--dither", "maybe"], "--dither"),
+        (["compress", "x.png", "--quality", "90-80"], "--quality"),
+        (["compress", "x.png", "-k", "16", "--method", "elbow"], "--method"),
         (["compress", "x.png", "--jobs", "0"], "--jobs"),
         (["compress", "x.png", "--seed", "-1"], "--seed"),
         (["compress", "-0", "x.png"], "--files-from"),
@@ -781,3 +785,20 @@ def test_summary_sizes_are_powers_of_1000(n, text):
     from quantcli.cli.report import size_text
 
     assert size_text(n) == text
+
+
+def test_k_auto_uses_the_quality_target_and_quality_below_min_exits_99(run_cli, tmp_path: Path) -> None:
+    import quantcli
+    from quantcli.quality import choose_k_for_quality
+
+    src = save(tmp_path / "photo.png", 3)
+    proc = run_cli("compress", src, "-k", "auto", "--json", check_rc=0)
+    row = json.loads(proc.stdout)
+    want, _ = choose_k_for_quality(quantcli.read_image(src), quantcli.QuantizeOptions(), (0, 80))
+    assert row["k"] == want and row["output"].endswith("photo-qauto.png")
+    proc = run_cli("compress", src, "--quality", "70", "-k", "64", "--json", "-o", tmp_path / "q.png", check_rc=0)
+    assert json.loads(proc.stdout)["k"] <= 64
+    # Two colours cannot reach 99: nothing is written, the exit code is pngquant's 99.
+    proc = run_cli("compress", src, "-k", "2", "--quality", "99-100", "-o", tmp_path / "low.png", check_rc=99)
+    assert "below the minimum 99" in error_lines(proc)[0]
+    assert not (tmp_path / "low.png").exists()

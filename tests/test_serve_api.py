@@ -89,7 +89,7 @@ def test_compress_auto_dither_and_lossless(api):
         ("k=1", "k must be from 2 to 256 or auto, got 1"),
         ("k=300", "k must be from 2 to 256 or auto, got 300"),
         ("k=many", "k must be a number from 2 to 256 or auto, got 'many'"),
-        ("k=8&dither=maybe", "dither must be true or false, got 'maybe'"),
+        ("k=8&dither=maybe", "dither must be auto, on, off or a number from 0 to 1, got 'maybe'"),
         ("k=8&min_psnr=40", "min_psnr is the target of k=auto; give k=auto with it"),
         ("k=auto&min_psnr=lots", "min_psnr must be a number of dB, got 'lots'"),
     ],

@@ -54,7 +54,7 @@ from . import _core
 from .api import Quantized, _from_core, psnr_from_mse
 from .errors import InvalidOptionError, QuantcliError
 from .images import DEFAULT_MAX_PIXELS, read_image
-from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
+from .options import K_MAX, K_MIN, MAX_LEVEL, QuantizeOptions, _require_int
 from .palette import HistogramMerger, image_histogram
 from .targets import write_atomic
 
@@ -126,7 +126,7 @@ class ChooseKOptions:
             object.__setattr__(self, "ks", tuple(sorted(set(ks))))
         _require_int("sample", self.sample, 2, 2**62)
         if self.bytes_level is not None:
-            _require_int("bytes_level", self.bytes_level, 0, 9)
+            _require_int("bytes_level", self.bytes_level, 0, MAX_LEVEL)
         if (
             isinstance(self.min_psnr, bool)
             or not isinstance(self.min_psnr, (int, float))

@@ -46,6 +46,9 @@ class CompressResult:
     seconds: float = 0.0
     status: Status = "written"
     error: str | None = None
+    # The exit code an error row stands for (1, or 99 for --quality below its minimum);
+    # not part of the JSON line.
+    exit_code: int = 0
 
     @property
     def ratio(self) -> float | None:
@@ -77,11 +80,15 @@ class Settings:
     """Everything the pipeline needs besides the file: how to compress and what to do
     with existing and larger outputs. Small and picklable (Spark ships it to tasks).
 
-    ``choose`` (a :class:`quantcli.ChooseKOptions`) picks K per image (``-k auto``);
-    ``palette`` remaps onto a palette chosen elsewhere instead of fitting one.
+    ``quality`` (min, max) on the 0-100 scale of :mod:`quantcli.quality` takes the fewest
+    colours, up to ``options.k``, that reach max (an image below min is an error, exit
+    code 99); ``choose`` (a :class:`quantcli.ChooseKOptions`) picks K per image by a
+    choose-k method instead; ``palette`` remaps onto a palette chosen elsewhere instead of
+    fitting one.
     """
 
     options: QuantizeOptions = field(default_factory=QuantizeOptions)
+    quality: tuple[float, float] | None = None
     choose: Any = None
     palette: np.ndarray | None = None
     force: bool = False
@@ -91,11 +98,11 @@ class Settings:
 
     @property
     def error_k(self) -> int | None:
-        """The ``k`` of an error row: unknown with ``-k auto``, the palette's size with a
-        given palette."""
+        """The ``k`` of an error row: unknown when K is chosen per image, the palette's
+        size with a given palette."""
         if self.palette is not None:
             return len(self.palette)
-        return None if self.choose is not None else self.options.k
+        return None if self.choose is not None or self.quality is not None else self.options.k
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,15 @@ def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any
 
     pixels = read_image(data, name=name, max_pixels=settings.max_pixels)
     options = settings.options
-    if settings.choose is not None and settings.palette is None:
+    if settings.palette is None and settings.quality is not None:
+        from .quality import QualityTooLowError, choose_k_for_quality
+
+        try:
+            k, _ = choose_k_for_quality(pixels, options, settings.quality)
+        except QualityTooLowError as exc:
+            raise QualityTooLowError(f"{name}: {exc}") from None
+        options = replace(options, k=k)
+    elif settings.palette is None and settings.choose is not None:
         from .choosek import quantize_chosen
 
         # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
@@ -168,18 +183,21 @@ def run_job(
         makes was written by an earlier attempt and counts as written.
     """
     start = time.perf_counter()
+    code = 1
     try:
         return _run(job, settings, read, target, retry, start)
     except QuantcliError as exc:
-        message = str(exc)
+        message, code = str(exc), exc.exit_code
     except MemoryError:
         message = f"{job.display}: out of memory"
     except Exception as exc:  # a bug must cost one file, not the rest of the batch
         message = f"{job.display}: internal error ({type(exc).__name__}: {exc})"
-    return Outcome(error_row(job, message, settings, start))
+    return Outcome(error_row(job, message, settings, start, code))
 
 
-def error_row(job: Job, message: str, settings: Settings, start: float | None = None) -> CompressResult:
+def error_row(
+    job: Job, message: str, settings: Settings, start: float | None = None, exit_code: int = 1
+) -> CompressResult:
     """The result row of an input that failed: the one shape of every error."""
     return CompressResult(
         path=job.display,
@@ -188,6 +206,7 @@ def error_row(job: Job, message: str, settings: Settings, start: float | None = 
         seconds=0.0 if start is None else time.perf_counter() - start,
         status="error",
         error=message,
+        exit_code=exit_code,
     )
 
 
@@ -250,6 +269,7 @@ def compress_file(
     force: bool = False,
     skip_if_larger: bool = False,
     options: QuantizeOptions | None = None,
+    quality: tuple[float, float] | None = None,
     choose: Any = None,
     palette: np.ndarray | None = None,
     **option_values: Any,
@@ -270,8 +290,12 @@ def compress_file(
         is then "skipped".
     options : QuantizeOptions, optional
         Or pass its fields as keywords (``k=16, dither=True``).
+    quality : (min, max), optional
+        The fewest colours, up to ``options.k``, whose quality (0-100, see
+        :mod:`quantcli.quality`) reaches max; below min nothing is written and
+        :class:`quantcli.quality.QualityTooLowError` is raised.
     choose : ChooseKOptions, optional
-        Choose K per image (``-k auto``); the result's ``k`` is the K chosen.
+        Choose K per image by a choose-k method; the result's ``k`` is the K chosen.
     palette : ndarray of shape (n, 3) or (n, 4), dtype uint8, optional
         Remap onto this palette (shared by a collection) instead of fitting one.
 
@@ -285,6 +309,7 @@ def compress_file(
     """
     settings = Settings(
         options=_options(options, option_values),
+        quality=quality,
         choose=choose,
         palette=palette,
         force=force,
@@ -301,6 +326,7 @@ def compress_bytes(
     options: QuantizeOptions | None = None,
     name: str = "<stdin>",
     *,
+    quality: tuple[float, float] | None = None,
     choose: Any = None,
     palette: np.ndarray | None = None,
 ) -> tuple[bytes, CompressResult]:
@@ -308,7 +334,7 @@ def compress_bytes(
 
     Raises ImageReadError (and InvalidOptionError) as :func:`compress_file` does.
     """
-    settings = Settings(options=options or QuantizeOptions(), choose=choose, palette=palette)
+    settings = Settings(options=options or QuantizeOptions(), quality=quality, choose=choose, palette=palette)
     blob = bytes(data)
     job = Job(name, name, None, None, name)
     outcome = _run(job, settings, lambda: blob, None, False, time.perf_counter())

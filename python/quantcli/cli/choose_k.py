@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..options import DEFAULT_LEVEL, MAX_LEVEL
 from .common import (
     DEFAULT_MAX_PIXELS,
     DEFAULTS,
@@ -97,8 +98,9 @@ def choose_k(
         typer.Option(
             "--bytes-level",
             min=0,
-            max=9,
-            help="zlib level of the PNG encoded per K for the bytes column (6: as compress).",
+            max=MAX_LEVEL,
+            metavar=f"0-{MAX_LEVEL}",
+            help=f"PNG level of the image encoded per K for the bytes column ({DEFAULT_LEVEL}: compress's size).",
         ),
     ] = 1,
     no_bytes: Annotated[bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")] = False,

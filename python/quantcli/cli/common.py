@@ -82,7 +82,8 @@ RunMarginOption = Annotated[
         min=0.0,
         metavar="M",
         help="Near-ties: a pixel may take its left/upper neighbour's colour when that costs at most this much "
-        "more squared error; longer runs, smaller files. 0: every pixel gets its nearest colour.",
+        "more squared perceptual error (Oklab x 255); longer runs, smaller files. 0: every pixel gets its nearest "
+        "colour.",
     ),
 ]
 MaxPixelsOption = Annotated[

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..options import DEFAULT_LEVEL, K_MAX, K_MIN
+from ..options import DEFAULT_LEVEL, K_MAX, K_MIN, MAX_LEVEL
 from .common import (
     DEFAULT_MAX_PIXELS,
     DEFAULTS,
@@ -37,6 +37,8 @@ from .common import (
     write_stdout,
 )
 
+AUTO_QUALITY = (0, 80)  # -k auto's default target: 79 SSIMULACRA2 at 0.72x pngquant's bytes (bench)
+
 EPILOG = (
     "Examples:\n\n"
     "  quantcli compress photo.jpg -k 64                 (writes photo-q64.png)\n\n"
@@ -53,9 +55,24 @@ def compress(
     colors: Annotated[
         str, typer.Option("-k", "--colors", metavar="K", help="Palette size K, 2 to 256, or auto: choose K per image.")
     ] = "256",
-    method: Annotated[Method, typer.Option("--method", help="With -k auto: how K is chosen (see choose-k).")] = (
-        Method.silhouette
-    ),
+    quality: Annotated[
+        str | None,
+        typer.Option(
+            "--quality",
+            metavar="MIN-MAX",
+            help="Fewest colours, up to -k, reaching MAX on a 0-100 scale that tracks SSIMULACRA2 (90 visually "
+            "lossless, 70 high, 50 medium); an image that stays below MIN is not written (exit code 99). "
+            "MAX alone means 0-MAX.",
+        ),
+    ] = None,
+    method: Annotated[
+        Method | None,
+        typer.Option(
+            "--method",
+            help="With -k auto: choose K by a choose-k method instead of the default quality target "
+            f"(--quality {AUTO_QUALITY[0]}-{AUTO_QUALITY[1]}).",
+        ),
+    ] = None,
     min_psnr: Annotated[
         float, typer.Option("--min-psnr", metavar="DB", help="With -k auto --method quality: the PSNR target in dB.")
     ] = 35.0,
@@ -103,12 +120,24 @@ def compress(
             help="Keep the original when the result is not smaller: write nothing (stdout gets the input's bytes).",
         ),
     ] = False,
-    dither: Annotated[bool, typer.Option("--dither", help="Floyd-Steinberg dithering (off by default).")] = False,
+    dither: Annotated[
+        str,
+        typer.Option(
+            "--dither",
+            metavar="auto|on|off|0..1",
+            help="Error diffusion in smooth areas only: auto (the best quality per byte), on, off, or a strength "
+            "from 0 to 1.",
+        ),
+    ] = "auto",
     seed: SeedOption = 0,
     level: Annotated[
         int,
         typer.Option(
-            "--level", min=0, max=9, metavar="0-9", help="zlib compression level of the PNG (0 fast .. 9 small)."
+            "--level",
+            min=0,
+            max=MAX_LEVEL,
+            metavar=f"0-{MAX_LEVEL}",
+            help="PNG effort: 0-9 zlib (fast, all cores), 10-12 libdeflate's near-optimal parser (smaller).",
         ),
     ] = DEFAULT_LEVEL,
     max_iter: MaxIterOption = DEFAULTS["max_iter"],
@@ -163,11 +192,17 @@ def compress(
     from ..pipeline import Settings
 
     try:
-        choose = _parse_k(colors, method.value, min_psnr)
+        auto = _parse_k(colors)
+        target = _parse_quality(quality, auto, method)
+        choose = None
+        if auto and method is not None:
+            from ..choosek import ChooseKOptions
+
+            choose = ChooseKOptions(method=method.value, min_psnr=min_psnr, bytes_level=None)
         options = QuantizeOptions(
-            k=K_MAX if choose is not None else int(colors),
+            k=K_MAX if auto else int(colors),
             seed=seed,
-            dither=dither,
+            dither=_parse_dither(dither),
             max_iter=max_iter,
             tol=tol,
             level=level,
@@ -176,12 +211,15 @@ def compress(
         fixed_palette = _palette_file(palette)
     except QuantcliError as exc:
         usage(str(exc))
-    if choose is not None and palette != "per-image":
-        usage("-k auto picks K per image; it does not combine with --palette shared or FILE")
+    if (auto or target is not None) and palette != "per-image":
+        usage("-k auto and --quality pick K per image; they do not combine with --palette shared or FILE")
+    if method is not None and not auto:
+        usage("--method chooses K for -k auto; give -k auto with it")
     if force and skip_existing:
         usage("use either --force or --skip-existing, not both")
     settings = Settings(
         options=options,
+        quality=target,
         choose=choose,
         palette=fixed_palette,
         force=force,
@@ -207,18 +245,16 @@ def compress(
         if out_dir is not None:
             usage("--out-dir does not apply to stdin; use -o or stdout")
         _one_in_memory(None, settings, output, as_json, stdout_ok)
-    naming = _naming(ext, choose is not None, options.k, out_dir, output, force)
+    naming = _naming(ext, auto or target is not None, options.k, out_dir, output, force)
     _local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok)
 
 
-def _parse_k(text: str, method: str, min_psnr: float):
-    """``-k``: None for a palette size (checked by QuantizeOptions), or the ChooseKOptions of ``auto``."""
+def _parse_k(text: str) -> bool:
+    """``-k``: False for a palette size (checked by QuantizeOptions), True for ``auto``."""
     from ..errors import InvalidOptionError
 
     if text.strip().lower() == "auto":
-        from ..choosek import ChooseKOptions
-
-        return ChooseKOptions(method=method, min_psnr=min_psnr, bytes_level=None)
+        return True
     try:
         k = int(text)
     except ValueError:
@@ -227,7 +263,34 @@ def _parse_k(text: str, method: str, min_psnr: float):
         ) from None
     if not K_MIN <= k <= K_MAX:
         raise InvalidOptionError(f"-k/--colors must be from {K_MIN} to {K_MAX} or auto, got {k}")
-    return None
+    return False
+
+
+def _parse_quality(text: str | None, auto: bool, method: Method | None):
+    """``--quality`` as (min, max); ``-k auto`` without a method means the default target."""
+    from ..errors import InvalidOptionError
+    from ..quality import parse_quality
+
+    if text is not None:
+        if method is not None:
+            raise InvalidOptionError("--quality and --method are two ways of choosing K; give one")
+        try:
+            return parse_quality(text)
+        except InvalidOptionError as exc:
+            raise InvalidOptionError(f"--quality: {exc}") from None
+    return AUTO_QUALITY if auto and method is None else None
+
+
+def _parse_dither(text: str):
+    """``--dither``: auto, on, off, or a strength from 0 to 1."""
+    from ..errors import InvalidOptionError
+
+    if text in ("auto", "on", "off"):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidOptionError(f"--dither takes auto, on, off or a number from 0 to 1, got {text!r}") from None
 
 
 def _palette_file(value: str):
@@ -357,7 +420,7 @@ def _one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: 
     except StdoutClosed:
         silence_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
-    raise typer.Exit(1 if result.status == "error" else 0)
+    raise typer.Exit(result.exit_code if result.status == "error" else 0)
 
 
 def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, out_format, master, conf, as_json, quiet):
@@ -367,7 +430,8 @@ def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, ou
         usage("--engine spark writes to --out-dir or beside the inputs; - and -o are for the local engine")
     from ..interrupt import interruptible
 
-    naming = _naming(ext, settings.choose is not None, settings.options.k, out_dir, None, settings.force)
+    auto = settings.choose is not None or settings.quality is not None
+    naming = _naming(ext, auto, settings.options.k, out_dir, None, settings.force)
     with interruptible() as stop:
         _spark_run(names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop)
 

@@ -63,15 +63,19 @@ class Progress:
 def report_compress(results: Iterable[Any], total: int | None, *, as_json: bool, quiet: bool) -> tuple[int, dict]:
     """Print each result (JSON line, error line, progress) and the summary line.
 
-    Returns (exit code, counts by status). Raises StdoutClosed when stdout goes away.
+    Returns (exit code, counts by status): 0, 1 when an input failed, 99 when every
+    failure is an image below ``--quality``'s minimum. Raises StdoutClosed when stdout
+    goes away.
     """
     counts = {"written": 0, "skipped": 0, "error": 0}
+    codes: set[int] = set()
     bytes_in = bytes_out = 0
     start = time.perf_counter()
     with Progress(total, enabled=not quiet, description="compressing") as progress:
         for result in results:
             counts[result.status] += 1
             if result.status == "error":
+                codes.add(result.exit_code or EXIT_FAILED)
                 progress.print_error(result.error or result.path)
             elif result.bytes_in is not None and result.bytes_out is not None:
                 bytes_in += result.bytes_in
@@ -81,7 +85,9 @@ def report_compress(results: Iterable[Any], total: int | None, *, as_json: bool,
             progress.advance()
     counts["seconds"] = time.perf_counter() - start
     counts["bytes_in"], counts["bytes_out"] = bytes_in, bytes_out
-    return (EXIT_FAILED if counts["error"] else EXIT_OK), counts
+    # 99 when every failure is an image below --quality's minimum, as pngquant; else 1.
+    code = EXIT_OK if not codes else codes.pop() if len(codes) == 1 else EXIT_FAILED
+    return code, counts
 
 
 def summary_line(counts: dict, *, interrupted: bool = False) -> str:

@@ -36,8 +36,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 KQuery = Annotated[str | None, Query(description="Palette size, 2 to 256 (default 256), or auto.")]
-DitherQuery = Annotated[str | None, Query(description="Floyd-Steinberg dithering: true or false (default).")]
-QualityQuery = Annotated[str | None, Query(description="Perceptual quality target, where this quantcli has one.")]
+DitherQuery = Annotated[
+    str | None,
+    Query(
+        description="Error diffusion in smooth areas: auto (default, the best quality per byte), on, off, or 0 to 1."
+    ),
+]
+QualityQuery = Annotated[
+    str | None,
+    Query(description="MIN-MAX or MAX on a 0-100 scale that tracks SSIMULACRA2: the fewest colours reaching MAX."),
+]
 MinPsnrQuery = Annotated[str | None, Query(description="With k=auto: the PSNR target in dB (default 35).")]
 NameQuery = Annotated[str | None, Query(description="The file's name: a label only.", max_length=1024)]
 

@@ -114,7 +114,7 @@ class Job(Base):
     engine: Mapped[str] = mapped_column(String(16), default="local")
     # The settings, as the user gave them (see quantcli.serve.work.Request).
     k: Mapped[str] = mapped_column(String(8))
-    dither: Mapped[bool] = mapped_column(Boolean, default=False)
+    dither: Mapped[str] = mapped_column(String(16), default="auto")
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     quality: Mapped[str | None] = mapped_column(String(32), nullable=True)
     min_psnr: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -64,13 +64,14 @@ def web_media_type(head: bytes) -> str | None:
 class Choices:
     """How the user asked for an image to be compressed, checked.
 
-    ``k`` is a palette size or ``"auto"`` (the smallest K reaching ``min_psnr``, default
-    35 dB, as ``compress -k auto --method quality``); ``shared`` fits one palette to the
-    whole job; ``quality`` goes to :class:`QuantizeOptions` when this quantcli has it.
+    ``k`` is a palette size or ``"auto"``: the fewest colours reaching ``quality`` (default
+    ``compress -k auto``'s target), or, with ``min_psnr``, the smallest K reaching that
+    PSNR (``compress -k auto --method quality``). ``quality`` ("MIN-MAX" or "MAX") also
+    applies with a fixed K, up to that K. ``dither`` is auto, on, off or a strength.
     """
 
     k: str = str(K_MAX)
-    dither: bool = False
+    dither: str = "auto"
     shared: bool = False
     quality: str | None = None
     min_psnr: float | None = None
@@ -82,11 +83,31 @@ class Choices:
 
 
 def quality_supported() -> bool:
-    """Whether this quantcli's QuantizeOptions takes a ``quality`` target."""
-    return "quality" in {f.name for f in dataclasses.fields(QuantizeOptions)}
+    """Whether a perceptual quality target can be given (it always can now)."""
+    return True
 
 
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def parse_dither(value: str | bool | None) -> str:
+    """``dither``: auto (absent), on/off (or any yes/no word), or a strength from 0 to 1."""
+    if value is None or value == "" or value == "auto":
+        return "auto"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    text = value.strip().lower()
+    if text in _TRUE:
+        return "on"
+    if text in _FALSE:
+        return "off"
+    try:
+        strength = float(text)
+    except ValueError:
+        raise InvalidOptionError(f"dither must be auto, on, off or a number from 0 to 1, got {value!r}") from None
+    if not 0 <= strength <= 1:
+        raise InvalidOptionError(f"dither must be auto, on, off or a number from 0 to 1, got {value!r}")
+    return repr(strength)
 
 
 def parse_bool(name: str, value: str | bool | None) -> bool:
@@ -139,11 +160,13 @@ def parse_choices(
             raise InvalidOptionError(f"min_psnr must be from 1 to 100 dB, got {min_psnr!r}")
     if quality in ("", None):
         quality = None
-    elif not quality_supported():
-        raise InvalidOptionError("quality is not available in this version of quantcli (use k=auto with min_psnr)")
     elif len(quality) > 32:
         raise InvalidOptionError("quality is too long")
-    choices = Choices(k=text, dither=parse_bool("dither", dither), shared=is_shared, quality=quality, min_psnr=target)
+    elif target is not None:
+        raise InvalidOptionError("give either quality or min_psnr, not both")
+    elif is_shared:
+        raise InvalidOptionError("quality picks K per image; it does not combine with a shared palette")
+    choices = Choices(k=text, dither=parse_dither(dither), shared=is_shared, quality=quality, min_psnr=target)
     settings_for(choices)  # every check the options object makes, now rather than in a worker
     return choices
 
@@ -158,31 +181,26 @@ def settings_for(
 ) -> Settings:
     """The pipeline settings for the choices; outputs are overwritten (a job that is
     resumed after a restart writes its outputs again)."""
-    values: dict[str, Any] = {"k": K_MAX if choices.auto else int(choices.k), "dither": choices.dither}
-    values["threads"] = threads
+    from ..options import DITHER_MODES
+    from ..quality import parse_quality
+
+    dither: Any = choices.dither if choices.dither in DITHER_MODES else float(choices.dither)
+    values: dict[str, Any] = {"k": K_MAX if choices.auto else int(choices.k), "dither": dither, "threads": threads}
+    quality, choose = None, None
     if choices.quality is not None:
-        values["quality"] = _quality_value(choices.quality)
-    choose = None
-    if choices.auto:
-        from ..choosek import DEFAULT_MIN_PSNR, ChooseKOptions
+        quality = parse_quality(choices.quality)
+    elif choices.auto and choices.min_psnr is not None:
+        from ..choosek import ChooseKOptions
 
-        target = DEFAULT_MIN_PSNR if choices.min_psnr is None else choices.min_psnr
-        choose = ChooseKOptions(method="quality", min_psnr=target, bytes_level=None)
-    extra: dict[str, Any] = {}
-    if max_pixels is not None and "max_pixels" in {f.name for f in dataclasses.fields(Settings)}:
-        extra["max_pixels"] = max_pixels
-    return Settings(options=QuantizeOptions(**values), choose=choose, palette=palette, force=True, **extra)
+        choose = ChooseKOptions(method="quality", min_psnr=choices.min_psnr, bytes_level=None)
+    elif choices.auto:
+        from ..cli.compress import AUTO_QUALITY
 
-
-def _quality_value(text: str) -> Any:
-    """``quality`` as QuantizeOptions takes it: a number when it reads as one."""
-    try:
-        return int(text)
-    except ValueError:
-        try:
-            return float(text)
-        except ValueError:
-            return text
+        quality = AUTO_QUALITY
+    extra: dict[str, Any] = {} if max_pixels is None else {"max_pixels": max_pixels}
+    return Settings(
+        options=QuantizeOptions(**values), quality=quality, choose=choose, palette=palette, force=True, **extra
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -101,7 +101,7 @@ def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator
                 outcome = run_job(
                     job, settings, read=_reader(content, uri, job.display), target=target, retry=attempt > 0
                 )
-                row = {**outcome.result.to_json(), "name": job.name}
+                row = {**outcome.result.to_json(), "name": job.name, "exit_code": outcome.result.exit_code}
                 done.append(row)
                 if task.parquet:
                     row = {**row, "png": outcome.payload if outcome.result.status == "written" else None}

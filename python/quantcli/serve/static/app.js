@@ -104,14 +104,13 @@ function setupUpload(form) {
     fields.append("csrf_token", csrf);
     if (auto.checked) {
       fields.append("k", "auto");
-      fields.append("min_psnr", $("#min-psnr", form).value);
+      const quality = $("#quality", form);
+      if (quality && quality.value) fields.append("quality", quality.value);
     } else {
       fields.append("k", $("#k", form).value);
     }
-    fields.append("dither", $("#dither", form).checked ? "true" : "false");
+    fields.append("dither", $("#dither", form).value);
     fields.append("shared", shared.checked ? "true" : "false");
-    const quality = $("#quality", form);
-    if (quality && quality.value) fields.append("quality", quality.value);
     const created = await fetch("/jobs", { method: "POST", body: fields, headers: { Accept: "application/json" } });
     if (created.status !== 201) return fail(await detailOf(created));
     const job = await created.json();
