@@ -15,6 +15,8 @@ import typer
 from .. import __version__
 from . import choose_k as _choose_k
 from . import compress as _compress
+from . import inspect as _inspect
+from . import similar as _similar
 
 app = typer.Typer(
     name="quantcli",
@@ -44,6 +46,8 @@ def _main(
 
 app.command(epilog=_compress.EPILOG)(_compress.compress)
 app.command("choose-k", epilog=_choose_k.EPILOG)(_choose_k.choose_k)
+app.command(epilog=_inspect.EPILOG)(_inspect.inspect)
+app.command(epilog=_similar.EPILOG)(_similar.similar)
 
 
 def main() -> None:
