@@ -32,7 +32,7 @@ EPILOG = (
     "Examples:\n\n"
     "  quantcli inspect photo.jpg                          (a table: size, features, dominant colours)\n\n"
     "  quantcli inspect shots/ -r -k 5 --json > shots.jsonl\n\n"
-    "  quantcli inspect shots/ -r --against small/         (PSNR, SSIM, SSIMULACRA2, ratio, WQS per file)\n\n"
+    "  quantcli inspect shots/ -r --against small/         (PSNR, SSIM, ratio, WQS per file)\n\n"
     "  quantcli inspect 'hdfs:///photos/**' --engine spark --out-dir hdfs:///tables/photos\n\n"
     "Exit codes: 0 every input inspected, 1 some inputs failed, 2 usage error, 3 the Spark job failed, "
     "130/143 interrupted, 141 stdout closed."
@@ -85,9 +85,13 @@ def inspect(
             metavar="A,B,C,D",
         ),
     ] = "0.4,0.4,0.1,0.1",
-    no_ssimulacra2: Annotated[
+    ssimulacra2: Annotated[
         bool,
-        typer.Option("--no-ssimulacra2", help="Skip SSIMULACRA2 (the slowest score; null when not installed)."),
+        typer.Option(
+            "--ssimulacra2",
+            help="With --against, also compute SSIMULACRA2 (needs the ssimulacra2 package, the inspect extra; "
+            "about 15 times slower than the other scores). Otherwise the field is null.",
+        ),
     ] = False,
     recursive: RecursiveOption = False,
     as_json: JsonOption = False,
@@ -117,7 +121,7 @@ def inspect(
 
     try:
         weights = Weights(*_parse_weights(wqs_weights))
-        options = InspectOptions(k=colors, weights=weights, ssimulacra2=not no_ssimulacra2)
+        options = InspectOptions(k=colors, weights=weights, ssimulacra2=ssimulacra2)
     except QuantcliError as exc:
         usage(str(exc))
     names = list(inputs or [])
@@ -129,6 +133,8 @@ def inspect(
         usage("use either --json or --out-dir, not both")
     if out_dir is not None:
         _require_pyarrow()
+    if ssimulacra2:
+        _require_ssimulacra2()
     if engine is Engine.spark:
         if out_dir is None:
             usage("--engine spark writes a Parquet table: give --out-dir")
@@ -157,6 +163,15 @@ def _require_pyarrow() -> None:
         from ..errors import install_hint
 
         usage(f"--out-dir writes Parquet, which needs pyarrow: {install_hint('inspect')}")
+
+
+def _require_ssimulacra2() -> None:
+    from ..metrics import ssimulacra2_available
+
+    if not ssimulacra2_available():
+        from ..errors import install_hint
+
+        usage(f"--ssimulacra2 needs the ssimulacra2 package: {install_hint('inspect')}")
 
 
 def _local(names, options, against, ext, recursive, out_dir, force, jobs, as_json, quiet) -> None:
