@@ -175,8 +175,8 @@ def image_features(pixels: np.ndarray, options: InspectOptions | None = None) ->
 
     options = options or InspectOptions()
     h, w, channels = pixels.shape
-    rgb = metrics.composite_grey(pixels)
-    y = metrics.luma(rgb)
+    planes = metrics.planes_over_grey(pixels)
+    y = metrics.luma(planes)
     lap = metrics.laplacian_variance(y)
     q = _quantize(pixels, options.quantize)
     return Features(
@@ -185,8 +185,8 @@ def image_features(pixels: np.ndarray, options: InspectOptions | None = None) ->
         mode="RGBA" if channels == 4 else "RGB",
         brightness=float(y.mean(dtype=np.float64)),
         edge_score=metrics.edge_score(y),
-        colorfulness=metrics.colorfulness(rgb),
-        mean_rgb=tuple(float(v) for v in rgb.reshape(-1, 3).mean(axis=0, dtype=np.float64)),
+        colorfulness=metrics.colorfulness(planes),
+        mean_rgb=metrics.mean_rgb(planes),
         laplacian_var=lap,
         blurriness=metrics.blurriness(lap),
         dominant=dominant_colors(q.palette, q.counts),
@@ -233,7 +233,7 @@ def compare(
         reference, distorted = metrics.as_rgba(reference), metrics.as_rgba(distorted)
     ssim = metrics.ssim(reference, distorted) if min(reference.shape[:2]) >= metrics.SSIM_WINDOW else None
     psnr = metrics.psnr(reference, distorted)
-    out_blur = metrics.blurriness(metrics.laplacian_variance(metrics.luma(metrics.composite_grey(distorted))))
+    out_blur = metrics.blurriness(metrics.laplacian_variance(metrics.luma(metrics.planes_over_grey(distorted))))
     ratio = bytes_in / bytes_out if bytes_out else math.inf
     s2 = metrics.ssimulacra2(reference, distorted) if options.ssimulacra2 else None
     score = metrics.wqs(psnr, 0.0 if ssim is None else ssim, ratio, out_blur, options.weights)

@@ -64,19 +64,31 @@ _SSIM_STRIP = 32
 _SSIM_TILE = 16
 
 
-def composite_grey(pixels: np.ndarray, grey: int = BACKGROUND_GREY) -> np.ndarray:
-    """RGB float32 of shape (h, w, 3): RGBA composited over a flat grey; RGB as is."""
-    rgb = pixels[..., :3].astype(np.float32)
+def planes_over_grey(pixels: np.ndarray, grey: int = BACKGROUND_GREY) -> np.ndarray:
+    """The colour planes, float32 of shape (3, h, w) in 0..255: RGBA composited over a flat
+    grey, ``rgb * a + grey * (1 - a)``; RGB as is. Planar, so every later step reads
+    contiguous memory."""
+    planes = pixels[..., :3].transpose(2, 0, 1).astype(np.float32)
     if pixels.shape[2] == 4:
-        alpha = pixels[..., 3:4].astype(np.float32) * np.float32(1 / 255)
-        rgb = rgb * alpha + np.float32(grey) * (np.float32(1) - alpha)
-    return rgb
+        alpha = pixels[..., 3].astype(np.float32) * np.float32(1 / 255)
+        planes *= alpha
+        planes += np.float32(grey) * (np.float32(1) - alpha)
+    return planes
 
 
-def luma(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luma of (h, w, 3) RGB (any real dtype), 0..255, float32 of shape (h, w)."""
-    r, g, b = (np.asarray(rgb[..., i], dtype=np.float32) for i in range(3))
-    return np.float32(LUMA_WEIGHTS[0]) * r + np.float32(LUMA_WEIGHTS[1]) * g + np.float32(LUMA_WEIGHTS[2]) * b
+def luma(planes: np.ndarray) -> np.ndarray:
+    """BT.601 luma of (3, h, w) colour planes, 0..255, float32 of shape (h, w)."""
+    r, g, b = planes
+    y = np.float32(LUMA_WEIGHTS[0]) * r
+    y += np.float32(LUMA_WEIGHTS[1]) * g
+    y += np.float32(LUMA_WEIGHTS[2]) * b
+    return y
+
+
+def mean_rgb(planes: np.ndarray) -> tuple[float, float, float]:
+    """The mean of each of the (3, h, w) colour planes (accumulated in float64)."""
+    r, g, b = (float(plane.mean(dtype=np.float64)) for plane in planes)
+    return r, g, b
 
 
 def edge_score(y: np.ndarray) -> float:
@@ -106,11 +118,13 @@ def blurriness(laplacian_var: float) -> float:
     return BLUR_REFERENCE / (BLUR_REFERENCE + laplacian_var)
 
 
-def colorfulness(rgb: np.ndarray) -> float:
-    """Hasler and Suesstrunk's colourfulness of (h, w, 3) RGB in 0..255."""
-    r, g, b = (np.asarray(rgb[..., i], dtype=np.float32) for i in range(3))
+def colorfulness(planes: np.ndarray) -> float:
+    """Hasler and Suesstrunk's colourfulness of (3, h, w) colour planes in 0..255."""
+    r, g, b = planes
     rg = r - g
-    yb = np.float32(0.5) * (r + g) - b
+    yb = r + g
+    yb *= np.float32(0.5)
+    yb -= b
     std = math.sqrt(float(np.var(rg, dtype=np.float64)) + float(np.var(yb, dtype=np.float64)))
     mean = math.hypot(float(rg.mean(dtype=np.float64)), float(yb.mean(dtype=np.float64)))
     return std + 0.3 * mean
@@ -307,8 +321,8 @@ def ssimulacra2(reference: np.ndarray, distorted: np.ndarray) -> float | None:
         return float(compute_ssimulacra2(_ppm(reference), _ppm(distorted)))
     scores = []
     for grey in SSIMULACRA2_GREYS:
-        pair = [np.rint(composite_grey(as_rgba(img), grey)).astype(np.uint8) for img in (reference, distorted)]
-        scores.append(float(compute_ssimulacra2(_ppm(pair[0]), _ppm(pair[1]))))
+        ref, dist = (np.rint(planes_over_grey(as_rgba(img), grey)).astype(np.uint8) for img in (reference, distorted))
+        scores.append(float(compute_ssimulacra2(_ppm(ref.transpose(1, 2, 0)), _ppm(dist.transpose(1, 2, 0)))))
     return min(scores)
 
 
