@@ -265,6 +265,10 @@ def test_against_an_output(photos, tmp_path):
     assert row["output_bytes"] == result.bytes_out
     src, dst = iio.imread(photos / "rgb.png"), iio.imread(out)[..., :3]
     assert row["ssim"] == pytest.approx(skimage_ssim(src, dst), abs=1e-6)
+    out = tmp_path / "rgba-q8.png"
+    result = compress_file(photos / "rgba.png", out, k=8)
+    # The colour under full transparency is invisible: no error, as in compress's PSNR.
+    assert inspect_file(photos / "rgba.png", out)["psnr"] == pytest.approx(result.psnr, abs=1e-3)
     lossless = inspect_file(photos / "rgb.png", photos / "rgb.png")
     assert lossless["psnr"] is None and lossless["ssim"] == 1.0 and lossless["wqs"] > 40
 

@@ -33,7 +33,7 @@ from .planner import Job
 
 THUMBNAIL_SIZE = 160  # pixels, the longer side
 EMBED_LIMIT = 400  # images with embedded thumbnails; links to the files after that
-PALETTE_TOP = 8  # colours listed with their counts under the palette bar
+PALETTE_TOP = 6  # colours listed with their counts under the palette bar
 
 
 @dataclass
@@ -216,22 +216,23 @@ def choose_k_svg(result: Any, width: int = 180, height: int = 64) -> str:
         vmin = min(v for _, v in finite)
         vmax = max(v for _, v in finite)
         span = (vmax - vmin) or 1.0
-        points = " ".join(f"{x(k):.1f},{height - 14 - (height - 22) * (v - vmin) / span:.1f}" for k, v in finite)
+        points = " ".join(f"{x(k):.1f},{height - 14 - (height - 28) * (v - vmin) / span:.1f}" for k, v in finite)
         return f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>'
 
     psnr = line([s.psnr for s in scores], "#1f77b4")
     silhouette = line([s.silhouette for s in scores], "#ff7f0e") if result.method == "silhouette" else ""
     chosen = x(result.k)
     label = f"K={result.k} ({html.escape(result.method)})"
+    anchor = "end" if chosen > 0.65 * width else "start" if chosen < 0.35 * width else "middle"
     return (
         f'<svg class="curve" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
         f"<title>choose-k: PSNR (blue){' and silhouette (orange)' if silhouette else ''} per K, "
         f"K {ks[0]} to {ks[-1]} on a log scale; chosen {label}</title>"
-        f'<line x1="{chosen:.1f}" x2="{chosen:.1f}" y1="2" y2="{height - 12}" stroke="#888" stroke-dasharray="2,2"/>'
+        f'<line x1="{chosen:.1f}" x2="{chosen:.1f}" y1="11" y2="{height - 12}" stroke="#888" stroke-dasharray="2,2"/>'
         f"{psnr}{silhouette}"
-        f'<text x="2" y="{height - 2}" font-size="9">{ks[0]}</text>'
+        f'<text x="2" y="{height - 2}" font-size="9">K {ks[0]}</text>'
         f'<text x="{width - 2}" y="{height - 2}" font-size="9" text-anchor="end">{ks[-1]}</text>'
-        f'<text x="{chosen:.1f}" y="{height - 2}" font-size="9" text-anchor="middle">{label}</text></svg>'
+        f'<text x="{chosen:.1f}" y="9" font-size="9" text-anchor="{anchor}">{label}</text></svg>'
     )
 
 
@@ -256,7 +257,7 @@ th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after
 td.path,th.path,th.pics{text-align:left}td.path{min-width:9em;max-width:15em;overflow-wrap:anywhere}
 td.path small{color:#666}td.pics{white-space:nowrap;text-align:left}
 .pics img{width:auto;height:auto;max-width:128px;max-height:128px;margin-right:4px;vertical-align:middle;
-background:repeating-conic-gradient(#ccc 0 25%,#fff 0 50%) 0 0/12px 12px}
+background:repeating-conic-gradient(#8c8c8c 0 25%,#a6a6a6 0 50%) 0 0/12px 12px}
 .bar{display:block;width:200px;height:14px;image-rendering:pixelated;border:1px solid #ccc}
 .sw{display:inline-block;width:10px;height:10px;border:1px solid #999;margin-right:2px;vertical-align:-1px}
 .chip{display:inline-block;white-space:nowrap;margin-right:8px}

@@ -231,6 +231,7 @@ def compare(
     options = options or InspectOptions()
     if reference.shape[2] != distorted.shape[2]:
         reference, distorted = metrics.as_rgba(reference), metrics.as_rgba(distorted)
+    reference, distorted = metrics.invisible_zeroed(reference), metrics.invisible_zeroed(distorted)
     ssim = metrics.ssim(reference, distorted) if min(reference.shape[:2]) >= metrics.SSIM_WINDOW else None
     psnr = metrics.psnr(reference, distorted)
     out_blur = metrics.blurriness(metrics.laplacian_variance(metrics.luma(metrics.planes_over_grey(distorted))))

@@ -28,6 +28,8 @@ features and scores are computed on the same pixels compress quantizes. Definiti
   gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255,
   channel_axis=-1)``.
 - **PSNR**: ``10 log10(255**2 / MSE)`` over every channel sample; infinite when equal.
+  For PSNR and SSIM the colour of fully transparent pixels counts as 0 in both images
+  (it is invisible; compress's own PSNR counts it so too).
 - **WQS**: ``0.4 PSNR + 0.4 SSIM + 0.1 ratio - 0.1 blurriness`` (weights configurable), with
   ratio = input bytes / output bytes and the blurriness of the output.
 """
@@ -324,6 +326,19 @@ def ssimulacra2(reference: np.ndarray, distorted: np.ndarray) -> float | None:
         ref, dist = (np.rint(planes_over_grey(as_rgba(img), grey)).astype(np.uint8) for img in (reference, distorted))
         scores.append(float(compute_ssimulacra2(_ppm(ref.transpose(1, 2, 0)), _ppm(dist.transpose(1, 2, 0)))))
     return min(scores)
+
+
+def invisible_zeroed(pixels: np.ndarray) -> np.ndarray:
+    """RGBA with the colour of fully transparent pixels set to 0 (RGB as is): their colour
+    is invisible, and compress keeps all of them as one entry, so it is no error."""
+    if pixels.shape[2] != 4:
+        return pixels
+    clear = pixels[..., 3] == 0
+    if not clear.any():
+        return pixels
+    out = pixels.copy()
+    out[clear, :3] = 0
+    return out
 
 
 def as_rgba(pixels: np.ndarray) -> np.ndarray:
