@@ -299,6 +299,12 @@ def _spark(names, options, against, ext, recursive, out_dir, force, master, conf
     start = time.perf_counter()
     try:
         from ..spark import inspect as spark_inspect
+        from ..spark.uris import has_scheme
+
+        if not has_scheme(out_dir):  # a local table: refuse before starting Spark
+            from ..inspection import check_table
+
+            check_table(out_dir, force)
 
         done, errors = spark_inspect.inspect(
             names,
