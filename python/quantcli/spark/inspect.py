@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ImageReadError, InvalidOptionError
+from ..errors import InvalidOptionError
 from ..inspection import ROW_NAMES, SPARK_SCHEMA, InspectOptions, empty_row, inspect_job
 from ..planner import Job, Naming, is_own_output_bytes, output_suffix
 from . import plan, uris
@@ -115,29 +115,11 @@ def _row(row: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(row[name] for name in ROW_NAMES)
 
 
-def _reader(uri: str, name: str) -> Callable[[], bytes]:
-    """Reads a file through fsspec, naming it in errors."""
-
-    def read() -> bytes:
-        from ..targets import FsspecTarget
-
-        try:
-            return FsspecTarget().read(uri)
-        except FileNotFoundError:
-            raise ImageReadError(f"{name}: no such file") from None
-        except IsADirectoryError:
-            raise ImageReadError(f"{name}: is a folder, not an image") from None
-        except OSError as exc:
-            raise ImageReadError(f"{name}: cannot read ({exc.strerror or exc})") from None
-
-    return read
-
-
 def inspect_partition(task: InspectTask) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInPandas`` function: an inspect row per listed file."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        from .tasks import _context
+        from .tasks import _context, _reader
 
         _, _, cpus = _context()
         options = task.options if task.options.threads else replace(task.options, threads=cpus)
@@ -155,9 +137,8 @@ def inspect_partition(task: InspectTask) -> Callable[[Iterator[Any]], Iterator[A
                     continue
                 if not task.compared:
                     job = replace(job, output=None, target=None)
-                data = None if content is None else bytes(content)
-                read = (lambda d=data: d) if data is not None else _reader(uri, job.display)
-                read_output = None if job.target is None else _reader(job.target, job.output or job.target)
+                read = _reader(content, uri, job.display)
+                read_output = None if job.target is None else _reader(None, job.target, job.output or job.target)
                 rows.append(inspect_job(job, options, read=read, read_output=read_output))
             yield pandas_batch([_row(r) for r in rows], list(ROW_NAMES))
 
