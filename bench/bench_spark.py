@@ -282,7 +282,7 @@ def part3(spark, args, lines: list[str]) -> None:
     hist = collection_histogram(sorted(thumbs.rglob("*.png")), workers=args.cores)
     from quantcli import _core
 
-    _, _, fit_iters = _core.fit_palette(hist.colors, hist.counts, args.k)
+    _, _, fit_iters = _core.fit_palette(hist.colors, hist.counts, QuantizeOptions(k=args.k))
     psnr_local = statistics.mean(r.psnr for r in r_local if r.psnr)
     n_pixels = int(hist.counts.sum())
     lines += [

@@ -57,6 +57,7 @@ std::vector<KScore> scan_k(const Histogram& hist, const std::vector<int>& ks, co
         q.threads = 1;
         PaletteFit fit = fit_palette(hist, q);
         scores[i] = score_fit(hist, fit, ks[i]);
+        scores[i].palette = fit.palette;
         if (options.pixel_color != nullptr) {
             // The image compress would write at this K: its error, and its size if asked.
             const Quantized out =
@@ -98,6 +99,23 @@ std::vector<KScore> scan_k(const Histogram& hist, const std::vector<int>& ks, co
         euclidean_silhouettes(samples, labellings, n_clusters, options.threads);
     for (std::size_t i = 0; i < n; ++i) scores[i].silhouette_euclidean = values[i];
     return scores;
+}
+
+PreparedImage prepare_image(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                            int threads) {
+    PreparedImage image;
+    image.width = width;
+    image.height = height;
+    image.hist =
+        build_histogram(pixels, width * height, channels, &image.pixel_color, resolve_threads(threads));
+    return image;
+}
+
+std::vector<KScore> scan_k(const PreparedImage& image, const std::vector<int>& ks, ScanOptions options) {
+    options.pixel_color = &image.pixel_color;
+    options.width = image.width;
+    options.height = image.height;
+    return scan_k(image.hist, ks, options);
 }
 
 }  // namespace quantcli

@@ -19,7 +19,19 @@ struct KScore {
     double silhouette_euclidean = 0.0;  // Euclidean silhouette of the sample (NaN if none)
     std::int64_t png_bytes = -1;        // size of the fit encoded as PNG; -1 if not encoded
     int iterations = 0;                 // k-means updates
+    std::vector<Rgba8> palette;         // the fit's palette, as quantize would have it
 };
+
+// An image prepared once for choosing K: its histogram and the histogram colour of every
+// pixel, shared by every candidate fit and by the final remap of the chosen one.
+struct PreparedImage {
+    Histogram hist;
+    std::vector<std::uint32_t> pixel_color;
+    std::size_t width = 0, height = 0;
+};
+
+PreparedImage prepare_image(const std::uint8_t* pixels, std::size_t width, std::size_t height, int channels,
+                            int threads);
 
 struct ScanOptions {
     QuantizeOptions quantize;  // every field but k, which comes from the candidate list
@@ -44,5 +56,8 @@ struct ScanOptions {
 // remapping; `png_bytes` is the size of the PNG compress would write at `png_level`.
 // Validated by the caller: each k from 2 to 256, a non-empty histogram.
 std::vector<KScore> scan_k(const Histogram& hist, const std::vector<int>& ks, const ScanOptions& options);
+
+// scan_k on a prepared image: `options.pixel_color`, `width` and `height` are set from it.
+std::vector<KScore> scan_k(const PreparedImage& image, const std::vector<int>& ks, ScanOptions options);
 
 }  // namespace quantcli

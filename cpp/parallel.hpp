@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <exception>
 #include <mutex>
+#include <new>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -20,7 +22,9 @@ inline int resolve_threads(int requested) {
     return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
-// Calls body(b) for every block b in [0, n_blocks), on up to `threads` threads.
+// Calls body(b) for every block b in [0, n_blocks), on up to `threads` threads: fewer
+// when the system cannot start that many. The first exception a body throws is
+// rethrown here once every thread has stopped.
 template <typename Body>
 void parallel_for(std::size_t n_blocks, int threads, Body&& body) {
     const std::size_t workers =
@@ -44,8 +48,14 @@ void parallel_for(std::size_t n_blocks, int threads, Body&& body) {
         }
     };
     std::vector<std::thread> pool;
-    pool.reserve(workers - 1);
-    for (std::size_t t = 1; t < workers; ++t) pool.emplace_back(run);
+    try {
+        pool.reserve(workers - 1);
+        for (std::size_t t = 1; t < workers; ++t) pool.emplace_back(run);
+    } catch (const std::system_error&) {
+        // The system refused another thread (a memory or process limit): the threads
+        // already started and this one share the blocks, so the result is unchanged.
+    } catch (const std::bad_alloc&) {
+    }
     run();
     for (std::thread& t : pool) t.join();
     if (error) std::rethrow_exception(error);

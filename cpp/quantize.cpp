@@ -175,4 +175,23 @@ Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pix
     return q;
 }
 
+Quantized remap_fitted_palette(const std::uint8_t* pixels, int channels, const Histogram& hist,
+                               const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                               std::size_t height, const std::vector<Rgba8>& palette,
+                               const QuantizeOptions& options) {
+    const bool lossy = hist.size() > static_cast<std::size_t>(options.k);
+    if (options.dither && lossy) {  // as quantize dithers
+        Quantized q;
+        q.palette = palette;
+        q.unique_colors = hist.size();
+        q.labels.resize(width * height);
+        q.sse = remap_dithered(pixels, width, height, channels, points_of(palette), q.labels.data());
+        tally_labels(q);
+        return q;
+    }
+    const int threads = resolve_threads(options.threads);
+    const PaletteFit fit{palette, assign_nearest(to_points(hist), points_of(palette), nullptr, threads), 0};
+    return remap_fit(hist, pixel_color, width, height, fit, options);
+}
+
 }  // namespace quantcli

@@ -11,18 +11,19 @@
 
 namespace quantcli {
 
-// Validated by the caller (the Python options object): 2 <= k <= 256, max_iter >= 0,
-// tol >= 0.
+// Set field by field from quantcli.QuantizeOptions (python/quantcli/options.py), which
+// validates the values and holds the defaults: 2 <= k <= 256, max_iter >= 0, tol >= 0,
+// threads >= 0, run_margin >= 0.
 struct QuantizeOptions {
-    int k = 256;
+    int k = 0;
     std::uint64_t seed = 0;
-    int max_iter = 50;
-    double tol = 2e-3;
+    int max_iter = 0;
+    double tol = 0.0;
     bool dither = false;
     InitMethod init = InitMethod::kMedianCut;
     int threads = 0;  // 0: all cores; the result is the same for any value
     // Near-tie margin (squared 8-bit units) of remap_preferring_runs; 0: nearest colours.
-    float run_margin = 4.0f;
+    float run_margin = 0.0f;
 };
 
 struct PaletteFit {
@@ -59,5 +60,14 @@ Quantized remap_to_palette(const std::uint8_t* pixels, std::size_t width, std::s
 // are those of quantize. For choosing K, where one histogram serves many fits.
 Quantized remap_fit(const Histogram& hist, const std::vector<std::uint32_t>& pixel_color, std::size_t width,
                     std::size_t height, const PaletteFit& fit, const QuantizeOptions& options);
+
+// The image `quantize(pixels, ..., options)` writes, dithering included, when its fit is
+// `palette` (fit_palette's palette on this image's histogram with the same options):
+// for -k auto, which keeps the palette of the winning K instead of fitting it again.
+// `hist` and `pixel_color` come from build_histogram of `pixels`.
+Quantized remap_fitted_palette(const std::uint8_t* pixels, int channels, const Histogram& hist,
+                               const std::vector<std::uint32_t>& pixel_color, std::size_t width,
+                               std::size_t height, const std::vector<Rgba8>& palette,
+                               const QuantizeOptions& options);
 
 }  // namespace quantcli

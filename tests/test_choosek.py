@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 from dataclasses import replace
@@ -14,12 +16,14 @@ from conftest import gradient_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from quantcli import _core
+from PIL import Image
+from quantcli import QuantizeOptions, _core
 from quantcli.choosek import (
     ChooseKOptions,
     choose_k,
     choose_k_histogram,
     knee_point,
+    quantize_chosen,
     search_smallest,
 )
 
@@ -76,7 +80,7 @@ def direct_squared_silhouette(points: np.ndarray, labels: np.ndarray) -> float:
 def test_squared_silhouette_equals_direct_computation(k):
     img = gradient_image(10, 12, seed=k)
     colors, counts = _core.histogram(img)
-    _, labels, _ = _core.fit_palette(colors, counts, k)
+    _, labels, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=k))
     points, pixel_labels = pixel_rows(colors, counts, labels)
     expected = direct_squared_silhouette(points, pixel_labels)
     assert abs(_core.squared_silhouette(colors, counts, labels) - expected) < 1e-9
@@ -132,7 +136,7 @@ def test_euclidean_silhouette_equals_sklearn_on_points():
     labels = rng.integers(0, 4, 600).astype(np.int32)
     labels[0] = 4  # a cluster of one
     expected = sklearn_metrics.silhouette_score(points.astype(np.float64), labels)
-    assert abs(_core.euclidean_silhouette(points, labels) - expected) < 1e-6
+    assert abs(_core.euclidean_silhouette(points, labels, 0) - expected) < 1e-6
 
 
 def test_euclidean_silhouette_of_choose_k_equals_sklearn_on_its_sample():
@@ -148,22 +152,22 @@ def test_euclidean_silhouette_of_choose_k_equals_sklearn_on_its_sample():
         quantize=quantcli.QuantizeOptions(seed=seed),
     )
     colors, counts = _core.histogram(img)
-    drawn = _core.sample_pixels(colors, counts, sample, seed=seed)
+    drawn = _core.sample_pixels(colors, counts, sample, seed)
     assert result.sample == sample and len(drawn) == sample
     for score in result.scores:
-        _, labels, _ = _core.fit_palette(colors, counts, score.k, seed=seed)
+        _, labels, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=score.k, seed=seed))
         expected = sklearn_metrics.silhouette_score(colors[drawn].astype(np.float64), labels[drawn])
         assert abs(score.silhouette_euclidean - expected) < 1e-6
 
 
 def test_sample_pixels_draws_without_replacement():
     colors, counts = _core.histogram(gradient_image(20, 30))
-    drawn = _core.sample_pixels(colors, counts, 300, seed=1)
+    drawn = _core.sample_pixels(colors, counts, 300, 1)
     assert len(drawn) == 300 and np.all(np.diff(drawn.astype(np.int64)) >= 0)
     assert np.all(np.bincount(drawn, minlength=len(colors)) <= counts)
-    assert np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, seed=1))
-    assert not np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, seed=2))
-    everything = _core.sample_pixels(colors, counts, 10**9)
+    assert np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, 1))
+    assert not np.array_equal(drawn, _core.sample_pixels(colors, counts, 300, 2))
+    everything = _core.sample_pixels(colors, counts, 10**9, 0)
     assert np.array_equal(np.bincount(everything, minlength=len(colors)), counts)
 
 
@@ -310,6 +314,121 @@ def test_shared_merges_histograms(tmp_path):
     result, errors = quantcli.choose_k_shared([*paths, tmp_path / "bad.png"], k_max=8)
     assert result.images == 3 and result.pixels == 3 * 48 * 60 and result.k == 5
     assert [e.path for e in errors] == [str(tmp_path / "bad.png")]
+
+
+# --- one prepared image per choose-k, and -k auto reuses the winning fit ------------------
+
+
+class CountingCore:
+    """Counts the _core calls choose-k makes, delegating to the real ones."""
+
+    def __init__(self, monkeypatch):
+        self.calls: dict[str, int] = {}
+        real_prepared = _core.PreparedImage
+        counts = self.calls
+
+        class Prepared:
+            def __init__(self, *args):
+                counts["prepare"] = counts.get("prepare", 0) + 1
+                self._image = real_prepared(*args)
+                self.unique_colors = self._image.unique_colors
+
+            def scan(self, *args):
+                counts["scan"] = counts.get("scan", 0) + 1
+                return self._image.scan(*args)
+
+            def remap_fit(self, *args):
+                counts["remap_fit"] = counts.get("remap_fit", 0) + 1
+                return self._image.remap_fit(*args)
+
+        monkeypatch.setattr(_core, "PreparedImage", Prepared)
+        for name in ("quantize", "fit_palette", "histogram", "remap", "choose_k_scan"):
+            real = getattr(_core, name)
+
+            def counted(*args, _name=name, _real=real):
+                counts[_name] = counts.get(_name, 0) + 1
+                return _real(*args)
+
+            monkeypatch.setattr(_core, name, counted)
+
+
+def test_quality_search_prepares_the_image_once(monkeypatch):
+    img = gradient_image(60, 90, seed=5)
+    core = CountingCore(monkeypatch)
+    result = choose_k(img, method="quality", min_psnr=32.0)
+    assert len(result.scores) > 5  # a search of several probes...
+    assert core.calls == {"prepare": 1, "scan": len(result.scores)}  # ...on one histogram and pixel map
+
+
+def png_bytes_of(img: np.ndarray) -> bytes:
+    """The image as a lossless PNG file, via Pillow."""
+    buffer = io.BytesIO()
+    Image.fromarray(img).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+@pytest.mark.parametrize("dither", [False, True])
+@pytest.mark.parametrize("method", ["silhouette", "quality"])
+def test_auto_k_encodes_the_winning_fit_without_fitting_it_again(monkeypatch, alpha, dither, method):
+    data = png_bytes_of(gradient_image(60, 90, seed=7, alpha=alpha))
+    choose = ChooseKOptions(method=method, k_max=24, min_psnr=30.0, bytes_level=None)
+    options = QuantizeOptions(dither=dither)
+    core = CountingCore(monkeypatch)
+    got, row = quantcli.compress_bytes(data, options, choose=choose)
+    assert core.calls == {"prepare": 1, "scan": core.calls["scan"], "remap_fit": 1}  # no quantize, no refit
+    monkeypatch.undo()
+    # The bytes and the row are those of compress at that K, fitted from scratch.
+    want, want_row = quantcli.compress_bytes(data, replace(options, k=row.k))
+    assert got == want
+    assert replace(row, seconds=0) == replace(want_row, seconds=0)
+
+
+# Recorded before choose-k kept one prepared image (commit 370471a): the K chosen and a
+# hash of every score, so the change is shown to alter neither.
+RECORDED = [
+    ("rgb", {"method": "silhouette", "k_max": 24}, 4, "0b088e4883368880"),
+    ("rgb", {"method": "silhouette", "distance": "euclidean", "sample": 500, "k_max": 12}, 4, "fd16547d6da8a424"),
+    ("rgb", {"method": "elbow", "k_max": 32}, 8, "9db01341da7a8431"),
+    ("rgb", {"method": "quality", "min_psnr": 32.0}, 130, "a154d75b6cfd14c4"),
+    ("rgb", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "7db75ccc3533d23b"),
+    ("rgba", {"method": "silhouette", "k_max": 24}, 2, "10b69ae254061fd2"),
+    ("rgba", {"method": "elbow", "k_max": 32}, 7, "da163f122f4ebec9"),
+    ("rgba", {"method": "quality", "min_psnr": 38.0, "bytes_level": 6}, 256, "95f488a1e4d4a60a"),
+]
+RECORDED_AUTO = [("rgb", False, 176, "87db1d554cc24d03"), ("rgb", True, 176, "e3398d55716b70ff")]
+
+
+def recorded_image(name: str) -> np.ndarray:
+    return gradient_image(60, 90, seed=5) if name == "rgb" else gradient_image(60, 90, seed=6, alpha=True)
+
+
+MARKER = 12  # the empty quNT chunk every PNG has carried since these were recorded
+
+
+def without_marker(png: bytes) -> bytes:
+    assert png[37:41] == b"quNT"
+    return png[:33] + png[33 + MARKER :]
+
+
+@pytest.mark.parametrize(("name", "values", "k", "digest"), RECORDED)
+def test_choose_k_matches_its_recorded_results(name, values, k, digest):
+    result = choose_k(recorded_image(name), **values)
+    rows = [s.to_json() for s in result.scores]
+    for row in rows:
+        if row["png_bytes"] is not None:
+            row["png_bytes"] -= MARKER
+    blob = json.dumps(rows, sort_keys=True).encode()
+    assert (result.k, hashlib.sha256(blob).hexdigest()[:16]) == (k, digest)
+
+
+@pytest.mark.parametrize(("name", "dither", "k", "digest"), RECORDED_AUTO)
+def test_auto_k_matches_its_recorded_bytes(name, dither, k, digest):
+    options = QuantizeOptions(dither=dither)
+    choose = ChooseKOptions(method="quality", min_psnr=33.0, bytes_level=None)
+    result, q = quantize_chosen(recorded_image(name), choose, options)
+    png = without_marker(quantcli.encode_png(q.labels, q.palette, level=options.level))
+    assert (result.k, hashlib.sha256(png).hexdigest()[:16]) == (k, digest)
 
 
 @pytest.mark.parametrize(

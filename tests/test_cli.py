@@ -771,3 +771,13 @@ def test_k_bounds_are_accepted(tmp_path: Path) -> None:
         result = runner.invoke(app, ["compress", str(src), "-k", k, "-q"])
         assert result.exit_code == 0, result.output
         assert_png(tmp_path / f"k{k}-q{k}.png", int(k))
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0 B"), (999, "999 B"), (1000, "1.0 kB"), (1234567, "1.2 MB"), (999_949_999, "999.9 MB"), (2.5e9, "2.5 GB")],
+)
+def test_summary_sizes_are_powers_of_1000(n, text):
+    from quantcli.cli.report import size_text
+
+    assert size_text(n) == text

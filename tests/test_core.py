@@ -11,7 +11,7 @@ from conftest import gradient_image
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from quantcli import _core
+from quantcli import QuantizeOptions, _core
 
 
 def keys_of(colors: np.ndarray) -> np.ndarray:
@@ -69,8 +69,10 @@ def test_weighted_kmeans_equals_lloyd_on_raw_pixels(k, init, seed):
     idx = rng.choice(40, size=(30, 30), p=rng.dirichlet(np.ones(40)))
     pixels = np.ascontiguousarray(palette[idx])
     colors, counts = _core.histogram(pixels)
-    start = _core.initial_palette(colors, counts, k, seed, init)
-    centres, assignment, inertia, iterations = _core.kmeans(colors, counts, start, 0, 50, 0.0)
+    start = _core.initial_palette(colors, counts, QuantizeOptions(k=k, seed=seed, init=init))
+    centres, assignment, inertia, iterations = _core.kmeans(
+        colors, counts, start, 0, QuantizeOptions(max_iter=50, tol=0.0)
+    )
 
     ref_centres, ref_labels, ref_inertia, ref_iter = brute_force_lloyd(rgba_rows(pixels), start, 50, 0.0)
     np.testing.assert_allclose(centres, ref_centres, atol=2e-3)
@@ -250,10 +252,10 @@ def test_dither_keeps_local_averages(rgb_image):
 
 def test_remap_onto_given_palette(rgb_image):
     palette = np.array([[0, 0, 0], [255, 255, 255], [255, 0, 0]], np.uint8)
-    out = _core.remap(rgb_image, palette, False)
+    out = _core.remap(rgb_image, palette, QuantizeOptions(run_margin=0))
     x = rgb_image.reshape(-1, 3).astype(np.int64)
     d = ((x[:, None, :] - palette[None].astype(np.int64)) ** 2).sum(-1)
-    np.testing.assert_array_equal(out["labels"].ravel(), d.argmin(axis=1))
+    np.testing.assert_array_equal(out.labels.ravel(), d.argmin(axis=1))
 
 
 @pytest.mark.parametrize(
@@ -293,7 +295,7 @@ def test_arrays_from_pickle_are_accepted(rgb_image):
 def test_big_endian_counts_are_rejected(rgb_image):
     colors, counts = _core.histogram(rgb_image)
     with pytest.raises(ValueError, match="dtype uint64"):
-        _core.fit_palette(colors, counts.astype(">u8"), 4)
+        _core.fit_palette(colors, counts.astype(">u8"), QuantizeOptions(k=4))
 
 
 @pytest.mark.parametrize("alpha", [False, True])
@@ -308,3 +310,31 @@ def test_thread_count_never_changes_the_result(alpha):
         assert other.inertia == one.inertia and other.iterations == one.iterations
     c1, _ = _core.histogram(img)
     assert len(c1) == one.unique_colors
+
+
+@pytest.mark.parametrize("options", [None, {"k": 4}, 4])
+def test_core_takes_options_only_as_a_quantize_options(options, rgb_image):
+    # Option values are validated once, by QuantizeOptions; the binding accepts nothing else.
+    with pytest.raises(TypeError, match="QuantizeOptions"):
+        _core.quantize(rgb_image, options)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.5, 255.5, 1e30])
+def test_kmeans_refuses_centres_that_are_not_colours(bad, rgb_image):
+    # NaN centres made the k-means step write past a buffer (found by ASan); the binding
+    # now refuses anything outside the colour cube before the core sees it.
+    colors, counts = _core.histogram(rgb_image)
+    start = _core.initial_palette(colors, counts, QuantizeOptions(k=8))
+    start[3, 1] = bad
+    with pytest.raises(ValueError, match="init must hold finite values from 0 to 255"):
+        _core.kmeans(colors, counts, start, 0, QuantizeOptions())
+
+
+def test_kmeans_accepts_its_own_initial_palette_at_the_edges(rgb_image):
+    colors, counts = _core.histogram(rgb_image)
+    start = _core.initial_palette(colors, counts, QuantizeOptions(k=4))
+    start[0] = 0.0
+    start[1] = 255.0
+    centres, assignment, _, _ = _core.kmeans(colors, counts, start, 2, QuantizeOptions())
+    np.testing.assert_array_equal(centres[:2], start[:2])  # fixed centres never move
+    assert assignment.min() >= 0 and assignment.max() < 4

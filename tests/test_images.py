@@ -109,3 +109,11 @@ def test_compress_file_result_and_no_temp_left(tmp_path, rgb_image):
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["out.png"]
     with pytest.raises(OutputExistsError):
         quantcli.compress_file(src, tmp_path / "sub" / "out.png", k=8)
+
+
+def test_signed_integer_pixels_are_shifted_then_scaled():
+    """Signed samples span their full range: the minimum is black, the maximum white."""
+    a = np.array([[-128, -1, 0, 127]], np.int8)
+    assert quantcli.to_rgb8(a)[0, :, 0].tolist() == [0, 127, 128, 255]
+    b = np.array([[-32768, 0, 32767]], np.int16)
+    assert quantcli.to_rgb8(b)[0, :, 0].tolist() == [0, round(32768 * 255 / 65535), 255]

@@ -100,7 +100,7 @@ def test_shared_palette_is_weighted_kmeans_on_the_oracle_histogram(collection, t
     hist = collection_histogram(paths, workers=3)
     assert hist is not None
     colors, counts = numpy_histogram(collection)
-    want, _, _ = _core.fit_palette(colors, counts, 16)
+    want, _, _ = _core.fit_palette(colors, counts, QuantizeOptions(k=16))
     palette = fit_shared_palette(hist, options)
     assert palette.shape == (16, 4)  # some inputs have alpha
     np.testing.assert_array_equal(palette, want)
@@ -173,7 +173,7 @@ def test_cli_shared_palette_and_palette_file(run_cli, collection, tmp_path):
     assert [r["status"] for r in rows].count("written") == 7
     outputs = sorted((tmp_path / "shared").glob("*.png"))
     assert len(outputs) == 7
-    want, _, _ = _core.fit_palette(*numpy_histogram(collection), 16)
+    want, _, _ = _core.fit_palette(*numpy_histogram(collection), QuantizeOptions(k=16))
     for out in outputs:
         assert as_rgba_set(png_palette(out)) == as_rgba_set(want)
         np.testing.assert_array_equal(png_palette(out), png_palette(outputs[0]))  # same order too
@@ -187,3 +187,17 @@ def test_cli_shared_palette_and_palette_file(run_cli, collection, tmp_path):
     proc = run_cli("compress", src / "0.png", "--palette", src / "0.png", "-o", tmp_path / "x.png")
     assert proc.returncode == 2
     assert b"--palette" in proc.stderr and b"colours" in proc.stderr
+
+
+def test_read_palette_with_one_transparent_index(tmp_path):
+    """A GIF-style palette file whose transparency is a single index, not a tRNS table."""
+    from PIL import Image
+
+    path = tmp_path / "pal.gif"
+    image = Image.new("P", (3, 1))
+    image.putpalette([10, 20, 30, 40, 50, 60, 70, 80, 90])
+    image.putdata([0, 1, 2])
+    image.save(path, transparency=1)
+    palette = read_palette(path)
+    assert palette.shape[1] == 4
+    assert palette[:3].tolist() == [[10, 20, 30, 255], [40, 50, 60, 0], [70, 80, 90, 255]]

@@ -1,29 +1,55 @@
-"""Type stub for the compiled module quantcli._core (kept honest by tests/test_stub.py)."""
+"""Type stub for the compiled module quantcli._core (kept honest by tests/test_stub.py).
 
-from typing import Any
+Option values come in one object, a :class:`quantcli.QuantizeOptions`, validated and
+defaulted there; the module checks arrays and plain arguments itself.
+"""
 
 import numpy as np
 import numpy.typing as npt
 
-def quantize(
-    pixels: npt.NDArray[np.uint8],
-    k: int,
-    seed: int = 0,
-    max_iter: int = 50,
-    tol: float = 0.002,
-    dither: bool = False,
-    init: str = "median-cut",
-    threads: int = 0,
-    run_margin: float = 4.0,
-) -> dict[str, Any]: ...
-def remap(
-    pixels: npt.NDArray[np.uint8],
-    palette: npt.NDArray[np.uint8],
-    dither: bool = False,
-    threads: int = 0,
-    run_margin: float = 0.0,
-) -> dict[str, Any]: ...
-def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int = 6) -> bytes: ...
+from .options import QuantizeOptions
+
+class QuantizeResult:
+    @property
+    def palette(self) -> npt.NDArray[np.uint8]: ...
+    @property
+    def labels(self) -> npt.NDArray[np.uint8]: ...
+    @property
+    def counts(self) -> npt.NDArray[np.uint64]: ...
+    @property
+    def sse(self) -> float: ...
+    @property
+    def iterations(self) -> int: ...
+    @property
+    def unique_colors(self) -> int: ...
+
+class ScanScores:
+    @property
+    def k(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def colors(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def sse(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def silhouette(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def silhouette_euclidean(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def png_bytes(self) -> npt.NDArray[np.int64]: ...
+    @property
+    def iterations(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def palettes(self) -> list[npt.NDArray[np.uint8]]: ...
+    @property
+    def unique_colors(self) -> int: ...
+
+class PreparedImage:
+    def __init__(self, pixels: npt.NDArray[np.uint8], options: QuantizeOptions) -> None: ...
+    @property
+    def unique_colors(self) -> int: ...
+    def scan(self, ks: list[int], options: QuantizeOptions, sample: int, png_level: int) -> ScanScores: ...
+    def remap_fit(self, palette: npt.NDArray[np.uint8], options: QuantizeOptions) -> QuantizeResult: ...
+
 def histogram(
     pixels: npt.NDArray[np.uint8],
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
@@ -34,59 +60,34 @@ def merge_histograms(
     counts_b: npt.NDArray[np.uint64],
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint64]]: ...
 def fit_palette(
-    colors: npt.NDArray[np.uint8],
-    counts: npt.NDArray[np.uint64],
-    k: int,
-    seed: int = 0,
-    max_iter: int = 50,
-    tol: float = 0.002,
-    init: str = "median-cut",
-    threads: int = 0,
+    colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], options: QuantizeOptions
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.int32], int]: ...
+def initial_palette(
+    colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], options: QuantizeOptions
+) -> npt.NDArray[np.float32]: ...
 def kmeans(
     colors: npt.NDArray[np.uint8],
     counts: npt.NDArray[np.uint64],
     init: npt.NDArray[np.float32],
-    n_fixed: int = 0,
-    max_iter: int = 100,
-    tol: float = 0.0,
+    n_fixed: int,
+    options: QuantizeOptions,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int32], float, int]: ...
-def initial_palette(
-    colors: npt.NDArray[np.uint8],
-    counts: npt.NDArray[np.uint64],
-    k: int,
-    seed: int = 0,
-    init: str = "median-cut",
-) -> npt.NDArray[np.float32]: ...
+def quantize(pixels: npt.NDArray[np.uint8], options: QuantizeOptions) -> QuantizeResult: ...
+def remap(
+    pixels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], options: QuantizeOptions
+) -> QuantizeResult: ...
+def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int) -> bytes: ...
 def choose_k_scan(
     colors: npt.NDArray[np.uint8],
     counts: npt.NDArray[np.uint64],
     ks: list[int],
-    seed: int = 0,
-    max_iter: int = 50,
-    tol: float = 2e-3,
-    init: str = "median-cut",
-    sample: int = 0,
-    sample_seed: int = 0,
-    threads: int = 0,
-) -> dict[str, npt.NDArray[Any]]: ...
-def choose_k_scan_image(
-    pixels: npt.NDArray[np.uint8],
-    ks: list[int],
-    seed: int = 0,
-    max_iter: int = 50,
-    tol: float = 2e-3,
-    init: str = "median-cut",
-    sample: int = 0,
-    sample_seed: int = 0,
-    threads: int = 0,
-    png_level: int = -1,
-    run_margin: float = 4.0,
-) -> dict[str, Any]: ...
+    options: QuantizeOptions,
+    sample: int,
+) -> ScanScores: ...
 def squared_silhouette(
     colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], labels: npt.NDArray[np.int32]
 ) -> float: ...
-def euclidean_silhouette(points: npt.NDArray[np.uint8], labels: npt.NDArray[np.int32], threads: int = 0) -> float: ...
+def euclidean_silhouette(points: npt.NDArray[np.uint8], labels: npt.NDArray[np.int32], threads: int) -> float: ...
 def sample_pixels(
-    colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], n: int, seed: int = 0
+    colors: npt.NDArray[np.uint8], counts: npt.NDArray[np.uint64], n: int, seed: int
 ) -> npt.NDArray[np.uint32]: ...

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _core
 from .errors import InvalidOptionError
-from .options import QuantizeOptions
+from .options import QuantizeOptions, _require_int
 
 
 @dataclass(frozen=True)
@@ -65,12 +65,12 @@ def quantize(
     pixels: np.ndarray,
     k: int,
     *,
-    seed: int = 0,
-    dither: bool = False,
+    seed: int = QuantizeOptions.seed,
+    dither: bool = QuantizeOptions.dither,
     max_iter: int = QuantizeOptions.max_iter,
     tol: float = QuantizeOptions.tol,
     init: str = QuantizeOptions.init,
-    threads: int = 0,
+    threads: int = QuantizeOptions.threads,
     run_margin: float = QuantizeOptions.run_margin,
 ) -> Quantized:
     """Reduce an image to at most ``k`` colours with weighted k-means.
@@ -101,24 +101,17 @@ def quantize(
 
 
 def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
-    out = _core.quantize(
-        pixels,
-        options.k,
-        seed=options.seed,
-        max_iter=options.max_iter,
-        tol=options.tol,
-        dither=options.dither,
-        init=options.init,
-        threads=options.threads,
-        run_margin=options.run_margin,
-    )
+    return _from_core(_core.quantize(pixels, options))
+
+
+def _from_core(out: _core.QuantizeResult) -> Quantized:
     return Quantized(
-        palette=out["palette"],
-        labels=out["labels"],
-        counts=out["counts"],
-        inertia=out["sse"],
-        iterations=out["iterations"],
-        unique_colors=out["unique_colors"],
+        palette=out.palette,
+        labels=out.labels,
+        counts=out.counts,
+        inertia=out.sse,
+        iterations=out.iterations,
+        unique_colors=out.unique_colors,
     )
 
 
@@ -138,7 +131,14 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
     -------
     bytes
         A PNG that decodes to ``palette[labels]``. Palette entries may be reordered.
+
+    Raises
+    ------
+    ValueError
+        Bad shape, dtype or contiguity, a label not below ``len(palette)``, or a level
+        out of range (:class:`InvalidOptionError`).
     """
+    _require_int("level", level, 0, 9)
     return _core.encode_png(labels, palette, level)
 
 
@@ -146,7 +146,7 @@ def remap(
     pixels: np.ndarray,
     palette: np.ndarray,
     *,
-    dither: bool = False,
+    dither: bool = QuantizeOptions.dither,
     threads: int = QuantizeOptions.threads,
     run_margin: float = QuantizeOptions.run_margin,
 ) -> Quantized:
@@ -178,35 +178,24 @@ def remap(
         raise InvalidOptionError(f"palette must be (n, 3|4) uint8 colours, got {palette.dtype} {palette.shape}")
     if not 1 <= len(palette) <= 256:
         raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
+    options = QuantizeOptions(dither=dither, threads=threads, run_margin=run_margin)
     # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
     # object, which the binding's dtype check refuses.
-    out = _core.remap(
-        pixels,
-        np.ascontiguousarray(palette, dtype=np.uint8),
-        dither,
-        threads=threads,
-        run_margin=run_margin,
-    )
-    return Quantized(
-        palette=out["palette"],
-        labels=out["labels"],
-        counts=out["counts"],
-        inertia=out["sse"],
-        iterations=0,
-        unique_colors=out["unique_colors"],
-    )
+    return _from_core(_core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), options))
 
 
 def compress_pixels(
-    pixels: np.ndarray, options: QuantizeOptions, palette: np.ndarray | None = None
+    pixels: np.ndarray,
+    options: QuantizeOptions,
+    palette: np.ndarray | None = None,
 ) -> tuple[bytes, Quantized]:
     """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image).
 
     With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
     getting a palette of their own; ``options.k`` is then not used.
     """
-    if palette is None:
-        q = _quantize(pixels, options)
-    else:
+    if palette is not None:
         q = remap(pixels, palette, dither=options.dither, threads=options.threads, run_margin=options.run_margin)
+    else:
+        q = _quantize(pixels, options)
     return encode_png(q.labels, q.palette, level=options.level), q

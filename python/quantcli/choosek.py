@@ -51,10 +51,11 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _core
-from .api import psnr_from_mse
+from .api import Quantized, _from_core, psnr_from_mse
 from .errors import InvalidOptionError, QuantcliError
-from .images import read_image
+from .images import DEFAULT_MAX_PIXELS, read_image
 from .options import K_MAX, K_MIN, QuantizeOptions, _require_int
+from .palette import HistogramMerger, image_histogram
 from .targets import write_atomic
 
 Method = Literal["silhouette", "elbow", "quality"]
@@ -185,7 +186,9 @@ class ChooseKResult:
 
     ``scores`` is sorted by K and holds every candidate for ``silhouette`` and ``elbow``,
     and the K values the search evaluated for ``quality``. ``target_met`` is None unless
-    the method is ``quality``.
+    the method is ``quality``. ``palette`` is the palette fitted at the chosen K, shape
+    (n, 3) or (n, 4) with the input's channels (4 for a histogram), dtype uint8: the one
+    ``quantize`` at that K gives.
     """
 
     path: str
@@ -200,6 +203,7 @@ class ChooseKResult:
     target_met: bool | None = None
     seconds: float = 0.0
     sample: int | None = None
+    palette: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def score(self, k: int) -> KScore:
         """The score of candidate ``k`` (KeyError if it was not evaluated)."""
@@ -276,22 +280,24 @@ def choose_k(
     """
     options = _options(options, option_values)
     quantize = quantize or QuantizeOptions()
-    if not isinstance(pixels, np.ndarray) or pixels.ndim != 3:
-        raise ValueError("pixels must be an ndarray of shape (h, w, 3) or (h, w, 4)")
+    return _choose_prepared(_core.PreparedImage(pixels, quantize), pixels.shape, options, quantize, name)
+
+
+def _choose_prepared(
+    image: _core.PreparedImage,
+    shape: tuple[int, ...],
+    options: ChooseKOptions,
+    quantize: QuantizeOptions,
+    name: str,
+) -> ChooseKResult:
+    """choose_k on an image whose histogram and pixel map were built once, for every K."""
     level = -1 if options.bytes_level is None else options.bytes_level
 
-    def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
-        return _core.choose_k_scan_image(
-            pixels,
-            list(ks),
-            sample=sample,
-            png_level=level,
-            run_margin=quantize.run_margin,
-            **_fit_args(quantize),
-        )
+    def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
+        return image.scan(list(ks), quantize, sample, level)
 
-    h, w, channels = pixels.shape
-    return _choose(scan, h * w, None, channels, options, name)
+    h, w, channels = shape
+    return _choose(scan, h * w, image.unique_colors, channels, options, name)
 
 
 def choose_k_file(
@@ -318,6 +324,7 @@ def choose_k_shared(
     options: ChooseKOptions | None = None,
     *,
     quantize: QuantizeOptions | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
     **option_values: Any,
 ) -> tuple[ChooseKResult | None, list[ChooseKError]]:
     """One K for a set of images, chosen on the sum of their histograms.
@@ -333,32 +340,24 @@ def choose_k_shared(
     """
     options = _options(options, option_values)
     start = time.perf_counter()
-    # Merged like a binary counter: partial sums of 1, 2, 4, ... images, so each colour
-    # is copied O(log images) times, not once per image.
-    stack: list[tuple[int, tuple[np.ndarray, np.ndarray]]] = []
+    merger = HistogramMerger()
     errors: list[ChooseKError] = []
-    images = channels = 0
+    channels = 0
     for path in paths:
         t0 = time.perf_counter()
         try:
-            pixels = read_image(path)
+            pixels = read_image(path, max_pixels=max_pixels)
         except QuantcliError as exc:
             errors.append(ChooseKError(str(path), str(exc), time.perf_counter() - t0))
             continue
-        level, hist = 0, _core.histogram(pixels)
-        while stack and stack[-1][0] == level:
-            hist = _core.merge_histograms(*stack.pop()[1], *hist)
-            level += 1
-        stack.append((level, hist))
-        images += 1
+        merger.add(image_histogram(pixels))
         channels = max(channels, pixels.shape[2])
-    if not stack:
+    merged = merger.result()
+    if merged is None:
         return None, errors
-    merged = stack.pop()[1]
-    while stack:
-        merged = _core.merge_histograms(*stack.pop()[1], *merged)
+    images = merger.images
     name = f"shared ({images} image{'s' if images != 1 else ''})"
-    result = choose_k_histogram(*merged, options, quantize=quantize, channels=channels, name=name)
+    result = choose_k_histogram(merged.colors, merged.counts, options, quantize=quantize, channels=channels, name=name)
     return _timed(replace(result, images=images), start), errors
 
 
@@ -387,27 +386,16 @@ def choose_k_histogram(
     if channels not in (3, 4):
         raise InvalidOptionError(f"channels must be 3 or 4, got {channels!r}")
 
-    def scan(ks: Sequence[int], sample: int) -> dict[str, Any]:
-        return _core.choose_k_scan(colors, counts, list(ks), sample=sample, **_fit_args(quantize))
+    def scan(ks: Sequence[int], sample: int) -> _core.ScanScores:
+        return _core.choose_k_scan(colors, counts, list(ks), quantize, sample)
 
     return _choose(scan, int(counts.sum()), len(colors), channels, options, name)
 
 
-def _fit_args(quantize: QuantizeOptions) -> dict[str, Any]:
-    return {
-        "seed": quantize.seed,
-        "max_iter": quantize.max_iter,
-        "tol": quantize.tol,
-        "init": quantize.init,
-        "sample_seed": quantize.seed,
-        "threads": quantize.threads,
-    }
-
-
 def _choose(
-    scan: Callable[[Sequence[int], int], dict[str, Any]],
+    scan: Callable[[Sequence[int], int], _core.ScanScores],
     pixels: int,
-    unique_colors: int | None,
+    unique_colors: int,
     channels: int,
     options: ChooseKOptions,
     name: str,
@@ -416,11 +404,11 @@ def _choose(
     start = time.perf_counter()
     use_sample = options.distance == "euclidean" and options.method != "quality"
 
+    palettes: dict[int, np.ndarray] = {}  # the fit of every K scored
+
     def scores_of(ks: Sequence[int], sample: bool) -> list[KScore]:
-        nonlocal unique_colors
         raw = scan(ks, options.sample if sample else 0)
-        if unique_colors is None:
-            unique_colors = int(raw["unique_colors"])
+        palettes.update(zip(ks, raw.palettes, strict=True))
         return [_score(raw, i, pixels, channels, sample) for i in range(len(ks))]
 
     target_met: bool | None = None
@@ -447,11 +435,12 @@ def _choose(
         distance=options.distance,
         scores=tuple(scores),
         pixels=pixels,
-        unique_colors=unique_colors or 0,
+        unique_colors=unique_colors,
         min_psnr=options.min_psnr if options.method == "quality" else None,
         target_met=target_met,
         seconds=time.perf_counter() - start,
         sample=min(options.sample, pixels) if use_sample else None,
+        palette=palettes[best],
     )
 
 
@@ -515,6 +504,24 @@ def search_smallest(candidates: Sequence[int], meets: Callable[[int], bool]) -> 
     return candidates[hi], True
 
 
+def quantize_chosen(
+    pixels: np.ndarray, options: ChooseKOptions, quantize: QuantizeOptions, name: str = "<array>"
+) -> tuple[ChooseKResult, Quantized]:
+    """Choose K for an image and quantize it at that K (``-k auto``).
+
+    The image's histogram and pixel map are built once for every K tried, and the chosen
+    K's fit is remapped, not fitted again: the image is the one ``quantize`` at that K
+    gives, bit for bit.
+    """
+    image = _core.PreparedImage(pixels, quantize)
+    result = _choose_prepared(image, pixels.shape, options, quantize, name)
+    chosen = replace(quantize, k=result.k)
+    quantized = replace(
+        _from_core(image.remap_fit(result.palette, chosen)), iterations=result.score(result.k).iterations
+    )
+    return result, quantized
+
+
 def choose_k_inputs(
     inputs: Sequence[str],
     options: ChooseKOptions,
@@ -523,6 +530,7 @@ def choose_k_inputs(
     recursive: bool = False,
     shared: bool = False,
     stdin: bytes | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> Iterator[ChooseKResult | ChooseKError]:
     """choose-k on the local engine: an outcome per image found in ``inputs`` (files,
     folders, globs), in input order, or one for the whole set with ``shared``; or one
@@ -530,26 +538,29 @@ def choose_k_inputs(
     from .planner import expand_inputs
 
     if stdin is not None:
-        yield _one(stdin, "<stdin>", options, quantize)
+        yield _one(stdin, "<stdin>", options, quantize, max_pixels)
         return
     found = list(expand_inputs(inputs, recursive=recursive))
     failed = [ChooseKError(f.display, f.error) for f in found if f.error is not None]
     sources = [f.source for f in found if f.error is None]
     if shared:
         yield from failed
-        result, errors = choose_k_shared(sources, options, quantize=quantize)
+        result, errors = choose_k_shared(sources, options, quantize=quantize, max_pixels=max_pixels)
         yield from errors
         if result is not None:
             yield result
         return
     for f in found:
-        yield ChooseKError(f.display, f.error) if f.error is not None else _one(f.source, f.display, options, quantize)
+        if f.error is not None:
+            yield ChooseKError(f.display, f.error)
+        else:
+            yield _one(f.source, f.display, options, quantize, max_pixels)
 
 
-def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None):
+def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None, max_pixels):
     start = time.perf_counter()
     try:
-        pixels = read_image(source, name=name)
+        pixels = read_image(source, name=name, max_pixels=max_pixels)
         return _timed(choose_k(pixels, options, quantize=quantize, name=name), start)
     except QuantcliError as exc:
         return ChooseKError(name, str(exc), time.perf_counter() - start)
@@ -653,19 +664,18 @@ def _timed(result: ChooseKResult, start: float) -> ChooseKResult:
     return replace(result, seconds=time.perf_counter() - start)
 
 
-def _score(raw: dict[str, np.ndarray], i: int, pixels: int, channels: int, sample: bool) -> KScore:
-    colors = int(raw["colors"][i])
-    mse = float(raw["sse"][i]) / (pixels * channels)
-    png_bytes = int(raw["png_bytes"][i])
+def _score(raw: _core.ScanScores, i: int, pixels: int, channels: int, sample: bool) -> KScore:
+    mse = float(raw.sse[i]) / (pixels * channels)
+    png_bytes = int(raw.png_bytes[i])
     return KScore(
-        k=int(raw["k"][i]),
-        colors=colors,
+        k=int(raw.k[i]),
+        colors=int(raw.colors[i]),
         mse=mse,
         psnr=psnr_from_mse(mse),
-        silhouette=float(raw["silhouette"][i]),
-        silhouette_euclidean=float(raw["silhouette_euclidean"][i]) if sample else None,
+        silhouette=float(raw.silhouette[i]),
+        silhouette_euclidean=float(raw.silhouette_euclidean[i]) if sample else None,
         png_bytes=png_bytes if png_bytes >= 0 else None,
-        iterations=int(raw["iterations"][i]),
+        iterations=int(raw.iterations[i]),
     )
 
 
@@ -690,5 +700,6 @@ __all__ = [
     "choose_k_shared",
     "knee_point",
     "plot_results",
+    "quantize_chosen",
     "search_smallest",
 ]

@@ -8,6 +8,7 @@ on a pool of threads (the C++ core releases the GIL, so threads use every core).
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,40 +36,97 @@ def plan(
     yield from planner.plan_all(expand_inputs(listed, literal=True, **find))
 
 
+def memory_budget() -> int:
+    """Bytes the images in flight may take at once: half of this machine's RAM."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30
+
+
+class _Budget:
+    """Admits jobs while their estimated peak memory fits the budget; one job always fits."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self._lock = threading.Condition()
+
+    def acquire(self, cost: int, stop: Interrupt | None) -> bool:
+        with self._lock:
+            while self.used and self.used + cost > self.limit:
+                if stop:
+                    return False
+                self._lock.wait(0.2)
+            self.used += cost
+            return True
+
+    def release(self, cost: int) -> None:
+        with self._lock:
+            self.used -= cost
+            self._lock.notify_all()
+
+
+def peak_bytes(job: Job) -> int:
+    """A job's estimated peak memory: its pixel count (from the header) times
+    :data:`quantcli.images.PEAK_BYTES_PER_PIXEL`; 0 when the header cannot be read (the
+    job then fails on its own)."""
+    from .errors import QuantcliError
+    from .images import PEAK_BYTES_PER_PIXEL, image_size
+
+    if job.error is not None:
+        return 0
+    try:
+        width, height = image_size(job.source)
+    except (QuantcliError, OSError):
+        return 0
+    return width * height * PEAK_BYTES_PER_PIXEL
+
+
 def run(
     jobs: Iterable[Job],
     settings: Settings,
     *,
     workers: int,
     stop: Interrupt | None = None,
+    budget: int | None = None,
 ) -> Iterator[CompressResult]:
     """Run every job through the pipeline on ``workers`` threads; yield results in order.
 
     At most a few jobs per worker are in flight, so a list of millions of files needs
-    little memory. Unless ``settings.options.threads`` is set, the cores are shared out
-    between the files processed at once (the bytes written do not depend on it). When
-    ``stop`` becomes true, no new job starts; the ones in flight finish.
+    little memory, and big images start only while their estimated peak memory
+    (:func:`peak_bytes`) fits ``budget`` bytes (default :func:`memory_budget`, half the
+    RAM), so ``-j`` never runs more big images at once than the machine holds. Unless
+    ``settings.options.threads`` is set, the cores are shared out between the files
+    processed at once (the bytes written do not depend on it). When ``stop`` becomes
+    true, no new job starts; the ones in flight finish.
     """
     if settings.options.threads == 0 and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
         settings = replace(settings, options=replace(settings.options, threads=threads))
 
-    def one(job: Job) -> CompressResult:
-        return run_job(job, settings).result
-
     if workers <= 1:
         for job in jobs:
             if stop:
                 return
-            yield one(job)
+            yield run_job(job, settings).result
         return
+    admit = _Budget(memory_budget() if budget is None else budget)
+
+    def one(job: Job, cost: int) -> CompressResult:
+        try:
+            return run_job(job, settings).result
+        finally:
+            admit.release(cost)
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quantcli") as pool:
         window: deque[Future[CompressResult]] = deque()
         for job in jobs:
-            if stop:
+            cost = peak_bytes(job)
+            if stop or not admit.acquire(cost, stop):
                 break
-            window.append(pool.submit(one, job))
-            if len(window) >= 4 * workers:
+            window.append(pool.submit(one, job, cost))
+            while window and (len(window) >= 4 * workers or window[0].done()):
                 yield window.popleft().result()
         while window:
             yield window.popleft().result()
@@ -76,7 +134,11 @@ def run(
 
 def shared_palette(jobs: Sequence[Job], settings: Settings, *, workers: int) -> np.ndarray:
     """Pass 1 of ``--palette shared``: the palette fitted to every readable input."""
+    import functools
+
+    from .images import read_image
     from .palette import collection_histogram, fit_shared_palette
 
     sources = [job.source for job in jobs if job.error is None]
-    return fit_shared_palette(collection_histogram(sources, workers=workers), settings.options)
+    read = functools.partial(read_image, max_pixels=settings.max_pixels)
+    return fit_shared_palette(collection_histogram(sources, workers=workers, read=read), settings.options)

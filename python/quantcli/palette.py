@@ -120,16 +120,7 @@ def fit_shared_palette(hist: ColorHistogram | None, options: QuantizeOptions) ->
     """
     if hist is None or len(hist.colors) == 0:
         return np.zeros((0, 3), dtype=np.uint8)
-    palette, _, _ = _core.fit_palette(
-        hist.colors,
-        hist.counts,
-        options.k,
-        seed=options.seed,
-        max_iter=options.max_iter,
-        tol=options.tol,
-        init=options.init,
-        threads=options.threads,
-    )
+    palette, _, _ = _core.fit_palette(hist.colors, hist.counts, options)
     return _opaque_as_rgb(palette)
 
 

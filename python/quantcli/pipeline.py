@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 
 from .errors import ImageReadError, OutputExistsError, QuantcliError
+from .images import DEFAULT_MAX_PIXELS
 from .options import QuantizeOptions
 from .planner import Job
 from .targets import LocalTarget, Target
@@ -86,6 +87,7 @@ class Settings:
     force: bool = False
     skip_if_larger: bool = False
     skip_existing: bool = False
+    max_pixels: int | None = DEFAULT_MAX_PIXELS  # None: no limit
 
     @property
     def error_k(self) -> int | None:
@@ -107,15 +109,17 @@ class Outcome:
 
 def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any, int]:
     """Decode encoded image bytes and compress them: (PNG bytes, Quantized, K used)."""
-    from .api import compress_pixels
+    from .api import compress_pixels, encode_png
     from .images import read_image
 
-    pixels = read_image(data, name=name)
+    pixels = read_image(data, name=name, max_pixels=settings.max_pixels)
     options = settings.options
     if settings.choose is not None and settings.palette is None:
-        from .choosek import choose_k
+        from .choosek import quantize_chosen
 
-        options = replace(options, k=choose_k(pixels, settings.choose, quantize=options, name=name).k)
+        # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
+        result, q = quantize_chosen(pixels, settings.choose, options, name)
+        return encode_png(q.labels, q.palette, level=options.level), q, result.k
     png, q = compress_pixels(pixels, options, settings.palette)
     k = len(settings.palette) if settings.palette is not None else options.k
     return png, q, k
@@ -123,17 +127,20 @@ def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any
 
 def read_local(path: str) -> bytes:
     """The bytes of a local input file; ImageReadError with a plain reason otherwise."""
+    from .images import display_name
+
     try:
         with open(path, "rb") as f:
             return f.read()
     except FileNotFoundError:
-        raise ImageReadError(f"{path}: no such file") from None
+        reason = "no such file"
     except IsADirectoryError:
-        raise ImageReadError(f"{path}: is a folder, not an image") from None
+        reason = "is a folder, not an image"
     except PermissionError:
-        raise ImageReadError(f"{path}: permission denied") from None
+        reason = "permission denied"
     except OSError as exc:
-        raise ImageReadError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        reason = f"cannot read ({exc.strerror or exc})"
+    raise ImageReadError(f"{display_name(path)}: {reason}")
 
 
 def run_job(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from .common import (
+    DEFAULT_MAX_PIXELS,
     DEFAULTS,
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -20,6 +21,7 @@ from .common import (
     JsonOption,
     MasterOption,
     MaxIterOption,
+    MaxPixelsOption,
     Method,
     RecursiveOption,
     RunMarginOption,
@@ -53,12 +55,14 @@ def choose_k(
             "quality: smallest K with PSNR >= --min-psnr.",
         ),
     ] = Method.silhouette,
-    k_min: Annotated[int | None, typer.Option("--k-min", help="Smallest K tried (default 2).")] = None,
+    k_min: Annotated[int | None, typer.Option("--k-min", metavar="K", help="Smallest K tried (default 2).")] = None,
     k_max: Annotated[
-        int | None, typer.Option("--k-max", help="Largest K tried (default 64; 256 with --method quality).")
+        int | None,
+        typer.Option("--k-max", metavar="K", help="Largest K tried (default 64; 256 with --method quality)."),
     ] = None,
     ks: Annotated[
-        str | None, typer.Option("--ks", help="Try exactly these K, comma-separated (2,4,8,16), not a range.")
+        str | None,
+        typer.Option("--ks", metavar="K,K,...", help="Try exactly these K, comma-separated (2,4,8,16), not a range."),
     ] = None,
     distance: Annotated[
         Distance,
@@ -68,10 +72,12 @@ def choose_k(
             "ClusteringEvaluator). euclidean: classic silhouette (scikit-learn), --sample pixels.",
         ),
     ] = Distance.squared,
-    sample: Annotated[int, typer.Option("--sample", min=2, help="Pixels drawn (seeded) for --distance euclidean.")] = (
-        10_000
-    ),
-    min_psnr: Annotated[float, typer.Option("--min-psnr", help="PSNR target in dB for --method quality.")] = 35.0,
+    sample: Annotated[
+        int, typer.Option("--sample", min=2, metavar="N", help="Pixels drawn (seeded) for --distance euclidean.")
+    ] = (10_000),
+    min_psnr: Annotated[
+        float, typer.Option("--min-psnr", metavar="DB", help="PSNR target in dB for --method quality.")
+    ] = 35.0,
     shared: Annotated[
         bool, typer.Option("--shared", help="One K for all inputs, chosen on their summed histogram.")
     ] = (False),
@@ -100,13 +106,16 @@ def choose_k(
     max_iter: MaxIterOption = DEFAULTS["max_iter"],
     tol: TolOption = DEFAULTS["tol"],
     run_margin: RunMarginOption = DEFAULTS["run_margin"],
-    threads: Annotated[int, typer.Option("--threads", min=0, help="Threads per image; 0: all cores.")] = 0,
+    threads: Annotated[int, typer.Option("--threads", min=0, metavar="N", help="Threads per image; 0: all cores.")] = 0,
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     as_json: JsonOption = False,
     engine: EngineOption = Engine.local,
     master: MasterOption = None,
     conf: ConfOption = None,
 ) -> None:
     """Recommend a palette size K per image: by silhouette, elbow or a quality target.
+
+    INPUT... are image files, folders (-r goes into subfolders) and globs, or - for stdin.
 
     Every candidate K is fitted on the image's colour histogram, built once, exactly as compress fits it, so the MSE and PSNR shown are those compress gives at that K.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
@@ -147,7 +156,14 @@ def choose_k(
             from ..spark import driver
 
             outcomes = driver.choose_k(
-                names, choose=choose, quantize=fit, shared=shared, recursive=recursive, master=master, conf=conf or []
+                names,
+                choose=choose,
+                quantize=fit,
+                shared=shared,
+                recursive=recursive,
+                master=master,
+                conf=conf or [],
+                max_pixels=max_pixels or None,
             )
         except QuantcliError as exc:
             usage(str(exc))
@@ -157,7 +173,9 @@ def choose_k(
         from ..choosek import choose_k_inputs
 
         stdin = sys.stdin.buffer.read() if names == ["-"] else None
-        outcomes = choose_k_inputs(names, choose, quantize=fit, recursive=recursive, shared=shared, stdin=stdin)
+        outcomes = choose_k_inputs(
+            names, choose, quantize=fit, recursive=recursive, shared=shared, stdin=stdin, max_pixels=max_pixels or None
+        )
     raise typer.Exit(_report(outcomes, as_json=as_json, plot=plot, force=force))
 
 

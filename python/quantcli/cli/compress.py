@@ -11,6 +11,7 @@ import typer
 
 from ..options import DEFAULT_LEVEL, K_MAX, K_MIN
 from .common import (
+    DEFAULT_MAX_PIXELS,
     DEFAULTS,
     EXIT_BROKEN_PIPE,
     EXIT_SIGNAL_BASE,
@@ -21,6 +22,7 @@ from .common import (
     JsonOption,
     MasterOption,
     MaxIterOption,
+    MaxPixelsOption,
     Method,
     OutFormat,
     RecursiveOption,
@@ -49,24 +51,26 @@ EPILOG = (
 def compress(
     inputs: InputsArgument = None,
     colors: Annotated[
-        str, typer.Option("-k", "--colors", help="Palette size K, 2 to 256, or auto: choose K per image.")
+        str, typer.Option("-k", "--colors", metavar="K", help="Palette size K, 2 to 256, or auto: choose K per image.")
     ] = "256",
     method: Annotated[Method, typer.Option("--method", help="With -k auto: how K is chosen (see choose-k).")] = (
         Method.silhouette
     ),
     min_psnr: Annotated[
-        float, typer.Option("--min-psnr", help="With -k auto --method quality: the PSNR target in dB.")
+        float, typer.Option("--min-psnr", metavar="DB", help="With -k auto --method quality: the PSNR target in dB.")
     ] = 35.0,
     output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Output file, for a single input (- for stdout).")
+        str | None,
+        typer.Option("-o", "--output", metavar="FILE", help="Output file, for a single input (- for stdout)."),
     ] = None,
     out_dir: Annotated[
-        str | None, typer.Option("--out-dir", help="Write outputs here, mirroring the input folders.")
+        str | None, typer.Option("--out-dir", metavar="DIR", help="Write outputs here, mirroring the input folders.")
     ] = None,
     ext: Annotated[
         str | None,
         typer.Option(
             "--ext",
+            metavar="SUFFIX",
             help="Suffix replacing the input's extension, ending in .png ({K} is replaced by K). "
             "Default: -q{K}.png beside the input, .png in --out-dir. --ext .png --force replaces PNG inputs in place.",
             show_default=False,
@@ -102,13 +106,25 @@ def compress(
     dither: Annotated[bool, typer.Option("--dither", help="Floyd-Steinberg dithering (off by default).")] = False,
     seed: SeedOption = 0,
     level: Annotated[
-        int, typer.Option("--level", min=0, max=9, help="zlib compression level of the PNG (0 fast .. 9 small).")
+        int,
+        typer.Option(
+            "--level", min=0, max=9, metavar="0-9", help="zlib compression level of the PNG (0 fast .. 9 small)."
+        ),
     ] = DEFAULT_LEVEL,
     max_iter: MaxIterOption = DEFAULTS["max_iter"],
     tol: TolOption = DEFAULTS["tol"],
     run_margin: RunMarginOption = DEFAULTS["run_margin"],
+    max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     jobs: Annotated[
-        int | None, typer.Option("-j", "--jobs", min=1, help="Files processed in parallel. Default: all cores.")
+        int | None,
+        typer.Option(
+            "-j",
+            "--jobs",
+            min=1,
+            metavar="N",
+            help="Files processed in parallel (default: all cores); big images wait while the ones in flight "
+            "would need more than half the RAM.",
+        ),
     ] = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar and no summary line.")] = False,
@@ -147,6 +163,8 @@ def compress(
 ) -> None:
     """Quantize images to K colours and write them as palette PNGs.
 
+    INPUT... are image files, folders (-r goes into subfolders) and globs (quote them: 'shots/**/*.png'; folder links are not followed), or - for stdin.
+
     Outputs are written atomically and never replace an existing file without --force. A bad input prints one error line and the batch goes on; the exit code is then 1.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
     from ..errors import QuantcliError
@@ -178,6 +196,7 @@ def compress(
         force=force,
         skip_if_larger=skip_if_larger,
         skip_existing=skip_existing,
+        max_pixels=max_pixels or None,
     )
     names = list(inputs or [])
     listed = _read_list(files_from, null, names)
@@ -304,7 +323,7 @@ def _local(names, listed, settings, naming, palette, recursive, jobs, as_json, q
 
     for folder in {os.path.dirname(job.target) or "." for job in planned if job.target is not None}:
         remove_stale_temporaries(folder)
-    workers = jobs or os.cpu_count() or 1
+    workers = min(jobs or os.cpu_count() or 1, max(1, len(planned)))
     if palette == "shared":
         settings = replace(settings, palette=local_engine.shared_palette(planned, settings, workers=workers))
     from ..interrupt import interruptible

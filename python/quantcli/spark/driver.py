@@ -206,18 +206,18 @@ def _shared_palette(listing: plan.Listing, settings: Settings):
     """Pass 1 and one fit: the palette of the whole collection."""
     from ..palette import ColorHistogram, fit_shared_palette
 
-    merged = pass1(listing)
+    merged = pass1(listing, settings.max_pixels)
     if merged is None or not merged.colors:
         return fit_shared_palette(None, settings.options)
     return fit_shared_palette(ColorHistogram.from_bytes(merged.colors, merged.counts), settings.options)
 
 
-def pass1(listing: plan.Listing) -> tasks.Pass1 | None:
+def pass1(listing: plan.Listing, max_pixels: int | None) -> tasks.Pass1 | None:
     """Per-partition histograms, tree-merged (``treeAggregate``) into one; None when
     nothing was listed."""
     if listing.frame is None:
         return None
-    rows = listing.frame.mapInPandas(tasks.histogram_partition(listing.plan), tasks.HISTOGRAM_SCHEMA)
+    rows = listing.frame.mapInPandas(tasks.histogram_partition(listing.plan, max_pixels), tasks.HISTOGRAM_SCHEMA)
     return rows.rdd.map(tasks.Pass1.of_row).treeAggregate(None, tasks.merge_pass1, tasks.merge_pass1, depth=2)
 
 
@@ -235,6 +235,7 @@ def choose_k(
     spark: SparkSession | None = None,
     master: str | None = None,
     conf: Iterable[str] = (),
+    max_pixels: int | None = None,
 ) -> Iterator[Any]:
     """Run ``choose-k`` on Spark: the local engine's outcomes, in its order.
 
@@ -257,10 +258,10 @@ def choose_k(
         if created:
             spark.stop()
         raise
-    return _run_choose_k(spark, listing, choose, quantize, shared, owns_session=created)
+    return _run_choose_k(spark, listing, choose, quantize, shared, max_pixels, owns_session=created)
 
 
-def _run_choose_k(spark, listing, choose, quantize, shared: bool, *, owns_session: bool) -> Iterator[Any]:
+def _run_choose_k(spark, listing, choose, quantize, shared: bool, max_pixels, *, owns_session: bool) -> Iterator[Any]:
     from ..choosek import ChooseKError, choose_k_histogram
 
     try:
@@ -271,7 +272,7 @@ def _run_choose_k(spark, listing, choose, quantize, shared: bool, *, owns_sessio
         if shared:
             start = time.perf_counter()
             with _job_failures():
-                merged = pass1(listing)
+                merged = pass1(listing, max_pixels)
             for path, error in () if merged is None else merged.errors:
                 yield ChooseKError(path, error)
             if merged is None or not merged.colors:
@@ -286,7 +287,7 @@ def _run_choose_k(spark, listing, choose, quantize, shared: bool, *, owns_sessio
             yield replace(result, images=merged.images, seconds=time.perf_counter() - start)
             return
         rows = listing.frame.mapInPandas(
-            tasks.choose_k_partition(listing.plan, choose, quantize), tasks.CHOOSE_K_SCHEMA
+            tasks.choose_k_partition(listing.plan, choose, quantize, max_pixels), tasks.CHOOSE_K_SCHEMA
         )
         with _job_failures():
             for row in rows.orderBy("group", "sort").toLocalIterator():

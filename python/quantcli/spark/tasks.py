@@ -167,7 +167,7 @@ def merge_pass1(a: Pass1 | None, b: Pass1 | None) -> Pass1 | None:
     return a.merge(b)
 
 
-def histogram_partition(plan: SparkPlan) -> Callable[[Iterator[Any]], Iterator[Any]]:
+def histogram_partition(plan: SparkPlan, max_pixels: int | None) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInPandas`` function of pass 1."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -185,7 +185,7 @@ def histogram_partition(plan: SparkPlan) -> Callable[[Iterator[Any]], Iterator[A
                 if job is None or job.error is not None:
                     continue
                 try:
-                    pixels = read_image(_reader(content, uri, job.display)(), name=job.display)
+                    pixels = read_image(_reader(content, uri, job.display)(), name=job.display, max_pixels=max_pixels)
                     merger.add(image_histogram(pixels))
                     channels = max(channels, pixels.shape[2])
                 except QuantcliError as exc:
@@ -215,7 +215,9 @@ CHOOSE_K_SCHEMA = (
 )
 
 
-def choose_k_partition(plan: SparkPlan, choose: Any, quantize: Any) -> Callable[[Iterator[Any]], Iterator[Any]]:
+def choose_k_partition(
+    plan: SparkPlan, choose: Any, quantize: Any, max_pixels: int | None
+) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInPandas`` function of choose-k: :func:`quantcli.choosek.choose_k` per image."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
@@ -240,7 +242,7 @@ def choose_k_partition(plan: SparkPlan, choose: Any, quantize: Any) -> Callable[
                     data = _reader(content, uri, job.display)()
                     if not data:
                         raise ImageReadError(f"{job.display}: empty file (0 bytes)")
-                    pixels = read_image(data, name=job.display)
+                    pixels = read_image(data, name=job.display, max_pixels=max_pixels)
                     outcome = replace(
                         choose_k(pixels, choose, quantize=fit, name=job.display), seconds=time.perf_counter() - start
                     )
@@ -255,6 +257,9 @@ def choose_k_partition(plan: SparkPlan, choose: Any, quantize: Any) -> Callable[
     return run
 
 
+_NOT_SHIPPED = ("scores", "palette")  # scores travel as a typed array; the palette stays on the executor
+
+
 def _choose_k_row(outcome: Any) -> dict[str, Any]:
     from ..choosek import ChooseKError
 
@@ -266,7 +271,7 @@ def _choose_k_row(outcome: Any) -> dict[str, Any]:
             "seconds": outcome.seconds,
             "scores": [],
         }
-    row = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome) if f.name != "scores"}
+    row = {f.name: getattr(outcome, f.name) for f in dataclasses.fields(outcome) if f.name not in _NOT_SHIPPED}
     row["scores"] = [dataclasses.asdict(s) for s in outcome.scores]
     return {**row, "status": "ok", "error": None}
 
@@ -277,6 +282,6 @@ def choose_k_outcome(row: Any) -> Any:
 
     if row["status"] == "error":
         return ChooseKError(row["path"], row["error"], row["seconds"])
-    names = [f.name for f in dataclasses.fields(ChooseKResult) if f.name != "scores"]
+    names = [f.name for f in dataclasses.fields(ChooseKResult) if f.name not in _NOT_SHIPPED]
     scores = tuple(KScore(**s.asDict()) for s in row["scores"])
     return ChooseKResult(scores=scores, **{name: row[name] for name in names})

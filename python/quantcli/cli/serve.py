@@ -1,0 +1,188 @@
+"""``quantcli serve``: the web app and HTTP API (FastAPI, run by uvicorn)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import ConfOption, Engine, EngineOption, MasterOption, error_line, usage
+
+EPILOG = (
+    "Examples:\n\n"
+    "  printf '%s' \"$PASSWORD\" | quantcli users add alice --data ~/qdata   (prints alice's API key)\n\n"
+    "  quantcli serve --data ~/qdata                          (http://127.0.0.1:8000)\n\n"
+    "  quantcli serve --host 0.0.0.0 --proxy-headers --store hdfs://namenode/quantcli\n\n"
+    '  curl -H "Authorization: Bearer $KEY" --data-binary @photo.jpg '
+    "'http://127.0.0.1:8000/api/v1/compress?k=64' -o small.png"
+)
+
+DataOption = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help="Folder for the database and stored images. Default: $QUANTCLI_DATA, else ~/.local/share/quantcli.",
+        metavar="DIR",
+        show_default=False,
+    ),
+]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="SQLAlchemy database URL (e.g. postgresql+psycopg://user@host/quantcli). Default: SQLite in --data.",
+        metavar="URL",
+    ),
+]
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8000,
+    data: DataOption = None,
+    db: DbOption = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Where uploads and results go: a folder or an fsspec URI (hdfs://namenode/path, s3://bucket/path). "
+            "Default: DIR/images.",
+            metavar="URI",
+        ),
+    ] = None,
+    max_upload: Annotated[
+        str,
+        typer.Option(
+            "--max-upload", help="Largest upload (e.g. 50MB, 200k, 1GiB); larger ones get 413.", metavar="SIZE"
+        ),
+    ] = "50MB",
+    max_pixels: Annotated[
+        int | None,
+        typer.Option(
+            "--max-pixels",
+            min=1,
+            help="Largest image in pixels (width x height), checked from the header before decoding. Default: 100 MP.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Images compressed at once. Default: the number of cores.", show_default=False
+        ),
+    ] = None,
+    queue: Annotated[
+        int, typer.Option("--queue", min=0, help="Work waiting for a worker before API requests get 503.")
+    ] = 64,
+    allow_signup: Annotated[bool, typer.Option("--allow-signup", help="Serve a sign-up page.")] = False,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            "--proxy-headers",
+            help="Behind a reverse proxy: trust X-Forwarded-Proto/-For from --forwarded-allow-ips "
+            "(https there makes the session cookie Secure).",
+        ),
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str,
+        typer.Option("--forwarded-allow-ips", help="Comma-separated proxy addresses trusted with --proxy-headers."),
+    ] = "127.0.0.1",
+    engine: EngineOption = Engine.local,
+    master: MasterOption = None,
+    conf: ConfOption = None,
+    spark_min_images: Annotated[
+        int, typer.Option("--spark-min-images", min=1, help="With --engine spark: jobs this large go to Spark.")
+    ] = 50,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level (info, warning, ...).")] = "info",
+) -> None:
+    """Run the web app and HTTP API: accounts, uploads, K choice, before/after views, downloads.
+
+    Add users with `quantcli users add`. Jobs run on a pool of worker threads with the local engine; with --engine spark, jobs of at least --spark-min-images images run on Spark.
+    """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
+    from ..errors import QuantcliError
+
+    _require_extra()
+    from ..serve.config import ServeConfig, parse_size
+
+    optional = {"max_pixels": max_pixels, "workers": workers}
+    try:
+        config = ServeConfig(
+            data_dir=data or _default_data_dir(),
+            db_url=db,
+            store=store,
+            max_upload=parse_size(max_upload),
+            queue=queue,
+            allow_signup=allow_signup,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            engine=engine.value,
+            master=master,
+            conf=tuple(conf or ()),
+            spark_min_images=spark_min_images,
+            **{name: value for name, value in optional.items() if value is not None},
+        )
+    except QuantcliError as exc:
+        usage(str(exc))
+    app = _app(config)
+    import uvicorn
+
+    typer.echo(f"quantcli serve: http://{_url_host(host)}:{port}/ (data in {config.data_dir})", err=True)
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            proxy_headers=False,  # the app applies them itself, only with --proxy-headers
+            server_header=False,
+            log_level=log_level,
+            limit_concurrency=max(100, 4 * config.workers + config.queue),
+            timeout_graceful_shutdown=10,
+        )
+    except OSError as exc:
+        error_line(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
+        raise typer.Exit(1) from None
+
+
+def _app(config):
+    """The app of a configuration; usage errors end the command."""
+    from ..errors import QuantcliError
+
+    try:
+        if config.engine == "spark":
+            from ..spark.session import require_pyspark
+
+            require_pyspark()
+        from ..serve.app import create_app
+        from ..serve.work import Service
+        from .users import open_database
+
+        return create_app(config, Service(config, open_database(config.data_dir, config.db_url)))
+    except QuantcliError as exc:
+        usage(str(exc))
+
+
+def _require_extra() -> None:
+    """A usage error naming the install command when the serve extra is missing."""
+    import importlib.util
+
+    from ..errors import install_hint
+
+    missing = [
+        m
+        for m in ("fastapi", "uvicorn", "sqlalchemy", "argon2", "jinja2", "multipart")
+        if not importlib.util.find_spec(m)
+    ]
+    if missing:
+        usage(f"quantcli serve needs its extra ({', '.join(missing)} missing): {install_hint('serve')}")
+
+
+def _default_data_dir() -> str:
+    from ..serve.config import default_data_dir
+
+    return default_data_dir()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,201 @@
+// quantcli serve: the few things the pages do in the browser. No inline scripts (the
+// Content-Security-Policy forbids them), no libraries, no build step.
+"use strict";
+
+function $(selector, root) { return (root || document).querySelector(selector); }
+
+async function detailOf(response) {
+  try { return (await response.json()).detail || response.statusText; } catch (e) { return response.statusText; }
+}
+
+function formatSize(n) {
+  for (const [unit, scale] of [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]]) {
+    if (n >= scale) return (n / scale).toFixed(1).replace(/\.0$/, "") + " " + unit;
+  }
+  return n + " B";
+}
+
+// Forms that delete something ask first.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form.classList && form.classList.contains("confirm") && !window.confirm(form.dataset.confirm || "Sure?")) {
+    event.preventDefault();
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Upload page: create a job, send each file in its own request, then start the job.
+
+function setupUpload(form) {
+  const input = $("#files", form), drop = $("#drop", form), list = $("#file-list", form);
+  const error = $("#form-error", form), submit = $("#submit", form), shared = $("#shared", form);
+  const csrf = form.dataset.csrf, maxUpload = Number(form.dataset.maxUpload), maxImages = Number(form.dataset.maxImages);
+  let files = [];
+
+  function showFiles() {
+    list.replaceChildren();
+    for (const file of files) {
+      const li = document.createElement("li");
+      li.textContent = file.name + " (" + formatSize(file.size) + ")";
+      list.append(li);
+    }
+  }
+  input.addEventListener("change", () => { files = Array.from(input.files); showFiles(); });
+  for (const kind of ["dragenter", "dragover"]) {
+    drop.addEventListener(kind, (e) => { e.preventDefault(); drop.classList.add("over"); });
+  }
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    drop.classList.remove("over");
+    files = Array.from(e.dataTransfer.files);
+    showFiles();
+  });
+  const auto = $("#k-auto", form);
+  function syncAuto() {
+    const isAuto = auto.checked;
+    shared.disabled = isAuto;
+    if (isAuto) shared.checked = false;
+  }
+  for (const radio of form.querySelectorAll("input[name=k-mode]")) radio.addEventListener("change", syncAuto);
+
+  function fail(message) {
+    error.textContent = message;
+    error.hidden = false;
+    submit.disabled = false;
+  }
+
+  function sendFile(jobId, file, li) {
+    return new Promise((resolve) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open("PUT", "/jobs/" + encodeURIComponent(jobId) + "/images?name=" + encodeURIComponent(file.name));
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.setRequestHeader("Content-Type", "application/octet-stream");
+      xhr.upload.addEventListener("progress", (e) => {
+        if (e.lengthComputable) li.dataset.progress = Math.round(100 * e.loaded / e.total) + "%";
+        li.textContent = file.name + ": uploading " + (li.dataset.progress || "");
+      });
+      xhr.addEventListener("load", () => {
+        if (xhr.status === 201) {
+          li.textContent = file.name + ": uploaded";
+          li.className = "ok";
+          resolve(true);
+        } else {
+          let detail = xhr.statusText;
+          try { detail = JSON.parse(xhr.responseText).detail || detail; } catch (e) { /* not JSON */ }
+          li.textContent = file.name + ": " + detail;
+          li.className = "error";
+          resolve(false);
+        }
+      });
+      xhr.addEventListener("error", () => { li.textContent = file.name + ": upload failed"; li.className = "error"; resolve(false); });
+      xhr.send(file);
+    });
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    if (!files.length) return fail("Choose at least one image.");
+    if (files.length > maxImages) return fail("At most " + maxImages + " images per job.");
+    submit.disabled = true;
+    const fields = new FormData();
+    fields.append("csrf_token", csrf);
+    if (auto.checked) {
+      fields.append("k", "auto");
+      fields.append("min_psnr", $("#min-psnr", form).value);
+    } else {
+      fields.append("k", $("#k", form).value);
+    }
+    fields.append("dither", $("#dither", form).checked ? "true" : "false");
+    fields.append("shared", shared.checked ? "true" : "false");
+    const quality = $("#quality", form);
+    if (quality && quality.value) fields.append("quality", quality.value);
+    const created = await fetch("/jobs", { method: "POST", body: fields, headers: { Accept: "application/json" } });
+    if (created.status !== 201) return fail(await detailOf(created));
+    const job = await created.json();
+    list.replaceChildren();
+    let sent = 0;
+    for (const file of files) {
+      const li = document.createElement("li");
+      list.append(li);
+      if (file.size > maxUpload) {
+        li.textContent = file.name + ": larger than " + formatSize(maxUpload);
+        li.className = "error";
+        continue;
+      }
+      if (await sendFile(job.id, file, li)) sent += 1;
+    }
+    if (!sent) return fail("No image could be uploaded.");
+    const started = await fetch("/jobs/" + encodeURIComponent(job.id) + "/start", {
+      method: "POST", headers: { "X-CSRF-Token": csrf, Accept: "application/json" },
+    });
+    if (started.status !== 202) return fail(await detailOf(started));
+    window.location.assign((await started.json()).url);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Job page: follow the progress, then show the results.
+
+function setupProgress(box) {
+  if (["done", "failed"].includes(box.dataset.status)) return;
+  const bar = $("#progress-bar"), text = $("#progress-text");
+  async function poll() {
+    const response = await fetch(box.dataset.statusUrl, { headers: { Accept: "application/json" } });
+    if (response.ok) {
+      const p = await response.json();
+      bar.value = p.percent;
+      text.textContent = p.finished + " of " + p.total + " images finished (" + p.status + ")";
+      if (p.status === "done" || p.status === "failed") { window.location.reload(); return; }
+    }
+    window.setTimeout(poll, 1000);
+  }
+  window.setTimeout(poll, 500);
+}
+
+// ---------------------------------------------------------------------------------------
+// Result page: the before/after slider, and the choose-k curve once computed.
+
+function setupCompare(slider) {
+  const after = $("#after"), divider = $("#divider");
+  function place() {
+    const v = Number(slider.value);
+    after.style.clipPath = "inset(0 0 0 " + v + "%)";
+    divider.style.left = v + "%";
+  }
+  slider.addEventListener("input", place);
+  place();
+}
+
+function setupCurve(box) {
+  const wait = $("#curve-wait", box);
+  if (!wait) return;
+  async function poll() {
+    const response = await fetch(box.dataset.curveUrl, { headers: { Accept: "application/json" } });
+    if (response.status === 200) {
+      const img = document.createElement("img");
+      img.src = box.dataset.svgUrl;
+      img.alt = "choose-k curve";
+      img.width = 640;
+      img.height = 300;
+      box.replaceChildren(img);
+      return;
+    }
+    if (response.status !== 202) { wait.textContent = await detailOf(response); return; }
+    window.setTimeout(poll, 1500);
+  }
+  poll();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const form = $("#upload-form");
+  if (form) setupUpload(form);
+  const progress = $("#progress");
+  if (progress) setupProgress(progress);
+  const slider = $("#slider");
+  if (slider) setupCompare(slider);
+  const curve = $("#curve");
+  if (curve) setupCurve(curve);
+});

@@ -1,0 +1,146 @@
+"""``quantcli users`` and ``quantcli serve`` on the command line, and the promise that the
+other commands never load the web stack."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("fastapi")
+
+from serve_support import PASSWORD, add_user_cli, png_bytes
+
+
+def test_users_add_list_remove(run_cli, tmp_path):
+    data = tmp_path / "data"
+    added = run_cli("users", "add", "alice", "--data", data, stdin=(PASSWORD + "\n").encode(), check_rc=0)
+    key = added.stdout.decode().splitlines()[-1]
+    assert key.startswith("qk_") and len(key) == 46
+    assert "shown once" in added.stderr.decode()
+    assert key not in (data / "quantcli.db").read_bytes().decode("latin-1")  # stored hashed
+    assert PASSWORD not in (data / "quantcli.db").read_bytes().decode("latin-1")
+    add_user_cli(data, "bob")
+
+    listed = run_cli("users", "list", "--data", data, check_rc=0).stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["alice", "bob"]
+    assert listed[0].endswith("0 images")
+
+    again = run_cli("users", "add", "alice", "--data", data, stdin=(PASSWORD + "\n").encode())
+    assert again.returncode == 2 and b"user 'alice' exists" in again.stderr
+    short = run_cli("users", "add", "carol", "--data", data, stdin=b"short\n")
+    assert short.returncode == 2 and b"8 to 1024 characters" in short.stderr
+    bad = run_cli("users", "add", "../carol", "--data", data, stdin=(PASSWORD + "\n").encode())
+    assert bad.returncode == 2 and b"a user name has" in bad.stderr
+
+    # alice's stored images go with her
+    from quantcli.serve.accounts import user_for_api_key
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.work import Service, StoredImage
+
+    service = Service(ServeConfig(data_dir=str(data), workers=1))
+    with service.db.session() as s:
+        alice = user_for_api_key(s, key).id
+    stored: StoredImage = service.accept(alice, png_bytes(), "a.png")
+    assert service.store.exists(stored.source_key)
+    service.db.dispose()
+    run_cli("users", "remove", "alice", "--data", data, check_rc=0)
+    assert not service.store.exists(stored.source_key)
+    listed = run_cli("users", "list", "--data", data, check_rc=0).stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["bob"]
+    missing = run_cli("users", "remove", "alice", "--data", data)
+    assert missing.returncode == 1 and b"no user 'alice'" in missing.stderr
+
+
+def test_the_data_folder_defaults_to_quantcli_data(tmp_path):
+    import os
+
+    from conftest import cli_command
+
+    env_data = tmp_path / "from-env"
+    proc = subprocess.run(
+        [*cli_command(), "users", "add", "dana"],
+        input=(PASSWORD + "\n").encode(),
+        capture_output=True,
+        env={**os.environ, "QUANTCLI_DATA": str(env_data)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (env_data / "quantcli.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-upload", "lots"], "--max-upload must be a size such as 50MB, 200k or 1GiB, got 'lots'"),
+        (["--master", "local[1]"], "--master and --conf need --engine spark"),
+        (["--db", "nosuchdb://x"], "--db nosuchdb://x: cannot open"),
+    ],
+)
+def test_serve_usage_errors(run_cli, tmp_path, args, message):
+    proc = run_cli("serve", "--data", tmp_path / "data", *args)
+    assert proc.returncode == 2
+    assert message in proc.stderr.decode()
+    assert len(proc.stderr.decode().strip().splitlines()) == 1
+
+
+def test_serve_refuses_a_second_store_for_one_database(run_cli, tmp_path):
+    data = tmp_path / "data"
+    add_user_cli(data, "alice")
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.work import Service
+
+    Service(ServeConfig(data_dir=str(data))).db.dispose()  # the first serve records the store
+    proc = run_cli("serve", "--data", data, "--store", tmp_path / "elsewhere")
+    assert proc.returncode == 2
+    assert "this database's images are stored in the data folder" in proc.stderr.decode()
+
+
+def test_parse_size():
+    from quantcli.errors import InvalidOptionError
+    from quantcli.serve.config import format_size, parse_size
+
+    assert parse_size("50MB") == 50_000_000
+    assert parse_size("50M") == 50_000_000
+    assert parse_size("1.5GiB") == int(1.5 * 2**30)
+    assert parse_size("200k") == 200_000
+    assert parse_size("1234") == 1234
+    for bad in ("", "0", "-5MB", "5XB", "MB"):
+        with pytest.raises(InvalidOptionError):
+            parse_size(bad)
+    assert format_size(50_000_000) == "50 MB"
+    assert format_size(1234) == "1.2 kB"
+    assert format_size(999) == "999 B"
+
+
+def test_other_commands_do_not_import_the_web_stack(tmp_path):
+    """``quantcli --version`` and ``quantcli compress`` start without FastAPI, SQLAlchemy,
+    uvicorn or the serve package (start-up time)."""
+    source = tmp_path / "in.png"
+    source.write_bytes(png_bytes())
+    code = f"""
+import sys
+from typer.testing import CliRunner
+from quantcli.cli import app
+runner = CliRunner()
+assert runner.invoke(app, ["--version"]).exit_code == 0
+result = runner.invoke(app, ["compress", {str(source)!r}, "-k", "8", "-q"])
+assert result.exit_code == 0, result.output
+web = ("fastapi", "starlette", "sqlalchemy", "uvicorn", "argon2", "jinja2")
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in web or m.startswith("quantcli.serve"))
+print(heavy)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+    assert (tmp_path / "in-q8.png").exists()
+
+
+def test_help_lists_serve_and_users(run_cli):
+    out = run_cli("--help", check_rc=0).stdout.decode()
+    assert "serve" in out and "users" in out
+    serve_help = run_cli("serve", "--help", check_rc=0).stdout.decode()
+    for flag in ("--data", "--db", "--store", "--max-upload", "--max-pixels", "--allow-signup", "--proxy-headers"):
+        assert flag in serve_help

@@ -1,0 +1,259 @@
+"""``quantcli serve`` as users meet it: a real server on 127.0.0.1 started by the CLI,
+driven by headless Chromium (Debian's chromium and chromium-driver through selenium; nothing
+is downloaded), and a short load test of concurrent uploads from two users."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+
+from conftest import cli_command, gradient_image
+from PIL import Image
+from quantcli import QuantizeOptions, compress_bytes
+from serve_support import PASSWORD, LiveServer, add_user_cli, colours, decode, wait_for
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "serve-result.png"
+
+
+def landscape(h: int = 300, w: int = 480, seed: int = 0) -> np.ndarray:
+    """A made-up landscape: sky gradient, sun, two hills, a little noise (RGB uint8)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    sky = np.stack([90 + 110 * y / h, 150 + 70 * y / h, 235 - 40 * y / h], -1)
+    img = sky.copy()
+    sun = (x - 0.75 * w) ** 2 + (y - 0.25 * h) ** 2 < (0.09 * h) ** 2
+    img[sun] = [255, 214, 90]
+    far = y > 0.55 * h + 0.08 * h * np.sin(x / w * 5 + seed)
+    img[far] = np.stack([60 + 40 * x / w, 120 + 30 * y / h, 70 + 0 * x], -1)[far]
+    near = y > 0.72 * h + 0.06 * h * np.sin(x / w * 9 + 1 + seed)
+    img[near] = np.stack([30 + 60 * y / h, 90 + 60 * x / w, 40 + 20 * y / h], -1)[near]
+    img += rng.normal(0, 4, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def encode(pixels: np.ndarray, fmt: str = "PNG", **kwargs) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, fmt, **kwargs)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------
+# The browser
+
+
+def chromium_driver(downloads: Path):
+    """Headless Chromium through Debian's chromedriver, downloads going to ``downloads``."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1500"):
+        options.add_argument(arg)
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.mark.browser
+def test_browser_sign_in_upload_results_download_sign_out(tmp_path):
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        why = "needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(why)  # CI installs them: a skip there would hide a missing install step
+        pytest.skip(why)
+    pytest.importorskip("selenium")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    data = tmp_path / "data"
+    add_user_cli(data, "alice")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    first, second = uploads / "valley.png", uploads / "hills.jpg"
+    first.write_bytes(encode(landscape(seed=0)))
+    second.write_bytes(encode(landscape(seed=2), "JPEG", quality=92))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    k = 16
+
+    server = LiveServer(data, "--workers", "2")
+    driver = chromium_driver(downloads)
+    wait = WebDriverWait(driver, 60)
+    try:
+        driver.get(server.url + "/")
+        wait.until(ec.url_contains("/login"))
+        driver.find_element(By.NAME, "name").send_keys("alice")
+        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+        driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait.until(ec.presence_of_element_located((By.ID, "upload-form")))
+
+        driver.find_element(By.ID, "files").send_keys(f"{first}\n{second}")
+        k_input = driver.find_element(By.ID, "k")
+        k_input.clear()
+        k_input.send_keys(str(k))
+        driver.find_element(By.ID, "submit").click()
+        wait.until(ec.url_contains("/jobs/"))
+        wait.until(lambda d: d.find_element(By.ID, "progress").get_attribute("data-status") == "done")
+        results = driver.find_elements(By.CSS_SELECTOR, "ul.results li.done")
+        assert len(results) == 2
+        names = [li.find_element(By.CSS_SELECTOR, "a.name").text for li in results]
+        assert names == ["valley.png", "hills.jpg"]
+
+        results[0].find_element(By.CSS_SELECTOR, "a.name").click()
+        wait.until(ec.presence_of_element_located((By.ID, "compare")))
+        result_url = driver.current_url
+        loaded = "return arguments[0].complete && arguments[0].naturalWidth"
+        before = driver.find_element(By.CSS_SELECTOR, "#compare img.before")
+        after = driver.find_element(By.ID, "after")
+        wait.until(lambda d: d.execute_script(loaded, before) and d.execute_script(loaded, after))
+        assert driver.execute_script("return arguments[0].naturalWidth", after) == 480
+        # the slider moves the split between before and after
+        driver.execute_script(
+            "const s = document.getElementById('slider'); s.value = 30; s.dispatchEvent(new Event('input'))"
+        )
+        assert "30%" in driver.execute_script("return document.getElementById('after').style.clipPath")
+        swatches = driver.find_elements(By.CSS_SELECTOR, "#palette li.swatch")
+        assert 2 <= len(swatches) <= k
+        assert len(swatches) == int(driver.find_element(By.ID, "colors").text)
+        fills = {s.find_element(By.TAG_NAME, "rect").get_attribute("fill") for s in swatches}
+        assert len(fills) == len(swatches)
+        rect = swatches[0].find_element(By.TAG_NAME, "svg").rect
+        assert rect["width"] > 20 and rect["height"] > 20  # drawn, not collapsed
+        curve = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#curve img"))[0]
+        wait.until(lambda d: d.execute_script(loaded, curve))
+        assert "dB" in driver.find_element(By.ID, "psnr").text
+
+        shot = tmp_path / "result.png"
+        driver.execute_script("window.scrollTo(0, 0)")
+        driver.save_screenshot(str(shot))
+        with Image.open(shot) as image:
+            assert image.size[0] >= 1000
+        if os.environ.get("QUANTCLI_UPDATE_SCREENSHOT"):
+            _publish_screenshot(shot)
+
+        driver.find_element(By.ID, "download").click()
+        png = wait_for(lambda: [p for p in downloads.glob("*.png") if p.stat().st_size], timeout=30)[0]
+        assert png.name == "valley.png"
+        assert colours(png.read_bytes()) <= k
+        assert decode(png.read_bytes()).shape[:2] == (300, 480)
+        assert png.read_bytes() == compress_bytes(first.read_bytes(), QuantizeOptions(k=k))[0]
+
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors, errors  # CSP violations and script errors show up here
+
+        driver.find_element(By.ID, "logout").click()
+        wait.until(ec.url_contains("/login"))
+        driver.get(result_url)
+        wait.until(ec.url_contains("/login"))
+        assert driver.find_elements(By.NAME, "password")
+        assert "compare" not in driver.page_source
+    finally:
+        driver.quit()
+        server.stop()
+
+
+def _publish_screenshot(shot: Path) -> None:
+    """The README's screenshot, made small by quantcli itself."""
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [*cli_command(), "compress", str(shot), "-k", "64", "-o", str(SCREENSHOT), "--force", "-q"], check=True
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Load
+
+
+def _post(url: str, data: bytes, key: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, data=data, method="POST", headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, exc.read()
+
+
+def _get(url: str, key: str) -> bytes:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read()
+
+
+@pytest.mark.load
+def test_load_concurrent_uploads_from_two_users(tmp_path):
+    data = tmp_path / "data"
+    keys = {name: add_user_cli(data, name) for name in ("alice", "bob")}
+    server = LiveServer(data, "--workers", "2", "--queue", "32")
+    try:
+        k = 32
+        uploads = {}  # (user, name) -> bytes
+        for i in range(20):
+            user = "alice" if i % 2 == 0 else "bob"
+            uploads[(user, f"{user}-{i}.png")] = encode(gradient_image(160, 240, seed=100 + i))
+        warm = _post(f"{server.url}/api/v1/compress?k={k}", uploads[("alice", "alice-0.png")], keys["alice"])
+        assert warm[0] == 200 and warm[1] == compress_bytes(uploads[("alice", "alice-0.png")], QuantizeOptions(k=k))[0]
+        baseline = server.rss()
+
+        answers: dict[tuple[str, str], tuple[int, bytes]] = {}
+        start = threading.Barrier(len(uploads))
+
+        def send(user: str, name: str, body: bytes) -> None:
+            start.wait()
+            answers[(user, name)] = _post(f"{server.url}/api/v1/images?k={k}&name={name}", body, keys[user])
+
+        threads = [threading.Thread(target=send, args=(u, n, b)) for (u, n), b in uploads.items()]
+        began = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=300)
+        assert time.monotonic() - began < 300
+        assert len(answers) == 20
+        assert all(status == 201 for status, _ in answers.values()), answers
+        created = {upload: json.loads(body) for upload, (_, body) in answers.items()}
+
+        for user, key in keys.items():
+            listed = json.loads(_get(f"{server.url}/api/v1/images?limit=1000", key))["images"]
+            mine = {(u, n) for (u, n) in uploads if u == user}
+            assert {(user, image["name"]) for image in listed} == mine  # nothing lost, nothing of the other's
+            for image in listed:
+                sent = uploads[(user, image["name"])]
+                assert image["id"] == created[(user, image["name"])]["id"]
+                assert image["bytes_in"] == len(sent)
+                assert _get(f"{server.url}/api/v1/images/{image['id']}/source", key) == sent
+                out = _get(f"{server.url}/api/v1/images/{image['id']}/output.png", key)
+                assert out == compress_bytes(sent, QuantizeOptions(k=k))[0]  # its own result, bit for bit
+            other = "bob" if user == "alice" else "alice"
+            foreign = created[next(u for u in uploads if u[0] == other)]["id"]
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                _get(f"{server.url}/api/v1/images/{foreign}", key)
+            assert refused.value.code == 404
+            refused.value.close()
+
+        # Bounded memory: two workers hold two images; queued requests hold their upload.
+        grown = server.peak_rss() - baseline
+        print(f"server memory: {baseline / 2**20:.0f} MiB after warm-up, peak {grown / 2**20:.0f} MiB above it")
+        per_image = 160 * 240 * 48  # PEAK_BYTES_PER_PIXEL of quantcli.images, generously
+        assert grown < 2 * per_image + 20 * 200_000 + 150 * 2**20, f"grew {grown / 2**20:.0f} MiB"
+    finally:
+        server.stop()

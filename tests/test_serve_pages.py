@@ -1,0 +1,511 @@
+"""``quantcli serve``'s pages through the framework's test client: signing in and out,
+cookies, CSRF, lockout, jobs, results, downloads, and other users' objects."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi")
+
+from fastapi.testclient import TestClient
+from quantcli import QuantizeOptions, compress_bytes
+from serve_support import (
+    PASSWORD,
+    cheap_password_hashes,  # noqa: F401 (an autouse fixture)
+    colours,
+    decode,
+    form_token,
+    image_bytes,
+    make_app,
+    png_bytes,
+    run_job,
+    sign_in,
+    stored_files,
+    wait_for,
+)
+
+
+@pytest.fixture
+def web(tmp_path):
+    app, service = make_app(tmp_path)
+    with TestClient(app) as client:
+        client.service = service
+        yield client
+
+
+def other_client(web):
+    """A second browser on the same app."""
+    return TestClient(web.app)
+
+
+PAGES = ["/", "/history", "/account"]
+
+
+def test_pages_redirect_to_sign_in_and_scripts_get_401(web):
+    for path in [*PAGES, "/jobs/x", "/images/x", "/images/x/output.png", "/jobs/x/download.zip"]:
+        response = web.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/login?next=" + path
+        scripted = web.get(path, headers={"Accept": "application/json"})
+        assert scripted.status_code == 401
+        assert scripted.json() == {"detail": "sign in first"}
+    response = web.post("/jobs", data={"k": "8"}, headers={"Accept": "application/json"})
+    assert response.status_code == 401
+
+
+def test_sign_in_sets_a_safe_cookie_and_sign_out_ends_the_session(web):
+    page = web.get("/login?next=/history")
+    assert 'name="next" value="/history"' in page.text
+    response = web.post(
+        "/login",
+        data={"name": "alice", "password": PASSWORD, "csrf_token": form_token(page.text), "next": "/history"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/history"
+    cookie = next(c for c in response.headers.get_list("set-cookie") if c.startswith("quantcli_session="))
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Path=/" in cookie
+    assert "Secure" not in cookie  # plain http
+    session = web.cookies["quantcli_session"]
+    assert web.get("/history").status_code == 200
+    assert "Sign out alice" in web.get("/").text
+
+    csrf = form_token(web.get("/").text)
+    out = web.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert web.get("/", follow_redirects=False).status_code == 303
+    web.cookies.set("quantcli_session", session)  # the old cookie, replayed
+    assert web.get("/", follow_redirects=False).status_code == 303
+
+
+def test_an_expired_session_signs_out(web):
+    from quantcli.serve.accounts import token_hash
+    from quantcli.serve.db import LoginSession, utcnow
+
+    sign_in(web)
+    with web.service.db.session() as s:
+        s.get(LoginSession, token_hash(web.cookies["quantcli_session"])).expires_at = utcnow() - timedelta(seconds=1)
+    response = web.get("/history", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=/history"
+    with web.service.db.session() as s:
+        assert s.query(LoginSession).count() == 0  # deleted when found expired
+
+
+def test_next_never_leaves_the_site(web):
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        page = web.get("/login", params={"next": target})
+        response = web.post(
+            "/login",
+            data={"name": "alice", "password": PASSWORD, "csrf_token": form_token(page.text), "next": target},
+            follow_redirects=False,
+        )
+        assert response.headers["location"] == "/"
+        web.cookies.clear()
+
+
+def test_cookie_is_secure_over_https_only_through_a_trusted_proxy(tmp_path):
+    def cookie_after_sign_in(client, headers):
+        page = client.get("/login", headers=headers)
+        token = form_token(page.text)
+        client.cookies.clear()  # a Secure cookie would not come back over http: send it by hand
+        response = client.post(
+            "/login",
+            data={"name": "alice", "password": PASSWORD, "csrf_token": token},
+            headers={**headers, "Cookie": f"quantcli_csrf={token}"},
+            follow_redirects=False,
+        )
+        return next(c for c in response.headers.get_list("set-cookie") if c.startswith("quantcli_session="))
+
+    https = {"X-Forwarded-Proto": "https"}
+    app, _ = make_app(tmp_path / "untrusted")
+    with TestClient(app) as client:
+        assert "Secure" not in cookie_after_sign_in(client, https)  # the header is not trusted by default
+    app, _ = make_app(tmp_path / "proxied", proxy_headers=True, forwarded_allow_ips="*")
+    with TestClient(app) as client:
+        assert "Secure" in cookie_after_sign_in(client, https)
+    app, _ = make_app(tmp_path / "direct")
+    with TestClient(app, base_url="https://testserver") as client:
+        assert "Secure" in cookie_after_sign_in(client, {})
+
+
+def test_wrong_password_unknown_user_and_lockout(web):
+    def attempt(password, name="alice"):
+        page = web.get("/login")
+        return web.post(
+            "/login",
+            data={"name": name, "password": password, "csrf_token": form_token(page.text)},
+            follow_redirects=False,
+        )
+
+    unknown = attempt("whatever", name="mallory")
+    wrong = attempt("wrong password")
+    assert unknown.status_code == wrong.status_code == 401
+    assert "wrong user name or password" in unknown.text and "wrong user name or password" in wrong.text
+    for _ in range(4):
+        assert attempt("wrong password").status_code == 401
+    locked = attempt(PASSWORD)  # the fifth failure locked the account: even the right password waits
+    assert locked.status_code == 429
+    assert 1 <= int(locked.headers["retry-after"]) <= 31
+    assert "too many failed sign-ins" in locked.text
+
+    from quantcli.serve.db import User, utcnow
+
+    with web.service.db.session() as s:  # the lock runs out
+        user = web.service.db.user_by_name(s, "alice")
+        assert user.failed_logins == 5
+        user.locked_until = utcnow() - timedelta(seconds=1)
+    assert attempt(PASSWORD).status_code == 303
+    with web.service.db.session() as s:
+        assert s.get(User, web.service.db.user_by_name(s, "alice").id).failed_logins == 0
+
+
+def test_lock_grows_and_is_capped():
+    from quantcli.serve.accounts import LOCK_MAX, lock_duration
+
+    assert lock_duration(4) == timedelta(0)
+    assert lock_duration(5) == timedelta(seconds=30)
+    assert lock_duration(6) == timedelta(seconds=60)
+    assert lock_duration(50) == LOCK_MAX
+
+
+def test_an_address_that_fails_too_often_is_refused(web):
+    from quantcli.serve.accounts import IP_FAILURES
+
+    for i in range(IP_FAILURES):
+        page = web.get("/login")
+        web.post("/login", data={"name": f"user{i}", "password": "x" * 8, "csrf_token": form_token(page.text)})
+    page = web.get("/login")
+    response = web.post("/login", data={"name": "bob", "password": PASSWORD, "csrf_token": form_token(page.text)})
+    assert response.status_code == 429
+    assert "from your address" in response.text
+
+
+def test_sign_in_and_sign_up_need_the_forms_token(tmp_path):
+    app, _ = make_app(tmp_path, allow_signup=True)
+    with TestClient(app) as client:
+        for path, data in (
+            ("/login", {"name": "alice", "password": PASSWORD}),
+            ("/signup", {"name": "carol", "password": PASSWORD, "password2": PASSWORD}),
+        ):
+            client.get(path)
+            for token in ("", "forged-token-forged-token-forged-token"):
+                response = client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+                assert response.status_code == 403, (path, token)
+                assert "CSRF" in response.text
+        assert "quantcli_session" not in client.cookies
+
+
+def test_every_state_changing_request_needs_the_sessions_token(web):
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes()}, k="8")
+    image = re.search(r'href="/images/([^"/]+)"', web.get(f"/jobs/{job}").text).group(1)
+    open_job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+    refusals = [
+        ("POST", "/jobs", {"data": {"k": "8"}}),
+        ("PUT", f"/jobs/{open_job}/images", {"content": png_bytes()}),
+        ("POST", f"/jobs/{open_job}/start", {}),
+        ("POST", f"/jobs/{job}/delete", {"data": {}}),
+        ("POST", f"/images/{image}/delete", {"data": {}}),
+        ("POST", "/account/api-key", {"data": {}}),
+        ("POST", "/logout", {"data": {}}),
+    ]
+    for method, path, body in refusals:
+        for headers in ({}, {"X-CSRF-Token": "x" * 43}):
+            response = web.request(method, path, headers={"Accept": "application/json", **headers}, **body)
+            assert response.status_code == 403, (method, path, headers)
+            assert "CSRF" in response.json()["detail"]
+    # nothing happened
+    assert web.get(f"/jobs/{job}").status_code == 200
+    assert web.get(f"/images/{image}").status_code == 200
+    assert web.get("/", follow_redirects=False).status_code == 200
+
+
+def test_signup_only_when_allowed(web, tmp_path):
+    assert web.get("/signup").status_code == 404
+    assert web.post("/signup", data={"name": "carol"}).status_code == 404
+    app, _service = make_app(tmp_path / "open", allow_signup=True)
+    with TestClient(app) as client:
+        assert "Sign up" in client.get("/login").text
+        page = client.get("/signup")
+        token = form_token(page.text)
+        bad = client.post(
+            "/signup", data={"name": "carol", "password": "short", "password2": "short", "csrf_token": token}
+        )
+        assert bad.status_code == 400 and "8 to 1024 characters" in bad.text
+        taken = client.post(
+            "/signup", data={"name": "alice", "password": PASSWORD, "password2": PASSWORD, "csrf_token": token}
+        )
+        assert taken.status_code == 400 and "exists" in taken.text
+        done = client.post(
+            "/signup",
+            data={"name": "carol", "password": PASSWORD, "password2": PASSWORD, "csrf_token": token},
+            follow_redirects=False,
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/account"
+        account = client.get("/account")
+        assert "Account: carol" in account.text
+        made = client.post("/account/api-key", data={"csrf_token": form_token(account.text)})
+        key = re.search(r'<pre class="key" id="api-key">([^<]+)</pre>', made.text).group(1)
+        assert client.get("/api/v1/images", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+def test_a_new_api_key_replaces_the_old_one(web):
+    csrf = sign_in(web)
+    old = web.service.keys["alice"]
+    assert web.get("/api/v1/images", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+    made = web.post("/account/api-key", data={"csrf_token": csrf})
+    new = re.search(r'id="api-key">([^<]+)<', made.text).group(1)
+    assert web.get("/api/v1/images", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    assert web.get("/api/v1/images", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    assert new not in web.get("/account").text  # shown once
+
+
+def test_upload_page_job_results_zip_and_delete(web):
+    csrf = sign_in(web)
+    upload = web.get("/")
+    assert 'id="upload-form"' in upload.text and 'type="file"' in upload.text
+    files = {"first.png": png_bytes(seed=1), "second.tiff": image_bytes("TIFF"), "broken.png": png_bytes()[:300]}
+    job = run_job(web, csrf, files, k="16", dither="false")
+    status = web.get(f"/jobs/{job}/status").json()
+    assert status == {
+        "id": job,
+        "status": "done",
+        "error": None,
+        "total": 3,
+        "done": 2,
+        "errors": 1,
+        "finished": 3,
+        "percent": 100,
+    }
+    page = web.get(f"/jobs/{job}").text
+    assert "first.png" in page and "second.tiff" in page
+    assert "broken.png" in page and "truncated image data" in page
+    images = re.findall(r'<a class="name" href="/images/([^"/]+)">([^<]+)</a>', page)
+    assert [name for _, name in images] == ["first.png", "second.tiff", "broken.png"]
+
+    archive = web.get(f"/jobs/{job}/download.zip")
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        assert sorted(z.namelist()) == ["first.png", "second.png"]
+        assert z.read("first.png") == compress_bytes(files["first.png"], QuantizeOptions(k=16))[0]
+        assert colours(z.read("second.png")) <= 16
+
+    first = images[0][0]
+    output = web.get(f"/images/{first}/output.png?download=true")
+    assert output.headers["content-disposition"].startswith('attachment; filename="first.png"')
+    assert web.get(f"/images/{first}/output.png").headers["content-disposition"].startswith("inline")
+    assert web.get(f"/images/{first}/source").content == files["first.png"]
+
+    history = web.get("/history").text
+    assert f'href="/jobs/{job}"' in history
+    deleted = web.post(f"/jobs/{job}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert deleted.status_code == 303 and deleted.headers["location"] == "/history"
+    assert web.get(f"/jobs/{job}").status_code == 404
+    assert web.get(f"/images/{first}").status_code == 404
+    assert not stored_files(web.service)
+
+
+def test_result_page_shows_before_after_stats_palette_and_curve(web):
+    csrf = sign_in(web)
+    data = png_bytes(seed=7, alpha=True)
+    job = run_job(web, csrf, {"icon.png": data}, k="12")
+    image = re.search(r'href="/images/([^"/]+)"', web.get(f"/jobs/{job}").text).group(1)
+    page = web.get(f"/images/{image}").text
+    assert f'src="/images/{image}/before"' in page and f'src="/images/{image}/output.png"' in page
+    assert 'id="slider"' in page
+    expected, result = compress_bytes(data, QuantizeOptions(k=12))
+    assert f"({len(data)} bytes)" in page and f"({len(expected)} bytes)" in page
+    assert f"{result.psnr:.2f} dB" in page
+    swatches = re.findall(r'<li class="swatch" title="(#[0-9a-f]{6})[^"]*: (\d+) pixels"', page)
+    assert len(swatches) == result.colors
+    counts = [int(n) for _, n in swatches]
+    assert counts == sorted(counts, reverse=True) and sum(counts) == 48 * 64
+    assert "fill-opacity" in page  # the RGBA palette's alpha
+    assert 'style="' not in page  # the CSP allows no inline style
+
+    assert web.get(f"/images/{image}/before").content == data  # PNG: shown as uploaded
+    assert web.get(f"/images/{image}/curve.svg", headers={"Accept": "application/json"}).status_code == 409
+    first = web.get(f"/images/{image}/curve")
+    assert first.status_code in (200, 202)
+    curve = wait_for(lambda: (r := web.get(f"/images/{image}/curve")).status_code == 200 and r.json())
+    assert curve["status"] == "done"
+    ks = [s["k"] for s in curve["curve"]["scores"]]
+    assert ks == [2, 4, 8, 12, 16, 32, 64, 128, 256] and curve["curve"]["k"] == 12
+    svg = web.get(f"/images/{image}/curve.svg")
+    assert svg.headers["content-type"].startswith("image/svg+xml")
+    assert 'class="chosen"' in svg.text and "K = 12" in svg.text
+    assert f'src="/images/{image}/curve.svg"' in web.get(f"/images/{image}").text
+
+
+def test_before_view_of_a_format_browsers_cannot_show_is_a_png(web):
+    csrf = sign_in(web)
+    data = image_bytes("TIFF")
+    job = run_job(web, csrf, {"scan.tiff": data}, k="8")
+    image = re.search(r'href="/images/([^"/]+)"', web.get(f"/jobs/{job}").text).group(1)
+    before = web.get(f"/images/{image}/before")
+    assert before.headers["content-type"] == "image/png"
+    from PIL import Image
+
+    assert np.array_equal(decode(before.content), np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+
+
+def test_shared_palette_and_auto_k_jobs(web):
+    csrf = sign_in(web)
+    files = {f"{i}.png": png_bytes(seed=10 + i) for i in range(3)}
+    job = run_job(web, csrf, files, k="8", shared="true")
+    ids = re.findall(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{job}").text)
+    palettes = [json.dumps(web.get(f"/api/v1/images/{i}", headers=_key(web)).json()["palette"]) for i in ids]
+    sets = [{tuple(e["rgb"]) for e in json.loads(p)} for p in palettes]
+    assert sets[0] | sets[1] | sets[2] <= _shared_palette(files, 8)
+
+    auto = run_job(web, csrf, {"a.png": png_bytes(seed=3)}, k="auto", min_psnr="30")
+    info = web.get(f"/jobs/{auto}").text
+    assert "K = auto (target 30.0 dB)" in info
+    image = re.search(r'<a class="name" href="/images/([^"/]+)">', info).group(1)
+    body = web.get(f"/api/v1/images/{image}", headers=_key(web)).json()
+    assert body["psnr"] >= 30 and 2 <= body["k"] <= 256
+
+    refused = web.post(
+        "/jobs", data={"csrf_token": csrf, "k": "auto", "shared": "true"}, headers={"Accept": "application/json"}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == "k=auto picks K per image; it does not combine with a shared palette"
+
+
+def _key(web):
+    return {"Authorization": f"Bearer {web.service.keys['alice']}"}
+
+
+def _shared_palette(files, k):
+    from quantcli.images import read_image
+    from quantcli.palette import HistogramMerger, fit_shared_palette, image_histogram
+
+    merger = HistogramMerger()
+    for data in files.values():
+        merger.add(image_histogram(read_image(data)))
+    return {tuple(int(v) for v in c[:3]) for c in fit_shared_palette(merger.result(), QuantizeOptions(k=k))}
+
+
+def test_job_uploads_are_checked(tmp_path):
+    app, service = make_app(tmp_path, max_upload=20_000, max_pixels=5000)
+    with TestClient(app) as client:
+        client.service = service
+        csrf = sign_in(client)
+        job = client.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+        put = dict(headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+        too_big = client.put(f"/jobs/{job}/images?name=big.png", content=b"\0" * 30_000, **put)
+        assert too_big.status_code == 413
+        assert too_big.json()["detail"] == "upload too large: more than 20 kB (--max-upload)"
+        many_pixels = client.put(f"/jobs/{job}/images?name=wide.png", content=png_bytes(h=80, w=80), **put)
+        assert many_pixels.status_code == 413
+        assert many_pixels.json()["detail"].startswith("image too large: 80x80")
+        corrupt = client.put(f"/jobs/{job}/images?name=x.png", content=b"GIF89a-not-really", **put)
+        assert corrupt.status_code == 422 and corrupt.json()["detail"] == "corrupt image (bad GIF header)"
+        empty_start = client.post(f"/jobs/{job}/start", **put)
+        assert empty_start.status_code == 409
+        assert not stored_files(service)
+        ok = client.put(f"/jobs/{job}/images?name=ok.png", content=png_bytes(h=40, w=40), **put)
+        assert ok.status_code == 201
+        assert client.post(f"/jobs/{job}/start", **put).status_code == 202
+        late = client.put(f"/jobs/{job}/images?name=late.png", content=png_bytes(h=40, w=40), **put)
+        assert late.status_code == 409 and late.json()["detail"] == "this job takes no more uploads"
+        too_long = client.post("/login", data={"name": "a" * 70_000})
+        assert too_long.status_code == 413
+
+
+def test_other_users_jobs_and_images_are_not_found(web):
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes()}, k="8")
+    image = re.search(r'href="/images/([^"/]+)"', web.get(f"/jobs/{job}").text).group(1)
+    with other_client(web) as bob:
+        bob_csrf = sign_in(bob, "bob")
+        json_headers = {"Accept": "application/json", "X-CSRF-Token": bob_csrf}
+        for method, path in [
+            ("GET", f"/jobs/{job}"),
+            ("GET", f"/jobs/{job}/status"),
+            ("GET", f"/jobs/{job}/download.zip"),
+            ("PUT", f"/jobs/{job}/images"),
+            ("POST", f"/jobs/{job}/start"),
+            ("POST", f"/jobs/{job}/delete"),
+            ("GET", f"/images/{image}"),
+            ("GET", f"/images/{image}/output.png"),
+            ("GET", f"/images/{image}/source"),
+            ("GET", f"/images/{image}/before"),
+            ("GET", f"/images/{image}/curve"),
+            ("GET", f"/images/{image}/curve.svg"),
+            ("POST", f"/images/{image}/delete"),
+        ]:
+            body = {"data": {"csrf_token": bob_csrf}} if method == "POST" else {}
+            if method == "PUT":
+                body = {"content": png_bytes()}
+            response = bob.request(method, path, headers=json_headers, **body)
+            assert response.status_code == 404, (method, path, response.text)
+        assert f"/jobs/{job}" not in bob.get("/history").text
+        page = bob.get(f"/jobs/{job}")  # a browser tab gets the error page
+        assert page.status_code == 404 and "no such job" in page.text
+    assert web.get(f"/jobs/{job}").status_code == 200
+    assert web.get(f"/images/{image}").status_code == 200
+
+
+def test_unknown_routes_and_methods(web):
+    sign_in(web)
+    missing = web.get("/nowhere")
+    assert missing.status_code == 404 and "<h1>404</h1>" in missing.text
+    assert web.get("/api/v1/nowhere").json() == {"detail": "not found"}
+    assert web.delete("/history").status_code == 405
+    assert web.get("/static/../pyproject.toml").status_code == 404
+
+
+def test_delete_one_image_of_a_job(web):
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=1), "b.png": png_bytes(seed=2)}, k="8")
+    ids = re.findall(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{job}").text)
+    response = web.post(f"/images/{ids[0]}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == f"/jobs/{job}"
+    assert web.get(f"/images/{ids[0]}").status_code == 404
+    assert web.get(f"/jobs/{job}/status").json()["total"] == 1
+    assert len(stored_files(web.service)) == 2  # the other image's source and output
+
+
+def test_a_job_left_running_resumes_when_the_server_starts(tmp_path):
+    from quantcli.serve.db import Image, Job
+
+    app, service = make_app(tmp_path)
+    with TestClient(app) as client:
+        csrf = sign_in(client)
+        job = client.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+        client.put(f"/jobs/{job}/images?name=a.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+    with service.db.session() as s:  # as a killed server leaves it
+        s.get(Job, job).status = "running"
+        for image in s.get(Job, job).images:
+            image.status = "running"
+    app2, service2 = _reopen(tmp_path)
+    with TestClient(app2):
+        wait_for(lambda: _job_status(service2, job) == "done")
+    with service2.db.session() as s:
+        assert [i.status for i in s.get(Job, job).images] == ["done"]
+        assert all(i.bytes_out for i in s.query(Image))
+
+
+def _reopen(tmp_path):
+    from quantcli.serve.app import create_app
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.work import Service
+
+    cfg = ServeConfig(data_dir=str(tmp_path / "data"), workers=1)
+    service = Service(cfg)
+    return create_app(cfg, service), service
+
+
+def _job_status(service, job_id):
+    from quantcli.serve.db import Job
+
+    with service.db.session() as s:
+        return s.get(Job, job_id).status
