@@ -53,7 +53,7 @@ class Palettes:
     @classmethod
     def build(cls, rgb: np.ndarray, weights: np.ndarray) -> Palettes:
         """From (n, m, 3) sRGB 0..255 and (n, m) weights (any scale; normalised here)."""
-        colors = np.ascontiguousarray(np.moveaxis(oklab(rgb), -1, 0))
+        colors = np.stack(oklab_planes(rgb))
         totals = weights.sum(axis=1, keepdims=True)
         weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
         self_terms = np.empty(len(weights))
@@ -119,8 +119,20 @@ _LAB = np.array(
 def oklab(rgb: np.ndarray) -> np.ndarray:
     """sRGB colours, whole numbers 0..255 of any shape (..., 3), to Oklab (L 0..1), float64
     (Ottosson's matrices)."""
-    linear = _LINEAR[np.clip(np.rint(rgb), 0, 255).astype(np.intp)]
-    return np.einsum("...i,ij->...j", np.cbrt(np.einsum("...i,ij->...j", linear, _LMS)), _LAB)
+    return np.stack(oklab_planes(rgb), axis=-1)
+
+
+def oklab_planes(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`oklab` as three planes (L, a, b), each of the shape of ``rgb[..., 0]``: the
+    3x3 products written out, which is several times quicker than a matrix product here."""
+    index = np.clip(np.rint(rgb), 0, 255).astype(np.intp)
+    linear = [_LINEAR[index[..., c]] for c in range(3)]
+
+    def mix(values: list[np.ndarray], matrix: np.ndarray, j: int) -> np.ndarray:
+        return values[0] * matrix[0, j] + values[1] * matrix[1, j] + values[2] * matrix[2, j]
+
+    lms = [np.cbrt(mix(linear, _LMS, j)) for j in range(3)]
+    return mix(lms, _LAB, 0), mix(lms, _LAB, 1), mix(lms, _LAB, 2)
 
 
 # Palettes per block of the vectorised arithmetic: a block's (rows, m, j) temporaries stay
