@@ -82,13 +82,18 @@ def write_report(
     """
     rows = list(results)
     options = options or InspectOptions()
+    workers = workers or os.cpu_count() or 1
+    if options.threads == 0 and workers > 1:  # the cores shared out between images, as inspect does
+        from dataclasses import replace
+
+        options = replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
     report_dir = os.path.dirname(os.path.abspath(os.fspath(path)))
 
     def one(numbered: tuple[int, Any]) -> _Entry:
         i, result = numbered
         return _entry(result, options, settings, embed=i < embed_limit, report_dir=report_dir)
 
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         entries = list(pool.map(one, enumerate(rows)))
     from .targets import write_atomic
 
@@ -116,11 +121,9 @@ def _visuals(entry: _Entry, output: str | None, settings: Any, *, embed: bool, r
     from .images import read_image
 
     source = entry.result.path
-    pixels = read_image(source)
-    if embed:
-        entry.before = thumbnail(pixels)
-    else:
-        entry.before = _link(source, report_dir)
+    curve = settings is not None and getattr(settings, "choose", None) is not None and settings.palette is None
+    pixels = read_image(source) if embed or curve else None
+    entry.before = thumbnail(pixels) if pixels is not None and embed else _link(source, report_dir)
     if output is not None:
         if embed:
             entry.after = thumbnail(read_image(output))
@@ -132,7 +135,7 @@ def _visuals(entry: _Entry, output: str | None, settings: Any, *, embed: bool, r
             entry.palette_size = int((counts > 0).sum())
             entry.palette_top = [(tuple(int(v) for v in palette[i]), int(counts[i])) for i in order[:PALETTE_TOP]]
             entry.palette_bar = palette_bar(palette, counts)
-    if settings is not None and getattr(settings, "choose", None) is not None and settings.palette is None:
+    if curve:
         from .choosek import choose_k
 
         result = choose_k(pixels, settings.choose, quantize=settings.options, name=source)
