@@ -15,7 +15,9 @@ import typer
 from .. import __version__
 from . import choose_k as _choose_k
 from . import compress as _compress
+from . import inspect as _inspect
 from . import serve as _serve
+from . import similar as _similar
 from . import users as _users
 
 app = typer.Typer(
@@ -46,6 +48,8 @@ def _main(
 
 app.command(epilog=_compress.EPILOG)(_compress.compress)
 app.command("choose-k", epilog=_choose_k.EPILOG)(_choose_k.choose_k)
+app.command(epilog=_inspect.EPILOG)(_inspect.inspect)
+app.command(epilog=_similar.EPILOG)(_similar.similar)
 app.command(epilog=_serve.EPILOG)(_serve.serve)
 app.add_typer(_users.app)
 

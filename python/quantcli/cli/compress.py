@@ -180,6 +180,15 @@ def compress(
             "parquet needs --engine spark.",
         ),
     ] = OutFormat.png,
+    report: Annotated[
+        str | None,
+        typer.Option(
+            "--report",
+            help="Also write one self-contained HTML report of the batch: thumbnails before/after, bytes, PSNR, "
+            "SSIM, SSIMULACRA2, WQS, palettes, sortable (see inspect for the definitions).",
+            metavar="FILE.html",
+        ),
+    ] = None,
 ) -> None:
     """Quantize images to K colours and write them as palette PNGs.
 
@@ -233,9 +242,24 @@ def compress(
         usage("no input (give files, folders, globs, - or --files-from)")
     if output is not None and out_dir is not None:
         usage("use either -o/--output or --out-dir, not both")
+    if report is not None:
+        _check_report(report, names, output, out_format, force)
     if engine is Engine.spark:
         _spark(
-            names, listed, settings, palette, out_dir, ext, recursive, output, out_format, master, conf, as_json, quiet
+            names,
+            listed,
+            settings,
+            palette,
+            out_dir,
+            ext,
+            recursive,
+            output,
+            out_format,
+            master,
+            conf,
+            as_json,
+            quiet,
+            report,
         )
     if master is not None or conf or out_format is not OutFormat.png:
         usage("--master, --conf and --out-format parquet need --engine spark")
@@ -246,7 +270,7 @@ def compress(
             usage("--out-dir does not apply to stdin; use -o or stdout")
         _one_in_memory(None, settings, output, as_json, stdout_ok)
     naming = _naming(ext, auto or target is not None, options.k, out_dir, output, force)
-    _local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok)
+    _local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report)
 
 
 def _parse_k(text: str) -> bool:
@@ -347,7 +371,7 @@ def _check_out_dir(out_dir: str | None) -> None:
         usage(f"--out-dir {out_dir}: not writable")
 
 
-def _local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok) -> None:
+def _local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report=None) -> None:
     from dataclasses import replace
 
     from .. import local_engine
@@ -369,14 +393,17 @@ def _local(names, listed, settings, naming, palette, recursive, jobs, as_json, q
 
     with interruptible() as stop:
         results = local_engine.run(planned, settings, workers=workers, stop=stop)
-        _finish(results, len(planned), as_json, quiet, stop)
+        _finish(results, len(planned), as_json, quiet, stop, report=report, settings=settings)
 
 
-def _finish(results, total: int | None, as_json: bool, quiet: bool, stop=None) -> None:
+def _finish(results, total: int | None, as_json: bool, quiet: bool, stop=None, *, report=None, settings=None) -> None:
     """Report the results and exit with the documented code."""
     from ..errors import QuantcliError
     from .report import report_compress, summary_line
 
+    kept: list = []
+    if report is not None:
+        results = _keeping(results, kept)
     try:
         code, counts = report_compress(results, total, as_json=as_json, quiet=quiet)
     except StdoutClosed:
@@ -387,9 +414,51 @@ def _finish(results, total: int | None, as_json: bool, quiet: bool, stop=None) -
         raise typer.Exit(exc.exit_code) from None
     if not quiet or stop:
         sys.stderr.write(summary_line(counts, interrupted=bool(stop)) + "\n")
+    if report is not None and kept:
+        code = max(code, _write_report(kept, report, settings, quiet))
     if stop:
         raise typer.Exit(EXIT_SIGNAL_BASE + stop.signal)
     raise typer.Exit(code)
+
+
+# --- --report (the HTML report of quantcli.html_report) -------------------------------
+
+
+def _check_report(report: str, names: list[str], output: str | None, out_format: OutFormat, force: bool) -> None:
+    """--report needs input and output files; an existing report is replaced only with --force."""
+    if "-" in names or output == "-":
+        usage("--report reads the inputs and outputs as files: not with - (stdin or stdout)")
+    if out_format is not OutFormat.png:
+        usage("--report shows PNG outputs: not with --out-format parquet")
+    if not report.lower().endswith((".html", ".htm")):
+        usage(f"--report {report}: give a file name ending in .html")
+    if os.path.lexists(report) and not force:
+        usage(f"--report {report}: exists (use --force to overwrite)")
+
+
+def _keeping(results, kept: list):
+    """The results, each also appended to ``kept`` (for the report)."""
+    for result in results:
+        kept.append(result)
+        yield result
+
+
+def _write_report(results: list, report: str, settings, quiet: bool) -> int:
+    """Write the HTML report; the exit code it adds (1 when it could not be written)."""
+    from ..errors import QuantcliError
+    from ..html_report import write_report
+
+    try:
+        write_report(results, report, settings=settings)
+    except QuantcliError as exc:
+        error_line(f"--report {exc}")
+        return 1
+    if not quiet:
+        sys.stderr.write(f"quantcli: report in {report}\n")
+    return 0
+
+
+# --- end of --report ----------------------------------------------------------------
 
 
 def _one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: bool) -> None:
@@ -423,7 +492,22 @@ def _one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: 
     raise typer.Exit(result.exit_code if result.status == "error" else 0)
 
 
-def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, out_format, master, conf, as_json, quiet):
+def _spark(
+    names,
+    listed,
+    settings,
+    palette,
+    out_dir,
+    ext,
+    recursive,
+    output,
+    out_format,
+    master,
+    conf,
+    as_json,
+    quiet,
+    report=None,
+):
     """--engine spark: the same inputs, names, bytes and report as the local engine."""
 
     if "-" in names or output is not None:
@@ -433,10 +517,14 @@ def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, ou
     auto = settings.choose is not None or settings.quality is not None
     naming = _naming(ext, auto, settings.options.k, out_dir, None, settings.force)
     with interruptible() as stop:
-        _spark_run(names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop)
+        _spark_run(
+            names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop, report
+        )
 
 
-def _spark_run(names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop):
+def _spark_run(
+    names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop, report=None
+):
     from ..errors import QuantcliError
 
     try:
@@ -456,4 +544,4 @@ def _spark_run(names, listed, settings, naming, palette, recursive, out_format, 
         )
     except QuantcliError as exc:
         usage(str(exc))
-    _finish(results, total, as_json, quiet, stop)
+    _finish(results, total, as_json, quiet, stop, report=report, settings=settings)
