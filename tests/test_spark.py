@@ -204,14 +204,23 @@ def test_files_from_keeps_the_tree_like_the_local_engine(spark, folder, run_cli,
 
 
 def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
+    from quantcli.cli.compress import AUTO_QUALITY
     from quantcli.choosek import ChooseKOptions
 
-    code, want = local_json(run_cli, folder / "sub", "-k", "auto", "--out-dir", tmp_path / "local")
-    assert code == 0
-    settings = Settings(QuantizeOptions(), choose=ChooseKOptions(bytes_level=None))
-    got = spark_compress(spark, [str(folder / "sub")], tmp_path / "spark", settings=settings, recursive=False)
-    assert by_path(got, tmp_path / "spark") == by_path(want, tmp_path / "local")
-    assert tree(tmp_path / "spark") == tree(tmp_path / "local")
+    for name, extra, settings in (
+        ("quality", [], Settings(QuantizeOptions(), quality=AUTO_QUALITY)),  # -k auto's default
+        (
+            "silhouette",
+            ["--method", "silhouette"],
+            Settings(QuantizeOptions(), choose=ChooseKOptions(bytes_level=None)),
+        ),
+    ):
+        local, on_spark = tmp_path / f"local-{name}", tmp_path / f"spark-{name}"
+        code, want = local_json(run_cli, folder / "sub", "-k", "auto", *extra, "--out-dir", local)
+        assert code == 0
+        got = spark_compress(spark, [str(folder / "sub")], on_spark, settings=settings, recursive=False)
+        assert by_path(got, on_spark) == by_path(want, local)
+        assert tree(on_spark) == tree(local)
 
 
 def test_a_failed_attempt_is_retried_and_the_out_dir_is_complete(spark, folder, run_cli, tmp_path):
