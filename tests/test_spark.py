@@ -204,8 +204,8 @@ def test_files_from_keeps_the_tree_like_the_local_engine(spark, folder, run_cli,
 
 
 def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
-    from quantcli.cli.compress import AUTO_QUALITY
     from quantcli.choosek import ChooseKOptions
+    from quantcli.cli.compress import AUTO_QUALITY
 
     for name, extra, settings in (
         ("quality", [], Settings(QuantizeOptions(), quality=AUTO_QUALITY)),  # -k auto's default
