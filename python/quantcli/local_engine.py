@@ -11,7 +11,6 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 
 import numpy as np
@@ -111,6 +110,8 @@ def run(
                 return
             yield run_job(job, settings).result
         return
+    from concurrent.futures import Future, ThreadPoolExecutor  # not needed for one file: start-up time
+
     admit = _Budget(memory_budget() if budget is None else budget)
 
     def one(job: Job, cost: int) -> CompressResult:

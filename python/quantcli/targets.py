@@ -21,7 +21,6 @@ import functools
 import os
 import posixpath
 import re
-import secrets
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -142,7 +141,7 @@ def _write_unnamed(target: Path, data: bytes) -> bool:
 
 
 def _named_temporary(target: Path, data: bytes) -> str:
-    tmp = target.parent / f".{target.name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}.tmp"
+    tmp = target.parent / f".{target.name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666 & ~_UMASK)
     try:
         with open(fd, "wb", closefd=False) as f:
@@ -233,7 +232,7 @@ class FsspecTarget:
             write_atomic(path, data, force=force)
             return
         parent, name = posixpath.split(path)
-        tmp = posixpath.join(parent, f".{name}{TEMP_MARK}{self.tag}.{secrets.token_hex(4)}.tmp")
+        tmp = posixpath.join(parent, f".{name}{TEMP_MARK}{self.tag}.{os.urandom(4).hex()}.tmp")
         try:
             fs.makedirs(parent, exist_ok=True)
             fs.pipe_file(tmp, data)

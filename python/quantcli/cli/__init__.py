@@ -56,8 +56,12 @@ app.add_typer(_users.app)
 
 def main() -> None:
     """Entry point of the ``quantcli`` script: usage errors are one line, exit code 2."""
+    import os
     import sys
 
+    # quantcli's threads are its own (the C++ core); a BLAS thread pool per process only
+    # costs start-up time (it halves NumPy's import here). Set it yourself to override.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         code = app(standalone_mode=False)
     except typer.Abort:  # Ctrl-C at a prompt
