@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from . import metrics
-from .errors import ImageReadError, InvalidOptionError, QuantcliError
+from .errors import ImageReadError, InvalidOptionError
 from .images import DEFAULT_MAX_PIXELS
 from .metrics import Weights
 from .options import QuantizeOptions
@@ -272,14 +270,12 @@ def inspect_job(
     read, read_output
         Return the input's and the output's bytes (default: the local files).
     """
+    from .pipeline import failure
+
     try:
         return _inspect(job, options, read, read_output)
-    except QuantcliError as exc:
-        message = str(exc)
-    except MemoryError:
-        message = f"{job.display}: out of memory"
     except Exception as exc:  # a bug must cost one file, not the rest of the batch
-        message = f"{job.display}: internal error ({type(exc).__name__}: {exc})"
+        message, _ = failure(job.display, exc)
     return empty_row(job.display, message, job.output)
 
 
@@ -390,36 +386,16 @@ def _job(found: Found) -> Job:
 
 
 def run(jobs: Iterable[Job], options: InspectOptions, *, workers: int, stop: Any = None) -> Iterator[dict[str, Any]]:
-    """Every job's row, computed on ``workers`` threads, yielded in input order.
+    """Every job's row, computed on ``workers`` threads, yielded in input order (see
+    :func:`quantcli.local_engine.map_ordered`). Unless ``options.threads`` is set, the
+    cores are shared out between the images processed at once."""
+    from .local_engine import map_ordered
 
-    At most a few jobs per worker are in flight. Unless ``options.threads`` is set, the
-    cores are shared out between the images processed at once. When ``stop`` becomes
-    true, no new job starts.
-    """
     if options.threads == 0 and workers > 1:
         from dataclasses import replace
 
         options = replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
-
-    def one(job: Job) -> dict[str, Any]:
-        return inspect_job(job, options)
-
-    if workers <= 1:
-        for job in jobs:
-            if stop:
-                return
-            yield one(job)
-        return
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quantcli-inspect") as pool:
-        window: deque[Future[dict[str, Any]]] = deque()
-        for job in jobs:
-            if stop:
-                break
-            window.append(pool.submit(one, job))
-            if len(window) >= 4 * workers:
-                yield window.popleft().result()
-        while window:
-            yield window.popleft().result()
+    yield from map_ordered(lambda job: inspect_job(job, options), jobs, workers=workers, stop=stop)
 
 
 # ---------------------------------------------------------------------------------------

@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
 import numpy as np
 
 from .interrupt import Interrupt
 from .pipeline import CompressResult, Settings, run_job
 from .planner import Job, Naming, Planner, expand_inputs, is_own_output
+
+T = TypeVar("T")
 
 
 def plan(
@@ -92,36 +95,51 @@ def run(
 ) -> Iterator[CompressResult]:
     """Run every job through the pipeline on ``workers`` threads; yield results in order.
 
-    At most a few jobs per worker are in flight, so a list of millions of files needs
-    little memory, and big images start only while their estimated peak memory
-    (:func:`peak_bytes`) fits ``budget`` bytes (default :func:`memory_budget`, half the
-    RAM), so ``-j`` never runs more big images at once than the machine holds. Unless
-    ``settings.options.threads`` is set, the cores are shared out between the files
-    processed at once (the bytes written do not depend on it). When ``stop`` becomes
-    true, no new job starts; the ones in flight finish.
+    Unless ``settings.options.threads`` is set, the cores are shared out between the files
+    processed at once (the bytes written do not depend on it). See :func:`map_ordered`
+    for the window, the memory budget and ``stop``.
     """
     if settings.options.threads == 0 and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
         settings = replace(settings, options=replace(settings.options, threads=threads))
+    yield from map_ordered(lambda job: run_job(job, settings).result, jobs, workers=workers, stop=stop, budget=budget)
 
+
+def map_ordered(
+    work: Callable[[Job], T],
+    jobs: Iterable[Job],
+    *,
+    workers: int,
+    stop: Interrupt | None = None,
+    budget: int | None = None,
+) -> Iterator[T]:
+    """``work(job)`` for every job on ``workers`` threads, yielded in input order.
+
+    At most a few jobs per worker are in flight, so a list of millions of files needs
+    little memory, and a big image starts only while the estimated peak memory of the
+    images in flight (:func:`peak_bytes`) fits ``budget`` bytes (default
+    :func:`memory_budget`, half the RAM), so ``-j`` never runs more big images at once
+    than the machine holds. When ``stop`` becomes true, no new job starts; the ones in
+    flight finish.
+    """
     if workers <= 1:
         for job in jobs:
             if stop:
                 return
-            yield run_job(job, settings).result
+            yield work(job)
         return
     from concurrent.futures import Future, ThreadPoolExecutor  # not needed for one file: start-up time
 
     admit = _Budget(memory_budget() if budget is None else budget)
 
-    def one(job: Job, cost: int) -> CompressResult:
+    def one(job: Job, cost: int) -> T:
         try:
-            return run_job(job, settings).result
+            return work(job)
         finally:
             admit.release(cost)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quantcli") as pool:
-        window: deque[Future[CompressResult]] = deque()
+        window: deque[Future[T]] = deque()
         for job in jobs:
             cost = peak_bytes(job)
             if stop or not admit.acquire(cost, stop):

@@ -183,16 +183,21 @@ def run_job(
         makes was written by an earlier attempt and counts as written.
     """
     start = time.perf_counter()
-    code = 1
     try:
         return _run(job, settings, read, target, retry, start)
-    except QuantcliError as exc:
-        message, code = str(exc), exc.exit_code
-    except MemoryError:
-        message = f"{job.display}: out of memory"
     except Exception as exc:  # a bug must cost one file, not the rest of the batch
-        message = f"{job.display}: internal error ({type(exc).__name__}: {exc})"
+        message, code = failure(job.display, exc)
     return Outcome(error_row(job, message, settings, start, code))
+
+
+def failure(display: str, exc: BaseException) -> tuple[str, int]:
+    """The error line and exit code of an input whose work raised ``exc``: the rule of
+    every per-file front end (compress, inspect)."""
+    if isinstance(exc, QuantcliError):
+        return str(exc), exc.exit_code
+    if isinstance(exc, MemoryError):
+        return f"{display}: out of memory", 1
+    return f"{display}: internal error ({type(exc).__name__}: {exc})", 1
 
 
 def error_row(
