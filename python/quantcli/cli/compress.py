@@ -15,6 +15,7 @@ from .common import (
     DEFAULTS,
     EXIT_BROKEN_PIPE,
     EXIT_SIGNAL_BASE,
+    EXIT_USAGE,
     ConfOption,
     Engine,
     EngineOption,
@@ -391,5 +392,8 @@ def _spark_run(names, listed, settings, naming, palette, recursive, out_format, 
             stop=stop,
         )
     except QuantcliError as exc:
-        usage(str(exc))
+        if exc.exit_code == EXIT_USAGE:
+            usage(str(exc))
+        error_line(str(exc))  # the planning job failed (exit 3), or an input error before any work
+        raise typer.Exit(exc.exit_code) from None
     _finish(results, total, as_json, quiet, stop)

@@ -157,6 +157,8 @@ def _stream(
         except BaseException as exc:
             failure.append(exc)
 
+    if stop:
+        return  # interrupted while planning: start nothing
     reader = ledger.Reader(task.ledger)
     worker = threading.Thread(target=action, name="quantcli-spark-job", daemon=True)
     worker.start()

@@ -76,15 +76,15 @@ def _reader(content: Any, uri: str, display: str) -> Callable[[], bytes]:
 
 
 def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """The ``mapInPandas`` function of a compress job: a result row per file, and the
-    partition's rows appended to the ledger when it is done."""
+    """The ``mapInPandas`` function of a compress job: a result row per file, each also
+    written to the ledger (:class:`quantcli.spark.ledger.PartWriter`) as it is done."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
         partition, attempt, cpus = _context()
         settings = _with_task_threads(task.settings, cpus)
         target = FsspecTarget(tag=task.token)
         columns = [c.split()[0] for c in (PARQUET_SCHEMA if task.parquet else RESULT_SCHEMA).split(", ")]
-        done: list[dict[str, Any]] = []
+        record = ledger.PartWriter(task.ledger, partition)
         for batch in batches:
             rows = []
             for group, uri, display, relative, content in zip(
@@ -102,14 +102,14 @@ def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator
                     job, settings, read=_reader(content, uri, job.display), target=target, retry=attempt > 0
                 )
                 row = {**outcome.result.to_json(), "name": job.name}
-                done.append(row)
+                record.add(row)
                 if task.parquet:
                     row = {**row, "png": outcome.payload if outcome.result.status == "written" else None}
                 rows.append({c: row.get(c) for c in columns})
                 if task.hook is not None:
                     task.hook(partition, attempt, job)
             yield pandas_batch(rows, columns)
-        ledger.write_part(task.ledger, partition, done)
+        record.close()
 
     return run
 
