@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -77,18 +78,32 @@ def get_session(
     defaults["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile=file:{log_conf}"
     from pyspark import SparkConf, SparkContext
 
+    own_logging = _logging_configured(settings.get("spark.driver.extraJavaOptions", ""))
     if SparkContext._gateway is not None or _launched_by_spark_submit():
         # The JVM runs already (spark-submit): its settings (spark-defaults.conf, --conf)
         # win over our defaults.
         SparkContext._ensure_initialized()
         preset = SparkConf()
         defaults = {k: v for k, v in defaults.items() if not preset.contains(k)}
+        log_level = preset.get("spark.log.level", None) or log_level
+        own_logging = own_logging or _logging_configured(preset.get("spark.driver.extraJavaOptions", ""))
+        if not own_logging and not preset.contains("spark.log.level"):
+            # spark-submit's log4j profile says INFO: the context applies this level as it starts.
+            defaults["spark.log.level"] = log_level
+    log_level = settings.get("spark.log.level", log_level)
     for key, value in {**defaults, **settings}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
-    session.sparkContext.setLogLevel(log_level)
+    if not own_logging or "spark.log.level" in settings:
+        session.sparkContext.setLogLevel(log_level)
     _quiet_loggers(session)
     return session, active is None
+
+
+def _logging_configured(java_options: str | None) -> bool:
+    """Whether the user gave Spark's JVM a log4j configuration of their own."""
+    options = (java_options or "") + " " + os.environ.get("SPARK_SUBMIT_OPTS", "")
+    return "log4j" in options and "configurationFile" in options
 
 
 def _quiet_loggers(session: SparkSession) -> None:
@@ -100,6 +115,4 @@ def _quiet_loggers(session: SparkSession) -> None:
 
 
 def _launched_by_spark_submit() -> bool:
-    import os
-
     return "PYSPARK_GATEWAY_PORT" in os.environ

@@ -51,6 +51,16 @@ def _context() -> tuple[int, int, int]:
     return ctx.partitionId(), ctx.attemptNumber(), max(1, ctx.cpus())
 
 
+def _ignore_ctrl_c() -> None:
+    """A Python worker shares the terminal's process group with a local driver: Ctrl-C
+    is the driver's to handle (it cancels the job); a worker would die with a traceback."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _with_task_threads(settings: Settings, cpus: int) -> Settings:
     """One image at a time per task: use the cores the task holds (spark.task.cpus)."""
     if settings.options.threads != 0:
@@ -80,6 +90,7 @@ def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator
     written to the ledger (:class:`quantcli.spark.ledger.PartWriter`) as it is done."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
+        _ignore_ctrl_c()
         partition, attempt, cpus = _context()
         settings = _with_task_threads(task.settings, cpus)
         target = FsspecTarget(tag=task.token)
