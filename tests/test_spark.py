@@ -355,7 +355,7 @@ def slow_folder(root: Path, n: int) -> Path:
 class Running:
     """``quantcli ARGS`` in a new process group, its stdout lines collected as they come."""
 
-    def __init__(self, *args) -> None:
+    def __init__(self, *args, env: dict[str, str] | None = None) -> None:
         import subprocess
         import threading
 
@@ -366,6 +366,7 @@ class Running:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            env=env,
         )
         self.lines: list[bytes] = []
         self._reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
