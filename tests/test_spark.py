@@ -331,6 +331,34 @@ def test_compress_frame_plugs_into_a_dataframe_pipeline(spark, folder, tmp_path)
     assert row.png is None and (tmp_path / "o" / "rgb.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_twenty_thousand_files_are_listed_without_a_task_per_file(spark, tmp_path):
+    """Listing goes through Hadoop's FileSystem API on the driver: no Spark job lists, and the
+    planning job and the compress job have tasks by the partition, not by the file."""
+    from quantcli.spark import plan
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(20_000):
+        (folder / f"f{i:05d}.png").write_bytes(b"x")  # not empty, not an image
+    sc = spark.sparkContext
+    sc.setJobGroup("listing-test", "listing 20k files")
+    try:
+        naming = Naming(suffix=".png", out_dir=str(tmp_path / "out"), out_target="file:" + str(tmp_path / "out"))
+        listing = plan.list_inputs(spark, [str(folder)], [], naming, recursive=False)
+        plan.settle(spark, listing)
+        partitions = listing.frame.rdd.getNumPartitions()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert listing.total == 20_000 and not listing.plan.exceptions
+    tracker = sc.statusTracker()
+    jobs = [tracker.getJobInfo(j) for j in tracker.getJobIdsForGroup("listing-test")]
+    tasks = [tracker.getStageInfo(s).numTasks for job in jobs for s in job.stageIds if tracker.getStageInfo(s)]
+    assert jobs, "the planning job ran in this group"
+    assert max(tasks) <= 20_000 // 100, tasks  # no stage has a task per file, or per ten files
+    assert sum(tasks) <= 20_000 // 20, tasks
+    assert partitions <= 20_000 // 100  # files go to tasks by the hundred (openCostInBytes)
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_without_pyspark_the_engine_says_how_to_install(monkeypatch):
     from quantcli.spark.session import get_session

@@ -374,7 +374,7 @@ def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, ou
     try:
         from ..spark.session import get_session
 
-        spark, _ = get_session(master, conf or [])
+        spark, created = get_session(master, conf or [])
     except QuantcliError as exc:
         usage(str(exc))
     try:
@@ -382,7 +382,8 @@ def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, ou
         with interruptible() as stop:
             _spark_run(names, listed, settings, naming, palette, recursive, out_format, spark, as_json, quiet, stop)
     finally:
-        spark.stop()
+        if created:  # not a session that was running already (a notebook's, a test's)
+            spark.stop()
 
 
 def _spark_run(names, listed, settings, naming, palette, recursive, out_format, spark, as_json, quiet, stop):
