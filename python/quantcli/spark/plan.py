@@ -160,16 +160,25 @@ def _scan(spark: SparkSession, group: Group, naming: Naming) -> tuple[DataFrame,
     return frame, keep
 
 
+INDEX_SLICE = 5000  # paths per task of the index: a task carries its paths (~60 bytes each)
+
+
 def _index_frame(spark: SparkSession, scan: DataFrame) -> DataFrame:
     """Every path of a scan's file index (zero-byte files included, which the scan itself
     skips) as a one-column DataFrame made on the JVM: the list never passes through
-    Python on the driver."""
+    Python on the driver, and is cut into slices so that no task carries all of it."""
     from pyspark.sql import DataFrame
     from pyspark.sql import functions as F
 
     jvm = spark.sparkContext._jvm
-    files = jvm.scala.collection.immutable.ArraySeq.unsafeWrapArray(scan._jdf.inputFiles())
-    dataset = spark._jsparkSession.createDataset(files, jvm.org.apache.spark.sql.Encoders.STRING())
+    paths = scan._jdf.inputFiles()
+    if str(jvm.scala.util.Properties.versionNumberString()).startswith("2.12"):  # Spark 3.5
+        files = jvm.scala.Predef.genericWrapArray(paths)  # a WrappedArray: a Seq, no copy
+    else:
+        files = jvm.scala.collection.immutable.ArraySeq.unsafeWrapArray(paths)
+    slices = max(spark.sparkContext.defaultParallelism, -(-len(paths) // INDEX_SLICE))
+    rdd = spark.sparkContext._jsc.parallelize(jvm.scala.collection.JavaConverters.seqAsJavaList(files), slices)
+    dataset = spark._jsparkSession.createDataset(rdd.rdd(), jvm.org.apache.spark.sql.Encoders.STRING())
     index = DataFrame(dataset.toDF(), spark)
     return index.select(uris.canonical_column(F.col("value")).alias("path"))  # the scan's spelling
 
