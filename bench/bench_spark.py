@@ -382,10 +382,7 @@ def main() -> None:
     header = [
         "# Spark engine benchmark",
         "",
-        f"Machine: {machine()}.",
-        "",
-        f"SparkSession start (JVM, excluded below): {jvm:.1f} s. Spark defaults as quantcli "
-        "sets them: " + ", ".join(f"`{k}={v}`" for k, v in DEFAULT_CONF.items()) + ".",
+        "Each part says the machine and the load it ran on (a part can be run again alone).",
         "",
     ]
     sections = _sections(RESULTS.read_text()) if RESULTS.exists() else {}
@@ -398,8 +395,11 @@ def main() -> None:
             load = Path("/proc/loadavg").read_text().split()[:3]
             section[1:1] = [
                 "",
-                f"Run: `python bench/bench_spark.py {' '.join(sys.argv[1:])}`; load average at the "
-                f"end (1, 5, 15 min): {', '.join(load)} on {os.cpu_count()} cores.",
+                f"Run: `python bench/bench_spark.py {' '.join(sys.argv[1:])}` on {machine()}; load average "
+                f"at the end (1, 5, 15 min): {', '.join(load)}. SparkSession start (JVM, excluded): {jvm:.1f} s. "
+                "Spark settings as quantcli sets them: "
+                + ", ".join(f"`{k}={v}`" for k, v in DEFAULT_CONF.items())
+                + ".",
             ]
             sections[number] = "\n".join(section) + "\n"
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
