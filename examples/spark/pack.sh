@@ -21,6 +21,7 @@ wheel=$(ls -t "$out"/quantcli-*manylinux*.whl | head -n 1)
 "$python" -m venv "$out/executor-env"
 "$out/executor-env/bin/python" -m pip install --quiet "$wheel[executor]"
 rm -f "$out/quantcli-executor.tar.gz"
-"$python" -m venv_pack --prefix "$out/executor-env" --output "$out/quantcli-executor.tar.gz"
+"$python" -m venv_pack --quiet --prefix "$out/executor-env" --output "$out/quantcli-executor.tar.gz"
+chmod 644 "$out/quantcli-executor.tar.gz"
 rm -rf "$out/build" "$out/executor-env"
 ls -l "$wheel" "$out/quantcli-executor.tar.gz"
