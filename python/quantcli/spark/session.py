@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError, install_hint
 
@@ -100,10 +100,19 @@ def get_session(
     for key, value in {**defaults, **settings}.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
+    _use_configured_python(session.sparkContext)
     if not own_logging or "spark.log.level" in settings:
         session.sparkContext.setLogLevel(log_level)
     _quiet_loggers(session)
     return session, active is None
+
+
+def _use_configured_python(sc: Any) -> None:
+    """PySpark 3.5 starts Python workers with ``$PYSPARK_PYTHON`` or ``python3`` and reads
+    no setting: give this context ``spark.pyspark.python``, as PySpark 4 does itself."""
+    python = sc.getConf().get("spark.pyspark.python", None)
+    if python and "PYSPARK_PYTHON" not in os.environ and sc.pythonExec != python:
+        sc.pythonExec = python
 
 
 def _logging_configured(java_options: str | None) -> bool:
