@@ -370,7 +370,6 @@ def _spark(names, listed, settings, palette, out_dir, ext, recursive, output, ou
     from ..interrupt import interruptible
 
     naming = _naming(ext, settings.choose is not None, settings.options.k, out_dir, None, settings.force)
-    _unmerge_stderr_under_spark_submit()
     try:
         from ..spark.session import get_session
 
@@ -409,24 +408,3 @@ def _spark_run(names, listed, settings, naming, palette, recursive, out_format, 
         error_line(str(exc))  # the planning job failed (exit 3), or an input error before any work
         raise typer.Exit(exc.exit_code) from None
     _finish(results, total, as_json, quiet, stop)
-
-
-def _unmerge_stderr_under_spark_submit() -> None:
-    """Under spark-submit, Spark's PythonRunner merges this process's stderr into its
-    stdout; point stderr back at spark-submit's own, so stdout holds only --json lines."""
-    if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        return
-
-    def same(a: os.stat_result, b: os.stat_result) -> bool:
-        return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
-
-    parent = f"/proc/{os.getppid()}/fd/"
-    try:
-        if not same(os.fstat(1), os.fstat(2)) or same(os.stat(parent + "1"), os.stat(parent + "2")):
-            return  # not merged here, or merged in spark-submit's own streams too
-        fd = os.open(parent + "2", os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
-    except OSError:
-        return  # no /proc (not Linux): stderr stays merged
-    sys.stderr.flush()
-    os.dup2(fd, 2)
-    os.close(fd)
