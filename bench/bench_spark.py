@@ -1,6 +1,7 @@
 """Benchmark: the Spark engine against the local engine, MLlib KMeans, and a shared palette.
 
-Three parts, in one run, written to ``bench/results/spark.md``:
+Four parts, in one run, written to ``bench/results/spark.md`` (a part run alone replaces
+only its own section):
 
 1. ``compress`` on a folder of real photos (``/usr/share/backgrounds/mate``): the local
    engine on N threads vs ``--engine spark --master local[N]``. The SparkSession is
@@ -13,11 +14,13 @@ Three parts, in one run, written to ``bench/results/spark.md``:
 3. One shared palette for ~2000 thumbnails cut from the photos: local and Spark
    (``--palette shared``: two reads of the data), and MLlib KMeans on every pixel of the
    collection (one read per iteration), with the passes each design makes.
+4. Small files: 1k, 5k and 20k thumbnails, local engine vs Spark (listing, planning job
+   and compress job; the JVM start excluded), outputs compared byte for byte.
 
 Run from the repository root with quantcli importable and the spark extra installed::
 
     python bench/bench_spark.py                  # everything, K=64, local[2]
-    python bench/bench_spark.py --parts 1 --k 256
+    python bench/bench_spark.py --parts 4 --small 1000,5000,20000
 
 Images are copied or cut into ``bench/work/spark/`` (ignored by git).
 """
@@ -44,12 +47,15 @@ RESULTS = REPO / "bench" / "results" / "spark.md"
 PHOTOS = Path("/usr/share/backgrounds/mate")
 
 sys.path.insert(0, str(REPO / "python"))
-from quantcli import spark_engine  # noqa: E402
+from quantcli import local_engine  # noqa: E402
 from quantcli.api import compress_pixels  # noqa: E402
-from quantcli.batch import expand_inputs, plan_jobs, run_jobs  # noqa: E402
 from quantcli.images import read_image  # noqa: E402
 from quantcli.options import QuantizeOptions  # noqa: E402
-from quantcli.palette import collection_histogram, fit_shared_palette  # noqa: E402
+from quantcli.palette import collection_histogram  # noqa: E402
+from quantcli.pipeline import Settings  # noqa: E402
+from quantcli.planner import Naming  # noqa: E402
+from quantcli.spark import driver  # noqa: E402
+from quantcli.spark.session import DEFAULT_CONF, get_session  # noqa: E402
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -77,42 +83,35 @@ def machine() -> str:
 
 
 def local_compress(src: Path, out: Path, options: QuantizeOptions, workers: int, palette=None):
-    files = list(expand_inputs([str(src)], recursive=True, skip_suffix=".png"))
-    jobs = plan_jobs(files, ext=".png", out_dir=out)
+    """The local engine as the CLI runs it: plan, (pass 1,) run; (seconds, results)."""
+    settings = Settings(options=options)
+    naming = Naming(suffix=".png", out_dir=str(out))
     start = time.perf_counter()
+    planned = list(local_engine.plan([str(src)], naming, recursive=True))
     if palette == "shared":
-        hist = collection_histogram([j.source for j in jobs], workers=workers)
-        palette = fit_shared_palette(hist, options)
-    compress = None
-    if palette is not None:
-        from functools import partial
-
-        from quantcli.api import compress_file
-
-        compress = partial(compress_file, palette=palette)
-    kwargs = {"compress": compress} if compress else {}
-    results = list(run_jobs(jobs, options, workers=workers, **kwargs))
+        settings = replace(settings, palette=local_engine.shared_palette(planned, settings, workers=workers))
+    results = list(local_engine.run(planned, settings, workers=workers))
     return time.perf_counter() - start, results
 
 
 def spark_compress(spark, src: Path, out: Path, options: QuantizeOptions, palette=None):
+    """The Spark engine as the CLI runs it, on a running session; (seconds, results)."""
     start = time.perf_counter()
-    _, rows = spark_engine.compress(
+    _, rows = driver.compress(
         [str(src)],
-        options=options,
-        ext=".png",
+        Settings(options=options),
+        Naming(suffix=".png", out_dir=str(out)),
         recursive=True,
-        out_dir=str(out),
+        shared_palette=palette == "shared",
         spark=spark,
-        palette=palette,
     )
     results = list(rows)
     return time.perf_counter() - start, results
 
 
 def same_tree(a: Path, b: Path) -> bool:
-    fa = {p.relative_to(a): p.read_bytes() for p in a.rglob("*.png")}
-    fb = {p.relative_to(b): p.read_bytes() for p in b.rglob("*.png")}
+    fa = {p.relative_to(a): p.read_bytes() for p in a.rglob("*.png") if "_quantcli" not in p.parts}
+    fb = {p.relative_to(b): p.read_bytes() for p in b.rglob("*.png") if "_quantcli" not in p.parts}
     return fa == fb and len(fa) > 0
 
 
@@ -215,34 +214,40 @@ def part2(spark, args, lines: list[str]) -> None:
     print("\n".join(lines[-12:]), flush=True)
 
 
+def _tile_pool(size: tuple[int, int]) -> list[Image.Image]:
+    """16 tiles of each photo, scaled down: every photo is decoded once."""
+    tiles = []
+    for path in sorted(p for p in PHOTOS.rglob("*") if p.suffix.lower() in (".jpg", ".png")):
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            for y in range(4):
+                for x in range(4):
+                    box = (x * w // 4, y * h // 4, (x + 1) * w // 4, (y + 1) * h // 4)
+                    tiles.append(im.crop(box).resize(size, Image.BILINEAR))
+    return tiles
+
+
 def cut_thumbnails(count: int, size: tuple[int, int] = (96, 72)) -> Path:
-    """``count`` PNG thumbnails: tiles of the photos, scaled down, in 20 folders."""
+    """``count`` distinct PNG thumbnails in 20 folders: tiles of the photos, then turned,
+    mirrored and tinted on later rounds so that no two are the same."""
     thumbs = WORK / f"thumbs-{count}"
     if thumbs.exists() and len(list(thumbs.rglob("*.png"))) == count:
         return thumbs
     shutil.rmtree(thumbs, ignore_errors=True)
-    sources = sorted(p for p in PHOTOS.rglob("*") if p.suffix.lower() in (".jpg", ".png"))
-    n = 0
-    while n < count:
-        for path in sources:
-            with Image.open(path) as im:
-                im = im.convert("RGB")
-                w, h = im.size
-                for y in range(4):
-                    for x in range(4):
-                        if n >= count:
-                            break
-                        box = (x * w // 4, y * h // 4, (x + 1) * w // 4, (y + 1) * h // 4)
-                        tile = im.crop(box).resize(size, Image.BILINEAR)
-                        # Vary the cut a little on later rounds so that tiles differ.
-                        if n >= len(sources) * 16:
-                            tile = tile.rotate(90 * (n // (len(sources) * 16)), expand=True)
-                        folder = thumbs / f"d{n % 20:02d}"
-                        folder.mkdir(parents=True, exist_ok=True)
-                        tile.save(folder / f"t{n:05d}.png")
-                        n += 1
-            if n >= count:
-                break
+    pool = _tile_pool(size)
+    for n in range(count):
+        tile = pool[n % len(pool)]
+        variant = n // len(pool)
+        if variant:
+            tile = tile.rotate(90 * (variant % 4), expand=True)
+            if variant % 8 >= 4:
+                tile = tile.transpose(Image.FLIP_LEFT_RIGHT)
+            if variant >= 8:
+                tile = Image.eval(tile, lambda v, shift=variant // 8: min(255, v + shift))
+        folder = thumbs / f"d{n % 20:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        tile.save(folder / f"t{n:05d}.png")
     return thumbs
 
 
@@ -320,48 +325,99 @@ def part3(spark, args, lines: list[str]) -> None:
     print("\n".join(lines[-12:]), flush=True)
 
 
+def part4(spark, args, lines: list[str]) -> None:
+    """Small files: the fixed costs of the Spark engine against the local engine."""
+    options = QuantizeOptions(k=args.k)
+    # The session's first job starts the Python workers and warms the JVM: timed apart.
+    warm = cut_thumbnails(200)
+    shutil.rmtree(WORK / "out-warm", ignore_errors=True)
+    t_cold, _ = spark_compress(spark, warm, WORK / "out-warm", options)
+    t_warm, _ = spark_compress(spark, warm, WORK / "out-warm2", options)
+    shutil.rmtree(WORK / "out-warm", ignore_errors=True)
+    shutil.rmtree(WORK / "out-warm2", ignore_errors=True)
+    rows = []
+    for count in (int(n) for n in args.small.split(",")):
+        thumbs = cut_thumbnails(count)
+        out = WORK / f"out-small-{count}"
+        shutil.rmtree(out, ignore_errors=True)
+        t_local, r_local = local_compress(thumbs, out / "local", options, args.cores)
+        t_spark, r_spark = spark_compress(spark, thumbs, out / "spark", options)
+        ok = same_tree(out / "local", out / "spark") and len(r_spark) == len(r_local) == count
+        size = sum(p.stat().st_size for p in thumbs.rglob("*.png")) / 1e6
+        rows.append((count, size, t_local, t_spark, ok))
+        print(rows[-1], flush=True)
+        shutil.rmtree(out, ignore_errors=True)
+    lines += [
+        f"## 4. Many small files: 96x72 thumbnails cut from the photos, K={args.k}",
+        "",
+        f"Local engine `--jobs {args.cores}` vs `--engine spark --master local[{args.cores}]` on a running "
+        "session (the JVM start is excluded; the listing, the planning job and the compress job are in). "
+        f"Before them, the session's first compress (200 thumbnails, which starts the Python workers and "
+        f"warms the JVM) took {t_cold:.1f} s, and the same again {t_warm:.1f} s: a one-off cost of about "
+        f"{t_cold - t_warm:.0f} s per application, not counted below.",
+        "",
+        "| thumbnails | MB | local s | Spark s | Spark / local | byte-identical |",
+        "| ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    lines += [f"| {n:,} | {mb:.1f} | {tl:.1f} | {ts:.1f} | {ts / tl:.2f}x | {ok} |" for n, mb, tl, ts, ok in rows]
+    lines.append("")
+    print("\n".join(lines[-8:]), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--k", type=int, default=64)
     parser.add_argument("--cores", type=int, default=2)
-    parser.add_argument("--parts", default="1,2,3")
+    parser.add_argument("--parts", default="1,2,3,4")
     parser.add_argument("--mllib-images", type=int, default=3)
     parser.add_argument("--thumbs", type=int, default=2000)
     parser.add_argument("--mllib-iters", type=int, default=10, help="0 skips MLlib in part 3")
     parser.add_argument("--mllib-thumbs", type=int, default=200, help="thumbnails MLlib clusters")
+    parser.add_argument("--small", default="1000,5000,20000", help="part 4: thumbnail counts")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    spark, _ = spark_engine.get_session(f"local[{args.cores}]", {"spark.ui.enabled": "false"})
+    spark, _ = get_session(f"local[{args.cores}]", {"spark.ui.enabled": "false"})
     jvm = time.perf_counter() - start
-    lines = [
+    header = [
         "# Spark engine benchmark",
         "",
-        f"Machine: {machine()}.",
-        "",
-        f"SparkSession start (JVM, excluded below): {jvm:.1f} s. Spark defaults as quantcli "
-        "sets them: " + ", ".join(f"`{k}={v}`" for k, v in spark_engine.DEFAULT_CONF.items()) + ".",
+        "Each part says the machine and the load it ran on (a part can be run again alone).",
         "",
     ]
-    (WORK / "header.md").write_text("\n".join(lines) + "\n")
+    sections = _sections(RESULTS.read_text()) if RESULTS.exists() else {}
+    sections[0] = "\n".join(header) + "\n"
     parts = {int(p) for p in args.parts.split(",")}
-    for number, run in ((1, part1), (2, part2), (3, part3)):
+    for number, run in ((1, part1), (2, part2), (3, part3), (4, part4)):
         if number in parts:
             section: list[str] = []
             run(spark, args, section)
             load = Path("/proc/loadavg").read_text().split()[:3]
             section[1:1] = [
                 "",
-                f"Run: `python bench/bench_spark.py {' '.join(sys.argv[1:])}`; load average at the "
-                f"end (1, 5, 15 min): {', '.join(load)} on {os.cpu_count()} cores.",
+                f"Run: `python bench/bench_spark.py {' '.join(sys.argv[1:])}` on {machine()}; load average "
+                f"at the end (1, 5, 15 min): {', '.join(load)}. SparkSession start (JVM, excluded): {jvm:.1f} s. "
+                "Spark settings as quantcli sets them: "
+                + ", ".join(f"`{k}={v}`" for k, v in DEFAULT_CONF.items())
+                + ".",
             ]
-            # Each part keeps its own file, so that one part can be run again alone.
-            (WORK / f"part{number}.md").write_text("\n".join(section) + "\n")
+            sections[number] = "\n".join(section) + "\n"
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text("\n".join(sections[n].rstrip("\n") + "\n" for n in sorted(sections)))
     spark.stop()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    sections = [WORK / "header.md"] + [WORK / f"part{n}.md" for n in (1, 2, 3)]
-    RESULTS.write_text("".join(p.read_text() for p in sections if p.exists()))
     print(f"wrote {RESULTS}")
+
+
+def _sections(text: str) -> dict[int, str]:
+    """The results file by part: 0 for the header, N for the section headed ``## N.``."""
+    sections: dict[int, list[str]] = {0: []}
+    current = 0
+    for line in text.splitlines():
+        if line.startswith("## ") and line[3:4].isdigit():
+            current = int(line[3 : line.index(".")])
+            sections[current] = []
+        sections[current].append(line)
+    return {n: "\n".join(lines) + "\n" for n, lines in sections.items()}
 
 
 if __name__ == "__main__":

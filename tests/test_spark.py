@@ -340,6 +340,34 @@ def test_compress_frame_plugs_into_a_dataframe_pipeline(spark, folder, tmp_path)
     assert row.png is None and (tmp_path / "o" / "rgb.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_twenty_thousand_files_are_listed_without_a_task_per_file(spark, tmp_path):
+    """Listing goes through Hadoop's FileSystem API on the driver: no Spark job lists, and the
+    planning job and the compress job have tasks by the partition, not by the file."""
+    from quantcli.spark import plan
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(20_000):
+        (folder / f"f{i:05d}.png").write_bytes(b"x")  # not empty, not an image
+    sc = spark.sparkContext
+    sc.setJobGroup("listing-test", "listing 20k files")
+    try:
+        naming = Naming(suffix=".png", out_dir=str(tmp_path / "out"), out_target="file:" + str(tmp_path / "out"))
+        listing = plan.list_inputs(spark, [str(folder)], [], naming, recursive=False)
+        plan.settle(spark, listing)
+        partitions = listing.frame.rdd.getNumPartitions()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert listing.total == 20_000 and not listing.plan.exceptions
+    tracker = sc.statusTracker()
+    jobs = [tracker.getJobInfo(j) for j in tracker.getJobIdsForGroup("listing-test")]
+    tasks = [tracker.getStageInfo(s).numTasks for job in jobs for s in job.stageIds if tracker.getStageInfo(s)]
+    assert jobs, "the planning job ran in this group"
+    assert max(tasks) <= 20_000 // 100, tasks  # no stage has a task per file, or per ten files
+    assert sum(tasks) <= 20_000 // 20, tasks
+    assert partitions <= 20_000 // 100  # files go to tasks by the hundred (openCostInBytes)
+
+
 @pytest.mark.filterwarnings("ignore")
 def test_without_pyspark_the_engine_says_how_to_install(monkeypatch):
     from quantcli.spark.session import get_session
@@ -347,3 +375,101 @@ def test_without_pyspark_the_engine_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "pyspark", None)
     with pytest.raises(InvalidOptionError, match=r"pip install '.*\[spark\]'"):
         get_session()
+
+
+# ---------------------------------------------------------------------------------------
+# Interrupted and killed drivers, as a user meets them: the CLI in its own process group.
+
+
+def slow_folder(root: Path, n: int) -> Path:
+    """``n`` photo-like images that take a while each with -k auto."""
+    root.mkdir()
+    for i in range(n):
+        iio.imwrite(root / f"img{i:03d}.png", gradient_image(96, 128, seed=i))
+    return root
+
+
+class Running:
+    """``quantcli ARGS`` in a new process group, its stdout lines collected as they come."""
+
+    def __init__(self, *args, env: dict[str, str] | None = None) -> None:
+        import subprocess
+        import threading
+
+        from conftest import cli_command
+
+        self.proc = subprocess.Popen(
+            [*cli_command(), *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env=env,
+        )
+        self.lines: list[bytes] = []
+        self._reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
+        self._reader.start()
+
+    def wait_for_lines(self, n: int, timeout: float = 600) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.lines) < n:
+            assert self.proc.poll() is None, self.proc.stderr.read().decode(errors="replace")
+            assert time.monotonic() < deadline, "no output in time"
+            time.sleep(0.05)
+
+    def signal_group(self, signum: int) -> None:
+        import os
+
+        os.killpg(self.proc.pid, signum)
+
+    def finish(self, timeout: float = 300) -> tuple[int, list[dict], str]:
+        code = self.proc.wait(timeout)
+        self._reader.join(10)
+        stderr = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+        return code, [json.loads(line) for line in self.lines], stderr
+
+
+SPARK_ARGS = ["--engine", "spark", "--master", "local[2]", "--conf", "spark.ui.enabled=false"]
+# Several small tasks, so that a job is still running when the test steps in.
+MANY_TASKS = ["--conf", "spark.sql.files.maxPartitionBytes=20000", "--conf", "spark.sql.files.openCostInBytes=10000"]
+
+
+def test_ctrl_c_prints_what_finished_and_exits_130(tmp_path):
+    import signal
+
+    src = slow_folder(tmp_path / "in", 40)
+    run = Running("compress", src, "-k", "auto", "--out-dir", tmp_path / "out", "--json", *SPARK_ARGS, *MANY_TASKS)
+    run.wait_for_lines(1)
+    run.signal_group(signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    code, rows, stderr = run.finish()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "Exception" not in stderr, stderr
+    assert stderr.rstrip().endswith("interrupted"), stderr
+    assert 1 <= len(rows) < 40
+    assert all(r["status"] == "written" for r in rows)
+    written = {p.name for p in (tmp_path / "out").glob("*.png")}
+    assert {Path(r["output"]).name for r in rows} <= written  # every row printed is a file there
+    assert not [p for p in (tmp_path / "out").rglob("*") if ".quantcli-" in p.name]
+
+
+def test_a_driver_killed_during_a_parquet_write_does_not_block_the_rerun(tmp_path):
+    import signal
+
+    import pyarrow.parquet as pq
+
+    src = slow_folder(tmp_path / "in", 24)
+    table = tmp_path / "table"
+    args = ["compress", src, "-k", "auto", "--out-dir", table, "--out-format", "parquet", "--json", *SPARK_ARGS]
+    run = Running(*args, *MANY_TASKS)
+    run.wait_for_lines(1)
+    run.signal_group(signal.SIGKILL)
+    run.finish()
+    assert table.is_dir() and not (table / "_SUCCESS").exists()
+    run = Running(*args)
+    code, rows, stderr = run.finish()
+    assert code == 0, stderr
+    assert len(rows) == 24
+    assert sorted(r["name"] for r in pq.read_table(table).to_pylist()) == [f"img{i:03d}.png" for i in range(24)]

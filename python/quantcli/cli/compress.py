@@ -15,6 +15,7 @@ from .common import (
     DEFAULTS,
     EXIT_BROKEN_PIPE,
     EXIT_SIGNAL_BASE,
+    EXIT_USAGE,
     ConfOption,
     Engine,
     EngineOption,
@@ -512,19 +513,29 @@ def _spark(
 
     if "-" in names or output is not None:
         usage("--engine spark writes to --out-dir or beside the inputs; - and -o are for the local engine")
+    from ..errors import QuantcliError
     from ..interrupt import interruptible
 
     auto = settings.choose is not None or settings.quality is not None
     naming = _naming(ext, auto, settings.options.k, out_dir, None, settings.force)
-    with interruptible() as stop:
-        _spark_run(
-            names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop, report
-        )
+    try:
+        from ..spark.session import get_session
+
+        spark, created = get_session(master, conf or [])
+    except QuantcliError as exc:
+        usage(str(exc))
+    try:
+        # After the session starts: PySpark's own SIGINT handler raises KeyboardInterrupt.
+        with interruptible() as stop:
+            _spark_run(
+                names, listed, settings, naming, palette, recursive, out_format, spark, as_json, quiet, stop, report
+            )
+    finally:
+        if created:  # not a session that was running already (a notebook's, a test's)
+            spark.stop()
 
 
-def _spark_run(
-    names, listed, settings, naming, palette, recursive, out_format, master, conf, as_json, quiet, stop, report=None
-):
+def _spark_run(names, listed, settings, naming, palette, recursive, out_format, spark, as_json, quiet, stop, report):
     from ..errors import QuantcliError
 
     try:
@@ -538,10 +549,12 @@ def _spark_run(
             recursive=recursive,
             shared_palette=palette == "shared",
             out_format=out_format.value,
-            master=master,
-            conf=conf or [],
+            spark=spark,
             stop=stop,
         )
     except QuantcliError as exc:
-        usage(str(exc))
+        if exc.exit_code == EXIT_USAGE:
+            usage(str(exc))
+        error_line(str(exc))  # the planning job failed (exit 3), or an input error before any work
+        raise typer.Exit(exc.exit_code) from None
     _finish(results, total, as_json, quiet, stop, report=report, settings=settings)

@@ -59,7 +59,8 @@ def compress(
         once the results are consumed.
     stop
         A flag (truthy once set) that cancels the job: the rows already in the ledger are
-        still yielded.
+        still yielded, and Spark's log is turned off for the rest of the session (which
+        would log each killed task's stack trace).
     hook
         Tests only: ``hook(partition, attempt, job)`` runs on the executor after each file.
     """
@@ -132,14 +133,14 @@ def _run(
         rows = listing.frame.mapInPandas(
             tasks.compress_partition(task), tasks.PARQUET_SCHEMA if task.parquet else tasks.RESULT_SCHEMA
         )
-        yield from _stream(spark, rows, task, listing.plan.naming.out_target, stop)
+        yield from _stream(spark, rows, task, listing.plan.naming.out_target, stop, owns_session)
     finally:
         if owns_session:
             spark.stop()
 
 
 def _stream(
-    spark: SparkSession, rows: DataFrame, task: tasks.CompressTask, table: str | None, stop: Any
+    spark: SparkSession, rows: DataFrame, task: tasks.CompressTask, table: str | None, stop: Any, owns_session: bool
 ) -> Iterator[CompressResult]:
     """Run the job on a thread; yield the ledger's rows while it runs; raise
     JobFailedError when it failed, after the rows that made it."""
@@ -157,6 +158,8 @@ def _stream(
         except BaseException as exc:
             failure.append(exc)
 
+    if stop:
+        return  # interrupted while planning: start nothing
     reader = ledger.Reader(task.ledger)
     worker = threading.Thread(target=action, name="quantcli-spark-job", daemon=True)
     worker.start()
@@ -167,15 +170,24 @@ def _stream(
             for row in reader.poll():
                 yield tasks.result_of(row)
             if stop and not cancelled:
+                _silence_log(sc)  # for the rest of the session: it is ending
                 sc.cancelJobGroup(group)
                 cancelled = True
-    except BaseException:
+    except BaseException:  # the consumer stopped (a second Ctrl-C, a closed pipe)
+        if owns_session:
+            _silence_log(sc)
         sc.cancelJobGroup(group)
         raise
     for row in reader.poll():
         yield tasks.result_of(row)
     if failure and not cancelled:
         raise JobFailedError(f"the Spark job failed: {_reason(failure[0])}")
+
+
+def _silence_log(sc: Any) -> None:
+    """Turn Spark's log off: a job cancelled on the user's word makes Spark log an error
+    with a stack trace for each task it kills."""
+    sc.setLogLevel("OFF")
 
 
 @contextlib.contextmanager

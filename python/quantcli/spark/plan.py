@@ -160,24 +160,27 @@ def _scan(spark: SparkSession, group: Group, naming: Naming) -> tuple[DataFrame,
     return frame, keep
 
 
+INDEX_SLICE = 5000  # paths per task of the index: a task carries its paths (~60 bytes each)
+
+
 def _index_frame(spark: SparkSession, scan: DataFrame) -> DataFrame:
     """Every path of a scan's file index (zero-byte files included, which the scan itself
     skips) as a one-column DataFrame made on the JVM: the list never passes through
-    Python on the driver."""
+    Python on the driver, and is cut into slices so that no task carries all of it."""
     from pyspark.sql import DataFrame
+    from pyspark.sql import functions as F
 
     jvm = spark.sparkContext._jvm
-    files = jvm.scala.collection.immutable.ArraySeq.unsafeWrapArray(scan._jdf.inputFiles())
-    dataset = spark._jsparkSession.createDataset(files, jvm.org.apache.spark.sql.Encoders.STRING())
+    paths = scan._jdf.inputFiles()
+    if str(jvm.scala.util.Properties.versionNumberString()).startswith("2.12"):  # Spark 3.5
+        files = jvm.scala.Predef.genericWrapArray(paths)  # a WrappedArray: a Seq, no copy
+    else:
+        files = jvm.scala.collection.immutable.ArraySeq.unsafeWrapArray(paths)
+    slices = max(spark.sparkContext.defaultParallelism, -(-len(paths) // INDEX_SLICE))
+    rdd = spark.sparkContext._jsc.parallelize(jvm.scala.collection.JavaConverters.seqAsJavaList(files), slices)
+    dataset = spark._jsparkSession.createDataset(rdd.rdd(), jvm.org.apache.spark.sql.Encoders.STRING())
     index = DataFrame(dataset.toDF(), spark)
-    return index.mapInPandas(_canonical_batches, "path string")  # the scan's spelling
-
-
-def _canonical_batches(batches: Any) -> Any:
-    from .frame import pandas_batch
-
-    for batch in batches:
-        yield pandas_batch([(uris.canonical(u),) for u in batch["value"]], ["path"])
+    return index.select(uris.canonical_column(F.col("value")).alias("path"))  # the scan's spelling
 
 
 def _union(frames: list[DataFrame]) -> DataFrame | None:
@@ -206,7 +209,8 @@ def settle(spark: SparkSession, listing: Listing) -> None:
     if listing.paths is None:
         return
     plan = listing.plan
-    named = listing.paths.mapInPandas(_name_batches(plan), _NAMED_SCHEMA)
+    # Naming runs in Python once; the three questions below read the cached result.
+    named = listing.paths.mapInPandas(_name_batches(plan), _NAMED_SCHEMA).persist()
     flagged = named.withColumn("n_path", F.count(F.lit(1)).over(Window.partitionBy("path"))).withColumn(
         "n_target", F.count(F.lit(1)).over(Window.partitionBy("target"))
     )
@@ -226,7 +230,10 @@ def settle(spark: SparkSession, listing: Listing) -> None:
             *(F.lit(None).cast("string").alias(c) for c in ("display", "relative", "sort")),
         )
     )
-    rows = clash.unionByName(empty).unionByName(counts).collect()
+    try:
+        rows = clash.unionByName(empty).unionByName(counts).collect()
+    finally:
+        named.unpersist()
     _settle_clashes(plan, sorted((r for r in rows if r.kind == "clash"), key=lambda r: (r.group, r.sort)))
     empties = [(r.group, r.path, r.display, r.relative, b"") for r in rows if r.kind == "empty"]
     if empties:

@@ -51,6 +51,16 @@ def _context() -> tuple[int, int, int]:
     return ctx.partitionId(), ctx.attemptNumber(), max(1, ctx.cpus())
 
 
+def _ignore_ctrl_c() -> None:
+    """A Python worker shares the terminal's process group with a local driver: Ctrl-C
+    is the driver's to handle (it cancels the job); a worker would die with a traceback."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _with_task_threads(settings: Settings, cpus: int) -> Settings:
     """One image at a time per task: use the cores the task holds (spark.task.cpus)."""
     if settings.options.threads != 0:
@@ -76,15 +86,16 @@ def _reader(content: Any, uri: str, display: str) -> Callable[[], bytes]:
 
 
 def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator[Any]]:
-    """The ``mapInPandas`` function of a compress job: a result row per file, and the
-    partition's rows appended to the ledger when it is done."""
+    """The ``mapInPandas`` function of a compress job: a result row per file, each also
+    written to the ledger (:class:`quantcli.spark.ledger.PartWriter`) as it is done."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
+        _ignore_ctrl_c()
         partition, attempt, cpus = _context()
         settings = _with_task_threads(task.settings, cpus)
         target = FsspecTarget(tag=task.token)
         columns = [c.split()[0] for c in (PARQUET_SCHEMA if task.parquet else RESULT_SCHEMA).split(", ")]
-        done: list[dict[str, Any]] = []
+        record = ledger.PartWriter(task.ledger, partition)
         for batch in batches:
             rows = []
             for group, uri, display, relative, content in zip(
@@ -102,14 +113,14 @@ def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator
                     job, settings, read=_reader(content, uri, job.display), target=target, retry=attempt > 0
                 )
                 row = {**outcome.result.to_json(), "name": job.name, "exit_code": outcome.result.exit_code}
-                done.append(row)
+                record.add(row)
                 if task.parquet:
                     row = {**row, "png": outcome.payload if outcome.result.status == "written" else None}
                 rows.append({c: row.get(c) for c in columns})
                 if task.hook is not None:
                     task.hook(partition, attempt, job)
             yield pandas_batch(rows, columns)
-        ledger.write_part(task.ledger, partition, done)
+        record.close()
 
     return run
 

@@ -45,6 +45,16 @@ def canonical(uri: str) -> str:
     return f"{parts.scheme}:{authority}{unquote(parts.path)}"
 
 
+def canonical_column(uri: Any) -> Any:
+    """:func:`canonical` as a Spark column expression, so that no Python worker runs for
+    it: percent-decoded with ``+`` kept (``url_decode`` would read it as a space), and
+    ``scheme:///path`` as ``scheme:/path``."""
+    from pyspark.sql import functions as F
+
+    decoded = F.url_decode(F.replace(uri, F.lit("+"), F.lit("%2B")))
+    return F.regexp_replace(decoded, "^([A-Za-z][A-Za-z0-9+.-]*):///", "$1:/")
+
+
 def hadoop(spark: SparkSession, uri: str) -> tuple[Any, Any]:
     """(Hadoop FileSystem, Path) for ``uri``, on the driver's JVM."""
     jvm = spark.sparkContext._jvm
