@@ -59,8 +59,7 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
                 wanted.c[ch] += std::clamp(s * err[ch], -kClamp, kClamp);
             }
             // Many targets (a third, on photos at K=256) stay within half the gap around their
-            // colour's own entry, which
-            // is then the nearest: no search needed.
+            // colour's own entry, which is then the nearest: no search needed.
             const int guess = row_labels[x];
             const float gap = index.half_gap(guess);
             int idx = squared_distance(wanted, palette[guess]) < gap * gap
