@@ -62,9 +62,8 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
             // colour's own entry, which is then the nearest: no search needed.
             const int guess = row_labels[x];
             const float gap = index.half_gap(guess);
-            int idx = squared_distance(wanted, palette[guess]) < gap * gap
-                          ? guess
-                          : index.search(wanted, guess).index;
+            int idx =
+                squared_distance(wanted, palette[guess]) < gap * gap ? guess : index.nearest(wanted, guess);
             if (step > 0) {
                 const int previous = labels[forward ? p - 1 : p + 1];
                 if (previous != idx && squared_distance(wanted, palette[previous]) <=
