@@ -9,7 +9,7 @@ namespace quantcli::bind {
 void register_png(py::module_& m) {
     m.def(
         "encode_png",
-        [](const py::array& labels, const py::array& palette, int level) {
+        [](const py::array& labels, const py::array& palette, int level, int threads) {
             require(labels, "labels", py::dtype::of<std::uint8_t>(), 2, {}, "(h, w)");
             if (labels.shape(0) == 0 || labels.shape(1) == 0)
                 throw py::value_error("labels must not be empty");
@@ -24,13 +24,13 @@ void register_png(py::module_& m) {
             std::vector<std::uint8_t> png;
             {
                 py::gil_scoped_release release;
-                png = encode_png(data, w, h, entries, PngOptions{level, true, 0});
+                png = encode_png(data, w, h, entries, PngOptions{level, true, threads});
             }
             return py::bytes(reinterpret_cast<const char*>(png.data()), png.size());
         },
-        py::arg("labels"), py::arg("palette"), py::arg("level"),
+        py::arg("labels"), py::arg("palette"), py::arg("level"), py::arg("threads") = 0,
         "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG at level 0 to 12 (0-9: "
-        "zlib, 10-12: libdeflate).");
+        "zlib, 10-12: libdeflate), deflating on `threads` threads (0: all cores; the bytes do not depend on it).");
 }
 
 }  // namespace quantcli::bind

@@ -60,6 +60,100 @@ search(const float* r, const float* g, const float* b, const float* a, int padde
     return out;
 }
 
+// The least of a vector's lanes, by halving.
+template <typename V>
+inline __attribute__((always_inline)) auto min_lane(V v) {
+    V w = __builtin_shuffle(v, i8{4, 5, 6, 7, 0, 1, 2, 3});
+    v = v < w ? v : w;
+    w = __builtin_shuffle(v, i8{2, 3, 0, 1, 6, 7, 4, 5});
+    v = v < w ? v : w;
+    w = __builtin_shuffle(v, i8{1, 0, 3, 2, 5, 4, 7, 6});
+    v = v < w ? v : w;
+    return v[0];
+}
+
+// Exact nearest centre of `x` from centre `guess`, over `centres` with `near` and `row`,
+// guess's block and row of NeighbourIndex (k - 1 = row_size neighbours by distance). With
+// kBound, also a lower bound on the distance to every other centre (Nearest::second);
+// without, only the index is meaningful.
+template <bool kBound>
+inline __attribute__((always_inline)) Nearest search_from(const Point4* centres,
+                                                          const NeighbourIndex::NearBlock& near,
+                                                          const NeighbourIndex::Neighbour* row, int row_size,
+                                                          const Point4& x, int guess) {
+    // Slack for float rounding: scan a little further than the bound strictly needs.
+    constexpr float kSlack = 1.0e-3f;
+    const float inf = std::numeric_limits<float>::infinity();
+    const float u_sq = squared_distance(x, centres[guess]);
+    int best = guess;
+    float best_sq = u_sq;
+    float second_sq = inf;
+    if (row_size > 0) {
+        // The closest neighbours all at once: most searches end with them. The lanes do
+        // squared_distance's operations in its order.
+        f8 cr, cg, cb, ca;
+        __builtin_memcpy(&cr, near.c[0], sizeof cr);
+        __builtin_memcpy(&cg, near.c[1], sizeof cg);
+        __builtin_memcpy(&cb, near.c[2], sizeof cb);
+        __builtin_memcpy(&ca, near.c[3], sizeof ca);
+        const f8 dr = x.c[0] - cr, dg = x.c[1] - cg, db = x.c[2] - cb, da = x.c[3] - ca;
+        const f8 d = ((dr * dr + dg * dg) + db * db) + da * da;
+        i8 idx;
+        __builtin_memcpy(&idx, near.index, sizeof idx);
+        // Least (distance, index) among the lanes, and the least distance of the others:
+        // lane minima by halving, so no lane waits on a branch.
+        const float lane_sq = min_lane(d);
+        const i8 tied = d == lane_sq;
+        const int lane_index = min_lane(tied ? idx : i8{} + std::numeric_limits<std::int32_t>::max());
+        if (lane_sq < best_sq || (lane_sq == best_sq && lane_index < best)) {
+            if (kBound) second_sq = std::min(best_sq, min_lane(idx == lane_index ? f8{} + inf : d));
+            best = lane_index;
+            best_sq = lane_sq;
+        } else {
+            second_sq = lane_sq;
+        }
+    }
+    const float u = std::sqrt(u_sq);
+    float best_d = std::sqrt(best_sq);
+    float beyond = inf;  // bound for unscanned centres
+    for (int n = NeighbourIndex::kNear; n < row_size; ++n) {
+        const NeighbourIndex::Neighbour& nb = row[n];
+        if (nb.distance > u + best_d + kSlack) {
+            // Every centre from here on is at least nb.distance - u away from x.
+            beyond = nb.distance - u;
+            break;
+        }
+        const float d_sq = squared_distance(x, centres[nb.index]);
+        if (d_sq < best_sq || (d_sq == best_sq && nb.index < best)) {
+            second_sq = best_sq;
+            best = nb.index;
+            best_sq = d_sq;
+            best_d = std::sqrt(d_sq);
+        } else if (d_sq < second_sq) {
+            second_sq = d_sq;
+        }
+    }
+    if (!kBound) return {best, best_d, 0.0f};
+    return {best, best_d, std::min(std::sqrt(second_sq), beyond)};
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+Nearest
+search_bounded(const Point4* centres, const NeighbourIndex::NearBlock& near,
+               const NeighbourIndex::Neighbour* row, int row_size, const Point4& x, int guess) {
+    return search_from<true>(centres, near, row, row_size, x, guess);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+int search_index(const Point4* centres, const NeighbourIndex::NearBlock& near, const NeighbourIndex::Neighbour* row,
+                 int row_size, const Point4& x, int guess) {
+    return search_from<false>(centres, near, row, row_size, x, guess).index;
+}
+
 }  // namespace
 
 CentreSet::CentreSet(const std::vector<Point4>& centres)
@@ -80,6 +174,7 @@ Nearest CentreSet::nearest(const Point4& x) const {
 NeighbourIndex::NeighbourIndex(const std::vector<Point4>& centres)
     : k_(static_cast<int>(centres.size())),
       sorted_(static_cast<std::size_t>(k_) * (k_ > 0 ? k_ - 1 : 0)),
+      near_(k_),
       half_gap_(k_, std::numeric_limits<float>::infinity()) {
     for (int j = 0; j < k_; ++j) {
         Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * (k_ - 1);
@@ -111,38 +206,23 @@ void NeighbourIndex::update(const std::vector<Point4>& centres) {
             row[m] = item;
         }
         half_gap_[j] = row_size > 0 ? 0.5f * row[0].distance : std::numeric_limits<float>::infinity();
+        NearBlock& block = near_[j];
+        for (int n = 0; n < kNear; ++n) {
+            const bool real = n < row_size;
+            for (int ch = 0; ch < 4; ++ch) block.c[ch][n] = real ? centres[row[n].index].c[ch] : kFar;
+            block.index[n] = real ? row[n].index : std::numeric_limits<std::int32_t>::max();
+        }
     }
 }
 
 Nearest NeighbourIndex::search(const Point4& x, int guess) const {
-    // Slack for float rounding: scan a little further than the bound strictly needs.
-    constexpr float kSlack = 1.0e-3f;
-    const float u_sq = squared_distance(x, centres_[guess]);
-    const float u = std::sqrt(u_sq);
-    int best = guess;
-    float best_sq = u_sq;
-    float best_d = u;
-    float second_sq = std::numeric_limits<float>::infinity();
-    float beyond = std::numeric_limits<float>::infinity();  // bound for unscanned centres
-    const Neighbour* row = sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1);
-    for (int n = 0; n < k_ - 1; ++n) {
-        const Neighbour& nb = row[n];
-        if (nb.distance > u + best_d + kSlack) {
-            // Every centre from here on is at least nb.distance - u away from x.
-            beyond = nb.distance - u;
-            break;
-        }
-        const float d_sq = squared_distance(x, centres_[nb.index]);
-        if (d_sq < best_sq || (d_sq == best_sq && nb.index < best)) {
-            second_sq = best_sq;
-            best = nb.index;
-            best_sq = d_sq;
-            best_d = std::sqrt(d_sq);
-        } else if (d_sq < second_sq) {
-            second_sq = d_sq;
-        }
-    }
-    return {best, best_d, std::min(std::sqrt(second_sq), beyond)};
+    return search_bounded(centres_.data(), near_[guess],
+                          sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1), k_ - 1, x, guess);
+}
+
+int NeighbourIndex::nearest(const Point4& x, int guess) const {
+    return search_index(centres_.data(), near_[guess],
+                        sorted_.data() + static_cast<std::size_t>(guess) * (k_ - 1), k_ - 1, x, guess);
 }
 
 NeighbourIndex::Two NeighbourIndex::search_two(const Point4& x, int guess) const {

@@ -62,14 +62,29 @@ public:
     };
     Two search_two(const Point4& x, int guess) const;
 
-private:
+    // Exact nearest centre of `x`, starting from centre `guess`, when only its index counts.
+    int nearest(const Point4& x, int guess) const;
+
+    // How many of a centre's closest neighbours a search measures at once (SIMD).
+    static constexpr int kNear = 8;
+
+    // The layout the search kernels (nearest.cpp) read.
     struct Neighbour {
         float distance;
         int index;
     };
+    // A centre's kNear closest neighbours, channel by channel; padded with far-away
+    // dummies when there are fewer.
+    struct NearBlock {
+        float c[4][kNear];
+        std::int32_t index[kNear];
+    };
+
+private:
     int k_;
     std::vector<Point4> centres_;
     std::vector<Neighbour> sorted_;  // k rows of k - 1 neighbours
+    std::vector<NearBlock> near_;    // one per centre
     std::vector<float> half_gap_;
 };
 

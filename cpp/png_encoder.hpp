@@ -10,8 +10,8 @@
 
 namespace quantcli {
 
-// Levels 0 to 9 are zlib's, deflated in pieces on several threads; 10 to 12 use
-// libdeflate's near-optimal parsing on one thread (smaller and slower).
+// Levels 0 to 9 are zlib's, 10 to 12 libdeflate's near-optimal parsing (smaller and
+// slower); both deflate fixed pieces of the image on several threads.
 inline constexpr int kFirstOptimalLevel = 10, kMaxLevel = 12;
 
 // The type of the empty chunk that follows IHDR in every PNG quantcli writes.

@@ -59,11 +59,24 @@ void tally_labels(const Histogram& hist, const WeightedPoints& points,
     const std::vector<Point4> entries = points_of(q.palette);
     std::uint64_t sse = 0;
     double perceptual = 0.0;
-    for (std::size_t p = 0; p < q.labels.size(); ++p) {
-        const std::uint8_t label = q.labels[p];
-        ++q.counts[label];
-        sse += rgb_squared_error(hist.colors[pixel_color[p]], q.palette[label]);
-        perceptual += squared_distance(points.points[pixel_color[p]], entries[label]);
+    // Each stretch of pixels gathers its colours first, so the cache misses overlap; the
+    // sums then run in pixel order as before.
+    constexpr std::size_t kStretch = 2048;
+    std::vector<ColorKey> keys(kStretch);
+    std::vector<Point4> colors(kStretch);
+    for (std::size_t begin = 0; begin < q.labels.size(); begin += kStretch) {
+        const std::size_t n = std::min(kStretch, q.labels.size() - begin);
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint32_t c = pixel_color[begin + i];
+            keys[i] = hist.colors[c];
+            colors[i] = points.points[c];
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint8_t label = q.labels[begin + i];
+            ++q.counts[label];
+            sse += rgb_squared_error(keys[i], q.palette[label]);
+            perceptual += squared_distance(colors[i], entries[label]);
+        }
     }
     q.sse = static_cast<double>(sse);
     q.perceptual_sse = perceptual;

@@ -133,3 +133,31 @@ def test_large_image_compressed_in_pieces_decodes(level):
     assert zlib.decompress(idat)  # a valid zlib stream, checksum included
     np.testing.assert_array_equal(decode_pillow(png, 3), palette[labels])
     np.testing.assert_array_equal(decode_imageio(png, 3), palette[labels])
+
+
+@pytest.mark.parametrize("level", [10, 12])
+@pytest.mark.parametrize("content", ["gradient", "noise", "flat"])
+def test_optimal_levels_join_pieces_into_one_stream(level, content):
+    # Over 2 MiB of scanlines: libdeflate packs 1 MiB pieces separately, and they are joined
+    # into one zlib stream. Noise makes libdeflate store blocks; flat rows make one long match.
+    rng = np.random.default_rng(level)
+    shape = (1000, 2200)
+    if content == "gradient":
+        labels = np.add.outer(np.arange(shape[0]), np.arange(shape[1])) // 7 % 256
+        labels = np.where(rng.random(shape) < 0.05, rng.integers(0, 256, shape), labels)
+    elif content == "noise":
+        labels = rng.integers(0, 256, shape)
+    else:
+        labels = np.full(shape, 7)
+    labels = np.ascontiguousarray(labels.astype(np.uint8))
+    palette = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+    png = quantcli.encode_png(labels, palette, level=level, threads=1)
+    idat = b"".join(data for kind, data in chunks(png) if kind == b"IDAT")
+    assert zlib.decompress(idat)  # one valid zlib stream, checksum included
+    np.testing.assert_array_equal(decode_pillow(png, 3), palette[labels])
+    assert quantcli.encode_png(labels, palette, level=level, threads=3) == png
+
+
+def test_encode_rejects_bad_threads():
+    with pytest.raises(ValueError, match="threads"):
+        quantcli.encode_png(np.zeros((2, 2), np.uint8), np.zeros((2, 3), np.uint8), threads=-1)

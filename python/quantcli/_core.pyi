@@ -81,7 +81,9 @@ def remap(
 def smallest_k_for_error(
     pixels: npt.NDArray[np.uint8], max_mse: float, options: QuantizeOptions
 ) -> tuple[int, float, float]: ...
-def encode_png(labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int) -> bytes: ...
+def encode_png(
+    labels: npt.NDArray[np.uint8], palette: npt.NDArray[np.uint8], level: int, threads: int = 0
+) -> bytes: ...
 def choose_k_scan(
     colors: npt.NDArray[np.uint8],
     counts: npt.NDArray[np.uint64],

@@ -115,7 +115,13 @@ def _from_core(out: _core.QuantizeResult) -> Quantized:
     )
 
 
-def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = QuantizeOptions.level) -> bytes:
+def encode_png(
+    labels: np.ndarray,
+    palette: np.ndarray,
+    *,
+    level: int = QuantizeOptions.level,
+    threads: int = QuantizeOptions.threads,
+) -> bytes:
     """Encode a palette image as PNG bytes (colour type 3, bit depth 1, 2, 4 or 8).
 
     Parameters
@@ -126,6 +132,8 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
         1 to 256 colours; alpha below 255 is written to a tRNS chunk.
     level : int
         Compression effort, 0 to 12 (see :class:`QuantizeOptions`).
+    threads : int
+        Threads for the deflate, 0 for all cores. Never changes the bytes.
 
     Returns
     -------
@@ -139,7 +147,8 @@ def encode_png(labels: np.ndarray, palette: np.ndarray, *, level: int = Quantize
         out of range (:class:`InvalidOptionError`).
     """
     _require_int("level", level, 0, MAX_LEVEL)
-    return _core.encode_png(labels, palette, level)
+    _require_int("threads", threads, 0, 1024)
+    return _core.encode_png(labels, palette, level, threads)
 
 
 def remap(
@@ -197,4 +206,4 @@ def compress_pixels(
         q = remap(pixels, palette, dither=options.dither, threads=options.threads, run_margin=options.run_margin)
     else:
         q = _quantize(pixels, options)
-    return encode_png(q.labels, q.palette, level=options.level), q
+    return encode_png(q.labels, q.palette, level=options.level, threads=options.threads), q

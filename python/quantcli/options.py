@@ -50,9 +50,9 @@ class QuantizeOptions:
     init : {"median-cut", "kmeans++"}
         How the initial palette is chosen.
     level : int
-        PNG compression effort, from 0 to 12: 0 to 9 are zlib's levels (deflated in
-        pieces on all threads); 10 to 12 use libdeflate's near-optimal parser on one
-        thread, 8 to 10% smaller on quantized photos and several times slower.
+        PNG compression effort, from 0 to 12: 0 to 9 are zlib's levels; 10 to 12 use
+        libdeflate's near-optimal parser, 8 to 10% smaller on quantized photos and
+        several times slower. Both deflate pieces of the image on several threads.
     threads : int
         Threads for one image, 0 for all cores. Never changes the result.
     run_margin : float

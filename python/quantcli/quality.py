@@ -149,7 +149,7 @@ def compress_to_quality(
     Raises :class:`QualityTooLowError` (nothing encoded) when ``options.k`` colours stay below min.
     """
     q, _ = quantize_to_quality(pixels, options, quality)
-    return encode_png(q.labels, q.palette, level=options.level), q
+    return encode_png(q.labels, q.palette, level=options.level, threads=options.threads), q
 
 
 __all__ = [
