@@ -121,7 +121,8 @@ def choose_k(
 
     Every candidate K is fitted on the image's colour histogram, built once, exactly as compress fits it, so the MSE and PSNR shown are those compress gives at that K.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
-    from ..choosek import ChooseKOptions, plot_format
+    from ..choosek import ChooseKOptions
+    from ..choosek_plot import plot_format
     from ..errors import InvalidOptionError, QuantcliError
     from ..options import K_MIN, QuantizeOptions
 
@@ -217,7 +218,8 @@ def _refuse_existing(plot: str, force: bool) -> None:
 
 def _report(outcomes, *, as_json: bool, plot: str | None, force: bool) -> int:
     """Print a table (or a JSON line) per result and an error line per failure; plot."""
-    from ..choosek import ChooseKError, plot_results
+    from ..choosek import ChooseKError
+    from ..choosek_plot import plot_results
     from ..errors import QuantcliError
 
     results, failed = [], 0
