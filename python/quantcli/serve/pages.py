@@ -30,6 +30,7 @@ from .accounts import (
 )
 from .api_v1 import _png_name, accept_or_refuse, image_info, on_pool
 from .charts import curve_svg
+from .choices import choices_of, parse_choices, quality_supported
 from .config import MAX_JOB_IMAGES
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job
 from .web import (
@@ -48,7 +49,7 @@ from .web import (
     set_session_cookie,
     signed_in,
 )
-from .work import StoredImage, choices_of, parse_choices, quality_supported
+from .work import StoredImage
 
 router = APIRouter(include_in_schema=False)
 User = Annotated[SignedIn, Depends(signed_in)]
