@@ -262,7 +262,7 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
 def part2(n_rows: int) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from quantcli.inspection import arrow_schema
+    from quantcli.inspect_table import arrow_schema
     from quantcli.similar import feature_distances, load_index, nearest, palette_distances, search
 
     WORK.mkdir(parents=True, exist_ok=True)

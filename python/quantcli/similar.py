@@ -254,7 +254,7 @@ def _json_columns(name: str) -> dict[str, Any]:
         import pyarrow as pa
         import pyarrow.json as pj
 
-        from .inspection import arrow_schema
+        from .inspect_table import arrow_schema
     except ImportError:
         return _python_json_columns(name)
     options = pj.ParseOptions(explicit_schema=arrow_schema(), unexpected_field_behavior="ignore")

@@ -175,22 +175,22 @@ def _require_ssimulacra2() -> None:
 
 
 def _local(names, options, against, ext, recursive, out_dir, force, jobs, as_json, quiet) -> None:
-    from .. import inspection
+    from .. import inspect_local, inspect_table
     from ..errors import QuantcliError
     from ..interrupt import interruptible
 
     try:
-        planned = inspection.plan(names, against=against, ext=ext, recursive=recursive)
+        planned = inspect_local.plan(names, against=against, ext=ext, recursive=recursive)
         if out_dir is not None:
-            inspection.check_table(out_dir, force)
+            inspect_table.check_table(out_dir, force)
     except QuantcliError as exc:
         usage(str(exc))
     workers = jobs or os.cpu_count() or 1
     start = time.perf_counter()
     with interruptible() as stop:
-        rows = inspection.run(planned, options, workers=workers, stop=stop)
+        rows = inspect_local.run(planned, options, workers=workers, stop=stop)
         if out_dir is not None:
-            rows = inspection.write_table(rows, out_dir, force=force, stop=stop)
+            rows = inspect_table.write_table(rows, out_dir, force=force, stop=stop)
         try:
             table = out_dir is None and not as_json
             failed, done = _report(rows, len(planned), as_json=as_json, table=table, quiet=quiet)
@@ -302,7 +302,7 @@ def _spark(names, options, against, ext, recursive, out_dir, force, master, conf
         from ..spark.uris import has_scheme
 
         if not has_scheme(out_dir):  # a local table: refuse before starting Spark
-            from ..inspection import check_table
+            from ..inspect_table import check_table
 
             check_table(out_dir, force)
 
