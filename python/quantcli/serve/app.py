@@ -70,10 +70,11 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     app.state.service = svc
     app.state.throttle = AddressThrottle()
 
-    from . import api_v1, pages
+    from . import api_v1, job_pages, pages
 
     app.include_router(api_v1.router)
     app.include_router(pages.router)
+    app.include_router(job_pages.router)
     _add_docs(app)  # before /static: its assets are below /static/swagger
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
