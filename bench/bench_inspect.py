@@ -263,7 +263,8 @@ def part2(n_rows: int) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
     from quantcli.inspect_table import arrow_schema
-    from quantcli.similar import feature_distances, load_index, nearest, palette_distances, search
+    from quantcli.similar import feature_distances, nearest, palette_distances, search
+    from quantcli.similar_index import load_index
 
     WORK.mkdir(parents=True, exist_ok=True)
     jsonl, parquet = WORK / f"index-{n_rows}.jsonl", WORK / f"index-{n_rows}.parquet"

@@ -17,12 +17,12 @@ from quantcli.similar import (
     KERNEL_SIGMA,
     Palettes,
     feature_distances,
-    load_index,
     nearest,
     oklab,
     palette_distances,
     search,
 )
+from quantcli.similar_index import load_index
 
 
 def brute_kernel_distance(p_rgb, p_w, q_rgb, q_w) -> float:
