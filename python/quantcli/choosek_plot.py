@@ -6,6 +6,7 @@ import io
 import math
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -51,15 +52,7 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str],
     ax = fig.add_subplot()
     for r in results:
         ks = [s.k for s in r.scores]
-        if method == "elbow":
-            ys = [s.mse for s in r.scores]
-        elif method == "quality":
-            ys = [s.psnr if math.isfinite(s.psnr) else np.nan for s in r.scores]
-        else:
-            ys = [
-                np.nan if v is None else v
-                for v in (s.silhouette_euclidean if distance == "euclidean" else s.silhouette for s in r.scores)
-            ]
+        ys = _curve(r, method, distance)
         (line,) = ax.plot(ks, ys, marker="o", markersize=3, linewidth=1.5, label=f"{_short(r.path)}: K={r.k}")
         chosen = ks.index(r.k)
         ax.plot(
@@ -72,20 +65,7 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str],
             linestyle="none",
         )
         ax.axvline(r.k, color=line.get_color(), linestyle=":", linewidth=1)
-    if method == "quality":
-        ax.axhline(results[0].min_psnr, color="grey", linestyle="--", linewidth=1, label="target PSNR")
-        ax.set_ylabel("PSNR (dB)")
-        title = f"Smallest K with PSNR >= {results[0].min_psnr:g} dB"
-    elif method == "elbow":
-        ax.set_ylabel("MSE per channel")
-        title = "MSE against K, knee by Kneedle"
-    else:
-        ax.set_ylabel("mean silhouette")
-        title = (
-            "Silhouette (Euclidean, pixel sample)"
-            if distance == "euclidean"
-            else "Silhouette (squared Euclidean, all pixels)"
-        )
+    title = _label_axes(ax, results[0], method, distance)
     ax.set_xlabel("K (palette size)")
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
@@ -93,6 +73,33 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str],
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt)
     write_atomic(path, buffer.getvalue(), force=force)
+
+
+def _curve(result: ChooseKResult, method: str, distance: str) -> list[float]:
+    """The plotted value of each K evaluated: MSE, PSNR or silhouette (NaN where undefined)."""
+    if method == "elbow":
+        return [s.mse for s in result.scores]
+    if method == "quality":
+        return [s.psnr if math.isfinite(s.psnr) else np.nan for s in result.scores]
+    return [
+        np.nan if v is None else v
+        for v in (s.silhouette_euclidean if distance == "euclidean" else s.silhouette for s in result.scores)
+    ]
+
+
+def _label_axes(ax: Any, first: ChooseKResult, method: str, distance: str) -> str:
+    """Label the y axis (and draw the PSNR target) for the method; the plot's title."""
+    if method == "quality":
+        ax.axhline(first.min_psnr, color="grey", linestyle="--", linewidth=1, label="target PSNR")
+        ax.set_ylabel("PSNR (dB)")
+        return f"Smallest K with PSNR >= {first.min_psnr:g} dB"
+    if method == "elbow":
+        ax.set_ylabel("MSE per channel")
+        return "MSE against K, knee by Kneedle"
+    ax.set_ylabel("mean silhouette")
+    if distance == "euclidean":
+        return "Silhouette (Euclidean, pixel sample)"
+    return "Silhouette (squared Euclidean, all pixels)"
 
 
 def _short(path: str, width: int = 40) -> str:
