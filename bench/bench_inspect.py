@@ -48,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -303,14 +304,7 @@ def part2(n_rows: int) -> list[str]:
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import quantcli
     import skimage
     import sklearn
