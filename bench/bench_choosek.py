@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -175,14 +176,7 @@ def quantcli_pixel_labels(pixels: np.ndarray, k: int) -> np.ndarray:
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import quantcli
     import sklearn
 

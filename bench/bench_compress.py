@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -471,12 +472,7 @@ def busy_warning(load_before: float, load_after: float) -> list[str]:
 
 def machine_description(tools: list[str]) -> list[str]:
     """Markdown bullets naming the machine and every tool's version."""
-    cpu = "unknown"
-    with contextlib.suppress(OSError):
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                cpu = text.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model("unknown")
     ram = "unknown"
     with contextlib.suppress(OSError):
         for text in Path("/proc/meminfo").read_text().splitlines():

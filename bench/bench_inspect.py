@@ -48,6 +48,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -262,8 +263,9 @@ def synthetic_rows(n: int, seed: int = 0) -> list[dict]:
 def part2(n_rows: int) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from quantcli.inspection import arrow_schema
-    from quantcli.similar import feature_distances, load_index, nearest, palette_distances, search
+    from quantcli.inspect_table import arrow_schema
+    from quantcli.similar import feature_distances, nearest, palette_distances, search
+    from quantcli.similar_index import load_index
 
     WORK.mkdir(parents=True, exist_ok=True)
     jsonl, parquet = WORK / f"index-{n_rows}.jsonl", WORK / f"index-{n_rows}.parquet"
@@ -302,14 +304,7 @@ def part2(n_rows: int) -> list[str]:
 
 
 def machine() -> list[str]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     import quantcli
     import skimage
     import sklearn

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from machine import cpu_model
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -390,14 +391,7 @@ def plot(curves, by_k: dict[int, dict[str, list[Row]]], path: Path) -> None:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     return f"{cpu}, {os.cpu_count()} cores, load average {load:.2f}, Python {platform.python_version()}"
 

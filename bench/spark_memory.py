@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from machine import cpu_model, ram_gib
+
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "bench" / "work" / "spark-memory"
 RESULTS = REPO / "bench" / "results" / "spark-memory.md"
@@ -131,9 +133,8 @@ def child(folder: str, out: str) -> None:
 
 
 def machine() -> str:
-    lines = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((line.split(":", 1)[1].strip() for line in lines if "model name" in line), platform.processor())
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    cpu = cpu_model(platform.processor())
+    mem = ram_gib()
     import pyspark
 
     python = platform.python_version()

@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic images and a way to run the installed CLI."""
+"""Shared fixtures: small synthetic images, a way to run the installed CLI, headless Chromium."""
 
 from __future__ import annotations
 
@@ -41,6 +41,48 @@ def run_cli():
         return proc
 
     return run
+
+
+# Debian's chromium and chromium-driver, driven through selenium: nothing is downloaded.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def chromium():
+    """Start headless Chromium: ``chromium(window, downloads=None, browser_log=False)``
+    returns a selenium driver (``window`` as "1600,2000"; ``downloads`` the folder downloads
+    go to; ``browser_log`` keeps every console entry, not just errors), quit after the test.
+    Skips without chromium, chromium-driver or selenium; fails instead on CI, which installs
+    them (a skip there would hide a missing install step)."""
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        why = "needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    pytest.importorskip("selenium")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    drivers = []
+
+    def start(window: str, downloads: Path | None = None, browser_log: bool = False):
+        options = webdriver.ChromeOptions()
+        options.binary_location = CHROMIUM
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", f"--window-size={window}"):
+            options.add_argument(arg)
+        if downloads is not None:
+            options.add_experimental_option(
+                "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+            )
+        if browser_log:
+            options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        drivers.append(webdriver.Chrome(service=Service(CHROMEDRIVER), options=options))
+        return drivers[-1]
+
+    yield start
+    for driver in drivers:
+        driver.quit()
 
 
 def gradient_image(h: int = 48, w: int = 64, seed: int = 0, alpha: bool = False) -> np.ndarray:

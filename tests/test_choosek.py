@@ -22,10 +22,9 @@ from quantcli.choosek import (
     ChooseKOptions,
     choose_k,
     choose_k_histogram,
-    knee_point,
     quantize_chosen,
-    search_smallest,
 )
+from quantcli.choosek_rules import knee_point, search_smallest
 
 # Well separated colours for the blob images.
 BLOB_COLOURS = np.array(

@@ -19,12 +19,12 @@ import pytest
 import quantcli
 from PIL import Image, ImageCms, ImageOps
 from quantcli import ImageReadError, InvalidOptionError, QuantizeOptions
+from quantcli.colour import scale16
 from quantcli.images import (
     DEFAULT_MAX_PIXELS,
     display_name,
     image_size,
     read_image,
-    scale16,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -377,7 +377,7 @@ def test_missing_folder_and_unreadable_files(tmp_path):
 
 
 def test_out_of_memory_is_a_plain_reason(monkeypatch):
-    import quantcli.images as decode
+    import quantcli.decoding as decode
 
     def no_memory(*args, **kwargs):
         raise MemoryError

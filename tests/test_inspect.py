@@ -16,14 +16,14 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image
 from quantcli import metrics
 from quantcli.errors import InvalidOptionError
+from quantcli.inspect_local import plan
+from quantcli.inspect_table import check_table
 from quantcli.inspection import (
     ROW_NAMES,
     InspectOptions,
-    check_table,
     compare,
     image_features,
     inspect_file,
-    plan,
 )
 from quantcli.metrics import Weights
 

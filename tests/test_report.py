@@ -7,7 +7,6 @@ import html.parser
 import io
 import os
 import re
-import shutil
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -161,23 +160,12 @@ def test_an_existing_report_needs_force(run_cli, batch, tmp_path):
 # ---------------------------------------------------------------------------------------
 # In a real browser.
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
 
 @pytest.mark.browser
-def test_the_report_opens_in_headless_chromium(batch, tmp_path):
+def test_the_report_opens_in_headless_chromium(batch, tmp_path, chromium):
     """As the serve browser test: Debian's chromium and chromium-driver through selenium."""
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        why = "needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(why)  # CI installs them: a skip there would hide a missing install step
-        pytest.skip(why)
-    pytest.importorskip("selenium")
     from quantcli import compress_file
     from quantcli.html_report import write_report
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
 
     out = tmp_path / "out"
@@ -186,26 +174,19 @@ def test_the_report_opens_in_headless_chromium(batch, tmp_path):
     report = tmp_path / "report.html"
     write_report(results, report, embed_limit=2)  # two rows embedded, two linked to the files
 
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1600,2000"):
-        options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        driver.get(report.as_uri())
-        rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
-        assert len(rows) == len(results)
-        images = driver.execute_script(
-            "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);"
-        )
-        assert len(images) == 4 * 3  # before, after and the palette bar per row
-        assert all(loaded for _, loaded in images), images
-        driver.find_element(By.XPATH, "//th[text()='bytes in']").click()
-        first = driver.find_element(By.CSS_SELECTOR, "table tbody tr td:nth-child(6)").get_attribute("data-v")
-        assert int(first) == min(r.bytes_in for r in results)  # the column sorts
-        driver.find_element(By.XPATH, "//th[text()='bytes in']").click()
-        first = driver.find_element(By.CSS_SELECTOR, "table tbody tr td:nth-child(6)").get_attribute("data-v")
-        assert int(first) == max(r.bytes_in for r in results)  # and back
-        assert driver.get_log("browser") == []  # no script error, nothing failed to load
-    finally:
-        driver.quit()
+    driver = chromium("1600,2000")
+    driver.get(report.as_uri())
+    rows = driver.find_elements(By.CSS_SELECTOR, "table tbody tr")
+    assert len(rows) == len(results)
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0]);"
+    )
+    assert len(images) == 4 * 3  # before, after and the palette bar per row
+    assert all(loaded for _, loaded in images), images
+    driver.find_element(By.XPATH, "//th[text()='bytes in']").click()
+    first = driver.find_element(By.CSS_SELECTOR, "table tbody tr td:nth-child(6)").get_attribute("data-v")
+    assert int(first) == min(r.bytes_in for r in results)  # the column sorts
+    driver.find_element(By.XPATH, "//th[text()='bytes in']").click()
+    first = driver.find_element(By.CSS_SELECTOR, "table tbody tr td:nth-child(6)").get_attribute("data-v")
+    assert int(first) == max(r.bytes_in for r in results)  # and back
+    assert driver.get_log("browser") == []  # no script error, nothing failed to load

@@ -101,7 +101,7 @@ def test_bad_parameters_are_422_with_one_line(api, query, message):
 
 
 def test_quality_is_passed_on_only_where_quantcli_has_it(api):
-    from quantcli.serve.work import quality_supported
+    from quantcli.serve.choices import quality_supported
 
     response = api.post("/api/v1/compress?k=auto&quality=80", content=png_bytes(), headers=api.alice)
     if quality_supported():

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -25,8 +24,6 @@ from PIL import Image
 from quantcli import QuantizeOptions, compress_bytes
 from serve_support import PASSWORD, LiveServer, add_user_cli, colours, decode, wait_for
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "serve-result.png"
 
 
@@ -56,30 +53,8 @@ def encode(pixels: np.ndarray, fmt: str = "PNG", **kwargs) -> bytes:
 # The browser
 
 
-def chromium_driver(downloads: Path):
-    """Headless Chromium through Debian's chromedriver, downloads going to ``downloads``."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1500"):
-        options.add_argument(arg)
-    options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    )
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-
-
 @pytest.mark.browser
-def test_browser_sign_in_upload_results_download_sign_out(tmp_path):
-    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-        why = "needs Debian's chromium and chromium-driver (apt-get install -y chromium chromium-driver)"
-        if os.environ.get("CI"):
-            pytest.fail(why)  # CI installs them: a skip there would hide a missing install step
-        pytest.skip(why)
-    pytest.importorskip("selenium")
+def test_browser_sign_in_upload_results_download_sign_out(tmp_path, chromium):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -96,7 +71,7 @@ def test_browser_sign_in_upload_results_download_sign_out(tmp_path):
     k = 16
 
     server = LiveServer(data, "--workers", "2")
-    driver = chromium_driver(downloads)
+    driver = chromium("1200,1500", downloads, browser_log=True)
     wait = WebDriverWait(driver, 60)
     try:
         driver.get(server.url + "/")
@@ -167,7 +142,6 @@ def test_browser_sign_in_upload_results_download_sign_out(tmp_path):
         assert driver.find_elements(By.NAME, "password")
         assert "compare" not in driver.page_source
     finally:
-        driver.quit()
         server.stop()
 
 

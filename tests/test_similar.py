@@ -17,12 +17,12 @@ from quantcli.similar import (
     KERNEL_SIGMA,
     Palettes,
     feature_distances,
-    load_index,
     nearest,
     oklab,
     palette_distances,
     search,
 )
+from quantcli.similar_index import load_index
 
 
 def brute_kernel_distance(p_rgb, p_w, q_rgb, q_w) -> float:
@@ -153,7 +153,7 @@ def test_an_image_outside_the_index_is_inspected(index_file, gallery, tmp_path):
 def test_parquet_and_json_indexes_agree(index_file, tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     pa = pytest.importorskip("pyarrow")
-    from quantcli.inspection import arrow_schema
+    from quantcli.inspect_table import arrow_schema
 
     rows = [json.loads(line) for line in index_file.read_text().splitlines()]
     pq.write_table(pa.Table.from_pylist(rows, schema=arrow_schema()), tmp_path / "index.parquet")

@@ -9,7 +9,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from conftest import gradient_image
-from quantcli import inspection
+from quantcli import inspect_local, inspection
 
 pytestmark = pytest.mark.spark
 
@@ -42,8 +42,8 @@ def folder(tmp_path_factory) -> Path:
 
 
 def local_rows(folder: Path, **plan) -> list[dict]:
-    jobs = inspection.plan([str(folder)], recursive=True, **plan)
-    return sorted(inspection.run(jobs, inspection.InspectOptions(k=6), workers=2), key=lambda r: r["path"])
+    jobs = inspect_local.plan([str(folder)], recursive=True, **plan)
+    return sorted(inspect_local.run(jobs, inspection.InspectOptions(k=6), workers=2), key=lambda r: r["path"])
 
 
 def spark_rows(spark, folder: Path, table: Path, **plan) -> tuple[list[dict], list[str]]:

@@ -37,7 +37,7 @@ _EXPORTS = {
     "OutputWriteError": "errors",
     "QuantcliError": "errors",
     "read_image": "images",
-    "to_rgb8": "images",
+    "to_rgb8": "colour",
     "write_atomic": "targets",
     "QuantizeOptions": "options",
     "QualityTooLowError": "quality",
@@ -105,6 +105,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
         choose_k_histogram,
         choose_k_shared,
     )
+    from .colour import to_rgb8
     from .errors import (
         ImageReadError,
         InvalidOptionError,
@@ -113,7 +114,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
         OutputWriteError,
         QuantcliError,
     )
-    from .images import read_image, to_rgb8
+    from .images import read_image
     from .options import QuantizeOptions
     from .pipeline import CompressResult, compress_bytes, compress_file
     from .quality import QualityTooLowError, compress_to_quality, quantize_to_quality

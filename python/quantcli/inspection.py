@@ -1,8 +1,9 @@
 """``inspect``: one row of features, dominant colours and quality scores per image.
 
-:func:`inspect_job` is the one per-image function: the local engine (:func:`run`), the
-Spark engine (:mod:`quantcli.spark.inspect`), ``similar`` (for its query images) and
-the HTML report all call it, so every front end writes the same row for the same file.
+:func:`inspect_job` is the one per-image function: the local engine
+(:func:`quantcli.inspect_local.run`), the Spark engine (:mod:`quantcli.spark.inspect`),
+``similar`` (for its query images) and the HTML report all call it, so every front end
+writes the same row for the same file. Tables are :mod:`quantcli.inspect_table`.
 The row's fields, and their Spark and Arrow types, are :data:`ROW_FIELDS`; a failure of
 any kind is a row with ``error`` set and nothing else known.
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,11 +27,11 @@ from .errors import ImageReadError, InvalidOptionError
 from .images import DEFAULT_MAX_PIXELS
 from .metrics import Weights
 from .options import QuantizeOptions
-from .planner import Found, Job, Naming, Planner, expand_inputs, is_own_output
+from .planner import Job
 
 DEFAULT_K = 8
 
-_DOMINANT_TYPE = "struct<rgb:array<int>,alpha:int,count:bigint,share:double>"
+DOMINANT_TYPE = "struct<rgb:array<int>,alpha:int,count:bigint,share:double>"
 #: The fields of a row, in order, with their Spark SQL types: JSON lines and Parquet (local
 #: or Spark) use exactly these names.
 ROW_FIELDS: tuple[tuple[str, str], ...] = (
@@ -45,7 +46,7 @@ ROW_FIELDS: tuple[tuple[str, str], ...] = (
     ("mean_rgb", "array<double>"),
     ("laplacian_var", "double"),
     ("blurriness", "double"),
-    ("dominant", f"array<{_DOMINANT_TYPE}>"),
+    ("dominant", f"array<{DOMINANT_TYPE}>"),
     ("output", "string"),
     ("output_bytes", "bigint"),
     ("psnr", "double"),
@@ -321,159 +322,3 @@ def inspect_file(
     name = str(path)
     out = None if against is None else str(against)
     return inspect_job(Job(name, name, out, out, os.path.basename(name)), options or InspectOptions())
-
-
-# ---------------------------------------------------------------------------------------
-# The local engine.
-
-
-def plan(
-    inputs: Sequence[str],
-    *,
-    against: str | None = None,
-    ext: str | None = None,
-    recursive: bool = False,
-) -> list[Job]:
-    """The jobs for command-line ``inputs``, in input order, each file once.
-
-    Without ``against`` and ``ext``, every image found is inspected (quantcli's own
-    outputs too). ``against`` a folder, or ``ext``, pairs every input with its output by
-    compress's naming rule (:class:`quantcli.planner.Naming`: ``--out-dir against``,
-    ``--ext ext``; default ``.png`` in a folder), and leaves outputs out of the inputs.
-    ``against`` a file pairs it with the one input.
-
-    Raises
-    ------
-    InvalidOptionError
-        ``against`` does not exist, or is a file while there is not exactly one input.
-    """
-    if against is not None and not os.path.exists(against):
-        raise InvalidOptionError(f"--against {against}: no such file or folder")
-    if against is not None and not os.path.isdir(against):
-        if ext is not None:
-            raise InvalidOptionError("--ext applies to an --against folder, not a file")
-        jobs = _plain(inputs, recursive)
-        if len(jobs) != 1:
-            raise InvalidOptionError(f"--against FILE takes exactly one input, got {len(jobs)}")
-        (job,) = jobs
-        return [Job(job.source, job.display, against, against, job.name, job.error)]
-    if against is None and ext is None:
-        return _plain(inputs, recursive)
-    from .planner import output_suffix
-
-    if ext is not None and "{" in ext:
-        raise InvalidOptionError(f"--ext {ext}: write K out (as the outputs are named), e.g. -q64.png")
-    naming = Naming(suffix=output_suffix(ext, "", against is not None), out_dir=against)
-    find = dict(recursive=recursive, skip_suffix=naming.suffix, out_dir=against, is_own_output=is_own_output)
-    return list(Planner(naming).plan_all(expand_inputs(inputs, **find)))
-
-
-def _plain(inputs: Sequence[str], recursive: bool) -> list[Job]:
-    """Every input found, once, with no output."""
-    seen: set[str] = set()
-    jobs = []
-    for found in expand_inputs(inputs, recursive=recursive):
-        key = os.path.normpath(os.path.abspath(found.source))
-        if key in seen:
-            continue
-        seen.add(key)
-        jobs.append(_job(found))
-    return jobs
-
-
-def _job(found: Found) -> Job:
-    return Job(found.source, found.display, None, None, os.path.basename(found.relative), found.error)
-
-
-def run(jobs: Iterable[Job], options: InspectOptions, *, workers: int, stop: Any = None) -> Iterator[dict[str, Any]]:
-    """Every job's row, computed on ``workers`` threads, yielded in input order (see
-    :func:`quantcli.local_engine.map_ordered`). Unless ``options.threads`` is set, the
-    cores are shared out between the images processed at once."""
-    from .local_engine import map_ordered
-
-    if options.threads == 0 and workers > 1:
-        from dataclasses import replace
-
-        options = replace(options, threads=max(1, (os.cpu_count() or 1) // workers))
-    yield from map_ordered(lambda job: inspect_job(job, options), jobs, workers=workers, stop=stop)
-
-
-# ---------------------------------------------------------------------------------------
-# Tables: Parquet with the row's types.
-
-
-def arrow_schema() -> Any:
-    """The rows' pyarrow schema (the Arrow form of :data:`ROW_FIELDS`)."""
-    import pyarrow as pa
-
-    dominant = pa.struct(
-        [("rgb", pa.list_(pa.int32())), ("alpha", pa.int32()), ("count", pa.int64()), ("share", pa.float64())]
-    )
-    types = {
-        "string": pa.string(),
-        "int": pa.int32(),
-        "bigint": pa.int64(),
-        "double": pa.float64(),
-        "array<double>": pa.list_(pa.float64()),
-        f"array<{_DOMINANT_TYPE}>": pa.list_(dominant),
-    }
-    return pa.schema([(name, types[kind]) for name, kind in ROW_FIELDS])
-
-
-PART_NAME = "part-00000.parquet"
-
-
-def check_table(folder: str, force: bool) -> None:
-    """A table folder is written only when it holds no table yet, or with ``force``.
-
-    Raises InvalidOptionError when ``folder`` holds a table (a ``_SUCCESS`` marker or
-    Parquet files) and ``force`` is false, or is not a folder.
-    """
-    if os.path.exists(folder) and not os.path.isdir(folder):
-        raise InvalidOptionError(f"--out-dir {folder}: not a folder")
-    if force or not os.path.isdir(folder):
-        return
-    names = os.listdir(folder)
-    if "_SUCCESS" in names or any(n.endswith(".parquet") for n in names):
-        raise InvalidOptionError(f"{folder}: holds a table (use --force to replace it)")
-
-
-def write_table(
-    rows: Iterable[dict[str, Any]], folder: str, *, force: bool = False, stop: Any = None, batch: int = 256
-) -> Iterator[dict[str, Any]]:
-    """Write rows to ``folder`` as one Parquet file (``part-00000.parquet``) and a
-    ``_SUCCESS`` marker, as Spark lays out a table; yields each row once it is buffered.
-
-    The file is written under a temporary name and renamed when complete; the marker is
-    left out when ``stop`` became true (an interrupted run wrote part of the rows). With
-    ``force`` the Parquet files and marker a previous run left are removed first.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    check_table(folder, force)
-    os.makedirs(folder, exist_ok=True)
-    for name in os.listdir(folder):
-        if name == "_SUCCESS" or name.endswith(".parquet"):
-            os.unlink(os.path.join(folder, name))
-    schema = arrow_schema()
-    final = os.path.join(folder, PART_NAME)
-    tmp = os.path.join(folder, f".{PART_NAME}.{os.getpid()}.tmp")
-    pending: list[dict[str, Any]] = []
-    try:
-        with pq.ParquetWriter(tmp, schema) as writer:
-            for row in rows:
-                pending.append(row)
-                yield row
-                if len(pending) >= batch:
-                    writer.write_table(pa.Table.from_pylist(pending, schema=schema))
-                    pending = []
-            if pending:
-                writer.write_table(pa.Table.from_pylist(pending, schema=schema))
-        os.replace(tmp, final)
-        if not stop:
-            with open(os.path.join(folder, "_SUCCESS"), "wb"):
-                pass
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -46,69 +46,82 @@ EPILOG = (
 )
 
 
+MethodOption = Annotated[
+    Method,
+    typer.Option(
+        "--method",
+        help="silhouette: highest mean silhouette. elbow: knee of the MSE curve (Kneedle). "
+        "quality: smallest K with PSNR >= --min-psnr.",
+    ),
+]
+KMinOption = Annotated[int | None, typer.Option("--k-min", metavar="K", help="Smallest K tried (default 2).")]
+KMaxOption = Annotated[
+    int | None,
+    typer.Option("--k-max", metavar="K", help="Largest K tried (default 64; 256 with --method quality)."),
+]
+KsOption = Annotated[
+    str | None,
+    typer.Option("--ks", metavar="K,K,...", help="Try exactly these K, comma-separated (2,4,8,16), not a range."),
+]
+DistanceOption = Annotated[
+    Distance,
+    typer.Option(
+        "--distance",
+        help="Silhouette distance. squared: every pixel, squared Euclidean (Spark MLlib's "
+        "ClusteringEvaluator). euclidean: classic silhouette (scikit-learn), --sample pixels.",
+    ),
+]
+SampleOption = Annotated[
+    int, typer.Option("--sample", min=2, metavar="N", help="Pixels drawn (seeded) for --distance euclidean.")
+]
+MinPsnrOption = Annotated[
+    float, typer.Option("--min-psnr", metavar="DB", help="PSNR target in dB for --method quality.")
+]
+SharedOption = Annotated[bool, typer.Option("--shared", help="One K for all inputs, chosen on their summed histogram.")]
+PlotOption = Annotated[
+    str | None,
+    typer.Option(
+        "--plot",
+        help="Write the curves with the chosen K marked to FILE (.png, .svg or .pdf; needs matplotlib). "
+        "An existing file is replaced only with --force.",
+        metavar="FILE",
+    ),
+]
+ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Overwrite an existing --plot file.")]
+BytesLevelOption = Annotated[
+    int,
+    typer.Option(
+        "--bytes-level",
+        min=0,
+        max=MAX_LEVEL,
+        metavar=f"0-{MAX_LEVEL}",
+        help=f"PNG level of the image encoded per K for the bytes column ({DEFAULT_LEVEL}: compress's size).",
+    ),
+]
+NoBytesOption = Annotated[bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=0, metavar="N", help="Threads per image; 0: all cores.")]
+
+
 def choose_k(
     inputs: InputsArgument = None,
-    method: Annotated[
-        Method,
-        typer.Option(
-            "--method",
-            help="silhouette: highest mean silhouette. elbow: knee of the MSE curve (Kneedle). "
-            "quality: smallest K with PSNR >= --min-psnr.",
-        ),
-    ] = Method.silhouette,
-    k_min: Annotated[int | None, typer.Option("--k-min", metavar="K", help="Smallest K tried (default 2).")] = None,
-    k_max: Annotated[
-        int | None,
-        typer.Option("--k-max", metavar="K", help="Largest K tried (default 64; 256 with --method quality)."),
-    ] = None,
-    ks: Annotated[
-        str | None,
-        typer.Option("--ks", metavar="K,K,...", help="Try exactly these K, comma-separated (2,4,8,16), not a range."),
-    ] = None,
-    distance: Annotated[
-        Distance,
-        typer.Option(
-            "--distance",
-            help="Silhouette distance. squared: every pixel, squared Euclidean (Spark MLlib's "
-            "ClusteringEvaluator). euclidean: classic silhouette (scikit-learn), --sample pixels.",
-        ),
-    ] = Distance.squared,
-    sample: Annotated[
-        int, typer.Option("--sample", min=2, metavar="N", help="Pixels drawn (seeded) for --distance euclidean.")
-    ] = (10_000),
-    min_psnr: Annotated[
-        float, typer.Option("--min-psnr", metavar="DB", help="PSNR target in dB for --method quality.")
-    ] = 35.0,
-    shared: Annotated[
-        bool, typer.Option("--shared", help="One K for all inputs, chosen on their summed histogram.")
-    ] = (False),
+    method: MethodOption = Method.silhouette,
+    k_min: KMinOption = None,
+    k_max: KMaxOption = None,
+    ks: KsOption = None,
+    distance: DistanceOption = Distance.squared,
+    sample: SampleOption = 10_000,
+    min_psnr: MinPsnrOption = 35.0,
+    shared: SharedOption = False,
     recursive: RecursiveOption = False,
-    plot: Annotated[
-        str | None,
-        typer.Option(
-            "--plot",
-            help="Write the curves with the chosen K marked to FILE (.png, .svg or .pdf; needs matplotlib). "
-            "An existing file is replaced only with --force.",
-            metavar="FILE",
-        ),
-    ] = None,
-    force: Annotated[bool, typer.Option("-f", "--force", help="Overwrite an existing --plot file.")] = False,
-    bytes_level: Annotated[
-        int,
-        typer.Option(
-            "--bytes-level",
-            min=0,
-            max=MAX_LEVEL,
-            metavar=f"0-{MAX_LEVEL}",
-            help=f"PNG level of the image encoded per K for the bytes column ({DEFAULT_LEVEL}: compress's size).",
-        ),
-    ] = 1,
-    no_bytes: Annotated[bool, typer.Option("--no-bytes", help="Skip encoding; no bytes column.")] = False,
+    plot: PlotOption = None,
+    force: ForceOption = False,
+    bytes_level: BytesLevelOption = 1,
+    no_bytes: NoBytesOption = False,
     seed: SeedOption = 0,
     max_iter: MaxIterOption = DEFAULTS["max_iter"],
     tol: TolOption = DEFAULTS["tol"],
     run_margin: RunMarginOption = DEFAULTS["run_margin"],
-    threads: Annotated[int, typer.Option("--threads", min=0, metavar="N", help="Threads per image; 0: all cores.")] = 0,
+    threads: ThreadsOption = 0,
     max_pixels: MaxPixelsOption = DEFAULT_MAX_PIXELS,
     as_json: JsonOption = False,
     engine: EngineOption = Engine.local,
@@ -121,7 +134,8 @@ def choose_k(
 
     Every candidate K is fitted on the image's colour histogram, built once, exactly as compress fits it, so the MSE and PSNR shown are those compress gives at that K.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
-    from ..choosek import ChooseKOptions, plot_format
+    from ..choosek import ChooseKOptions
+    from ..choosek_plot import plot_format
     from ..errors import InvalidOptionError, QuantcliError
     from ..options import K_MIN, QuantizeOptions
 
@@ -151,6 +165,16 @@ def choose_k(
         usage("no input (give files, folders, globs or -)")
     if "-" in names and len(names) > 1:
         usage("- (stdin) must be the only input")
+    outcomes = _outcomes(names, choose, fit, shared, recursive, max_pixels or None, engine, master, conf)
+    raise typer.Exit(_report(outcomes, as_json=as_json, plot=plot, force=force))
+
+
+def _outcomes(
+    names: list[str], choose, fit, shared: bool, recursive: bool, max_pixels: int | None, engine, master, conf
+):
+    """The results and failures, from the engine asked for (a usage error exits 2 here)."""
+    from ..errors import QuantcliError
+
     if engine is Engine.spark:
         if "-" in names:
             usage("--engine spark reads files, folders and URIs; - is for the local engine")
@@ -165,7 +189,7 @@ def choose_k(
                 recursive=recursive,
                 master=master,
                 conf=conf or [],
-                max_pixels=max_pixels or None,
+                max_pixels=max_pixels,
             )
         except QuantcliError as exc:
             usage(str(exc))
@@ -176,9 +200,9 @@ def choose_k(
 
         stdin = sys.stdin.buffer.read() if names == ["-"] else None
         outcomes = choose_k_inputs(
-            names, choose, quantize=fit, recursive=recursive, shared=shared, stdin=stdin, max_pixels=max_pixels or None
+            names, choose, quantize=fit, recursive=recursive, shared=shared, stdin=stdin, max_pixels=max_pixels
         )
-    raise typer.Exit(_report(outcomes, as_json=as_json, plot=plot, force=force))
+    return outcomes
 
 
 def _parse_ks(text: str) -> tuple[int, ...]:
@@ -217,7 +241,8 @@ def _refuse_existing(plot: str, force: bool) -> None:
 
 def _report(outcomes, *, as_json: bool, plot: str | None, force: bool) -> int:
     """Print a table (or a JSON line) per result and an error line per failure; plot."""
-    from ..choosek import ChooseKError, plot_results
+    from ..choosek import ChooseKError
+    from ..choosek_plot import plot_results
     from ..errors import QuantcliError
 
     results, failed = [], 0

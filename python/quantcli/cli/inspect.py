@@ -55,58 +55,68 @@ class TableFormat(str, enum.Enum):
     parquet = "parquet"
 
 
+ColorsOption = Annotated[
+    int, typer.Option("-k", "--colors", min=2, max=256, help="Dominant colours per image (a K-colour palette).")
+]
+AgainstOption = Annotated[
+    str | None,
+    typer.Option(
+        "--against",
+        help="Compare each input with its compressed output: a folder (compress --out-dir; outputs found by "
+        "compress's naming) or, for one input, a file. Adds psnr, ssim, ssimulacra2, compression_ratio, wqs.",
+        metavar="DIR|FILE",
+    ),
+]
+ExtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ext",
+        help="The outputs' suffix, as given to compress (default .png in an --against folder); without "
+        "--against, outputs beside the inputs, e.g. --ext -q64.png.",
+    ),
+]
+WqsWeightsOption = Annotated[
+    str,
+    typer.Option(
+        "--wqs-weights",
+        help="Weights of WQS = a*PSNR + b*SSIM + c*compression_ratio - d*blurriness (of the output), as a,b,c,d.",
+        metavar="A,B,C,D",
+    ),
+]
+Ssimulacra2Option = Annotated[
+    bool,
+    typer.Option(
+        "--ssimulacra2",
+        help="With --against, also compute SSIMULACRA2 (needs the ssimulacra2 package, the inspect extra; "
+        "about 15 times slower than the other scores). Otherwise the field is null.",
+    ),
+]
+OutDirOption = Annotated[
+    str | None,
+    typer.Option("--out-dir", help="Write the rows as a Parquet table in this folder (needs pyarrow)."),
+]
+OutFormatOption = Annotated[TableFormat, typer.Option("--out-format", help="The --out-dir table's format.")]
+ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Replace a table already in --out-dir.")]
+JobsOption = Annotated[
+    int | None, typer.Option("-j", "--jobs", min=1, help="Images processed in parallel. Default: all cores.")
+]
+QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar and no summary line.")]
+
+
 def inspect(
     inputs: InputsArgument = None,
-    colors: Annotated[
-        int, typer.Option("-k", "--colors", min=2, max=256, help="Dominant colours per image (a K-colour palette).")
-    ] = 8,
-    against: Annotated[
-        str | None,
-        typer.Option(
-            "--against",
-            help="Compare each input with its compressed output: a folder (compress --out-dir; outputs found by "
-            "compress's naming) or, for one input, a file. Adds psnr, ssim, ssimulacra2, compression_ratio, wqs.",
-            metavar="DIR|FILE",
-        ),
-    ] = None,
-    ext: Annotated[
-        str | None,
-        typer.Option(
-            "--ext",
-            help="The outputs' suffix, as given to compress (default .png in an --against folder); without "
-            "--against, outputs beside the inputs, e.g. --ext -q64.png.",
-        ),
-    ] = None,
-    wqs_weights: Annotated[
-        str,
-        typer.Option(
-            "--wqs-weights",
-            help="Weights of WQS = a*PSNR + b*SSIM + c*compression_ratio - d*blurriness (of the output), as a,b,c,d.",
-            metavar="A,B,C,D",
-        ),
-    ] = "0.4,0.4,0.1,0.1",
-    ssimulacra2: Annotated[
-        bool,
-        typer.Option(
-            "--ssimulacra2",
-            help="With --against, also compute SSIMULACRA2 (needs the ssimulacra2 package, the inspect extra; "
-            "about 15 times slower than the other scores). Otherwise the field is null.",
-        ),
-    ] = False,
+    colors: ColorsOption = 8,
+    against: AgainstOption = None,
+    ext: ExtOption = None,
+    wqs_weights: WqsWeightsOption = "0.4,0.4,0.1,0.1",
+    ssimulacra2: Ssimulacra2Option = False,
     recursive: RecursiveOption = False,
     as_json: JsonOption = False,
-    out_dir: Annotated[
-        str | None,
-        typer.Option("--out-dir", help="Write the rows as a Parquet table in this folder (needs pyarrow)."),
-    ] = None,
-    out_format: Annotated[
-        TableFormat, typer.Option("--out-format", help="The --out-dir table's format.")
-    ] = TableFormat.parquet,
-    force: Annotated[bool, typer.Option("-f", "--force", help="Replace a table already in --out-dir.")] = False,
-    jobs: Annotated[
-        int | None, typer.Option("-j", "--jobs", min=1, help="Images processed in parallel. Default: all cores.")
-    ] = None,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar and no summary line.")] = False,
+    out_dir: OutDirOption = None,
+    out_format: OutFormatOption = TableFormat.parquet,
+    force: ForceOption = False,
+    jobs: JobsOption = None,
+    quiet: QuietOption = False,
     engine: EngineOption = Engine.local,
     master: MasterOption = None,
     conf: ConfOption = None,
@@ -175,22 +185,22 @@ def _require_ssimulacra2() -> None:
 
 
 def _local(names, options, against, ext, recursive, out_dir, force, jobs, as_json, quiet) -> None:
-    from .. import inspection
+    from .. import inspect_local, inspect_table
     from ..errors import QuantcliError
     from ..interrupt import interruptible
 
     try:
-        planned = inspection.plan(names, against=against, ext=ext, recursive=recursive)
+        planned = inspect_local.plan(names, against=against, ext=ext, recursive=recursive)
         if out_dir is not None:
-            inspection.check_table(out_dir, force)
+            inspect_table.check_table(out_dir, force)
     except QuantcliError as exc:
         usage(str(exc))
     workers = jobs or os.cpu_count() or 1
     start = time.perf_counter()
     with interruptible() as stop:
-        rows = inspection.run(planned, options, workers=workers, stop=stop)
+        rows = inspect_local.run(planned, options, workers=workers, stop=stop)
         if out_dir is not None:
-            rows = inspection.write_table(rows, out_dir, force=force, stop=stop)
+            rows = inspect_table.write_table(rows, out_dir, force=force, stop=stop)
         try:
             table = out_dir is None and not as_json
             failed, done = _report(rows, len(planned), as_json=as_json, table=table, quiet=quiet)
@@ -302,7 +312,7 @@ def _spark(names, options, against, ext, recursive, out_dir, force, master, conf
         from ..spark.uris import has_scheme
 
         if not has_scheme(out_dir):  # a local table: refuse before starting Spark
-            from ..inspection import check_table
+            from ..inspect_table import check_table
 
             check_table(out_dir, force)
 

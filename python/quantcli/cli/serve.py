@@ -36,66 +36,76 @@ DbOption = Annotated[
 ]
 
 
-def serve(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")] = (
-        "127.0.0.1"
+HostOption = Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")]
+PortOption = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")]
+StoreOption = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        help="Where uploads and results go: a folder or an fsspec URI (hdfs://namenode/path, s3://bucket/path). "
+        "Default: DIR/images.",
+        metavar="URI",
     ),
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")] = 8000,
+]
+MaxUploadOption = Annotated[
+    str,
+    typer.Option("--max-upload", help="Largest upload (e.g. 50MB, 200k, 1GiB); larger ones get 413.", metavar="SIZE"),
+]
+MaxPixelsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pixels",
+        min=1,
+        help="Largest image in pixels (width x height), checked from the header before decoding. Default: 100 MP.",
+        show_default=False,
+    ),
+]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers", min=1, help="Images compressed at once. Default: the number of cores.", show_default=False
+    ),
+]
+QueueOption = Annotated[
+    int, typer.Option("--queue", min=0, help="Work waiting for a worker before API requests get 503.")
+]
+AllowSignupOption = Annotated[bool, typer.Option("--allow-signup", help="Serve a sign-up page.")]
+ProxyHeadersOption = Annotated[
+    bool,
+    typer.Option(
+        "--proxy-headers",
+        help="Behind a reverse proxy: trust X-Forwarded-Proto/-For from --forwarded-allow-ips "
+        "(https there makes the session cookie Secure).",
+    ),
+]
+ForwardedAllowIpsOption = Annotated[
+    str,
+    typer.Option("--forwarded-allow-ips", help="Comma-separated proxy addresses trusted with --proxy-headers."),
+]
+SparkMinImagesOption = Annotated[
+    int, typer.Option("--spark-min-images", min=1, help="With --engine spark: jobs this large go to Spark.")
+]
+LogLevelOption = Annotated[str, typer.Option("--log-level", help="uvicorn's log level (info, warning, ...).")]
+
+
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
     data: DataOption = None,
     db: DbOption = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store",
-            help="Where uploads and results go: a folder or an fsspec URI (hdfs://namenode/path, s3://bucket/path). "
-            "Default: DIR/images.",
-            metavar="URI",
-        ),
-    ] = None,
-    max_upload: Annotated[
-        str,
-        typer.Option(
-            "--max-upload", help="Largest upload (e.g. 50MB, 200k, 1GiB); larger ones get 413.", metavar="SIZE"
-        ),
-    ] = "50MB",
-    max_pixels: Annotated[
-        int | None,
-        typer.Option(
-            "--max-pixels",
-            min=1,
-            help="Largest image in pixels (width x height), checked from the header before decoding. Default: 100 MP.",
-            show_default=False,
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option(
-            "--workers", min=1, help="Images compressed at once. Default: the number of cores.", show_default=False
-        ),
-    ] = None,
-    queue: Annotated[
-        int, typer.Option("--queue", min=0, help="Work waiting for a worker before API requests get 503.")
-    ] = 64,
-    allow_signup: Annotated[bool, typer.Option("--allow-signup", help="Serve a sign-up page.")] = False,
-    proxy_headers: Annotated[
-        bool,
-        typer.Option(
-            "--proxy-headers",
-            help="Behind a reverse proxy: trust X-Forwarded-Proto/-For from --forwarded-allow-ips "
-            "(https there makes the session cookie Secure).",
-        ),
-    ] = False,
-    forwarded_allow_ips: Annotated[
-        str,
-        typer.Option("--forwarded-allow-ips", help="Comma-separated proxy addresses trusted with --proxy-headers."),
-    ] = "127.0.0.1",
+    store: StoreOption = None,
+    max_upload: MaxUploadOption = "50MB",
+    max_pixels: MaxPixelsOption = None,
+    workers: WorkersOption = None,
+    queue: QueueOption = 64,
+    allow_signup: AllowSignupOption = False,
+    proxy_headers: ProxyHeadersOption = False,
+    forwarded_allow_ips: ForwardedAllowIpsOption = "127.0.0.1",
     engine: EngineOption = Engine.local,
     master: MasterOption = None,
     conf: ConfOption = None,
-    spark_min_images: Annotated[
-        int, typer.Option("--spark-min-images", min=1, help="With --engine spark: jobs this large go to Spark.")
-    ] = 50,
-    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn's log level (info, warning, ...).")] = "info",
+    spark_min_images: SparkMinImagesOption = 50,
+    log_level: LogLevelOption = "info",
 ) -> None:
     """Run the web app and HTTP API: accounts, uploads, K choice, before/after views, downloads.
 
@@ -125,7 +135,11 @@ def serve(
         )
     except QuantcliError as exc:
         usage(str(exc))
-    app = _app(config)
+    _listen(_app(config), config, host, port, log_level)
+
+
+def _listen(app, config, host: str, port: int, log_level: str) -> None:
+    """Serve ``app`` with uvicorn until stopped; a port that cannot be bound exits 1."""
     import uvicorn
 
     typer.echo(f"quantcli serve: http://{_url_host(host)}:{port}/ (data in {config.data_dir})", err=True)

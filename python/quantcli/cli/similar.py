@@ -67,8 +67,8 @@ def similar(
     A query the index holds (by path) uses its row; any other image is inspected first, as inspect does. The query itself, when indexed, comes first at distance 0.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
     from ..errors import QuantcliError
-    from ..similar import load_index
     from ..similar import similar as find
+    from ..similar_index import load_index
 
     names = list(queries or [])
     if not names:

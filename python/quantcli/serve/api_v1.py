@@ -15,9 +15,13 @@ from sqlalchemy import select
 from starlette.responses import Response
 
 from ..errors import InvalidOptionError
+from .choices import Choices, parse_choices, settings_for
+from .compressing import compress_data
 from .db import DONE, Image
+from .pool import Busy
+from .uploads import UploadRefused
 from .web import ApiUser, api_user, download_headers, owned, read_stored, read_upload, service
-from .work import Busy, Choices, StoredImage, UploadRefused, compress_data, parse_choices, settings_for
+from .work import StoredImage
 
 router = APIRouter(prefix="/api/v1", tags=["images"])
 
@@ -160,7 +164,7 @@ async def compress(
     name: NameQuery = None,
 ) -> Response:
     """Quantize the request body's image and answer the PNG."""
-    from .work import check_upload, label_of
+    from .uploads import check_upload, label_of
 
     data = await read_upload(request)
     svc = service(request)

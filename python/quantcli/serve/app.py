@@ -70,16 +70,32 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     app.state.service = svc
     app.state.throttle = AddressThrottle()
 
-    from . import api_v1, pages
+    from . import api_v1, job_pages, pages
 
     app.include_router(api_v1.router)
     app.include_router(pages.router)
+    app.include_router(job_pages.router)
     _add_docs(app)  # before /static: its assets are below /static/swagger
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    _add_error_handlers(app)
+
+    if config.proxy_headers:
+        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.forwarded_allow_ips)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, upload_limit=config.max_upload, form_limit=MAX_FORM_BYTES, is_upload=_is_upload)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every error as one line: a page for browsers, ``{"detail": ...}`` for API clients;
+    signed out, a page redirects to the sign-in page."""
 
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
@@ -107,14 +123,6 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("%s %s", request.method, request.url.path)
         return error_response(request, 500, "internal server error")
-
-    if config.proxy_headers:
-        from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
-
-        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=config.forwarded_allow_ips)
-    app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, upload_limit=config.max_upload, form_limit=MAX_FORM_BYTES, is_upload=_is_upload)
-    return app
 
 
 def _one_line(exc: RequestValidationError) -> str:

@@ -112,7 +112,7 @@ class Job(Base):
     status: Mapped[str] = mapped_column(String(16), default=OPEN)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     engine: Mapped[str] = mapped_column(String(16), default="local")
-    # The settings, as the user gave them (see quantcli.serve.work.Request).
+    # The settings, as the user gave them (see quantcli.serve.choices.Choices).
     k: Mapped[str] = mapped_column(String(8))
     dither: Mapped[str] = mapped_column(String(16), default="auto")
     shared: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,4 +1,5 @@
-"""The web pages: sign in and out, sign up, upload, job progress, results, history.
+"""The web pages of accounts: sign in and out, sign up, the account page and its API key
+(the work's pages are :mod:`quantcli.serve.job_pages`).
 
 Pages use the session cookie; every request that changes something carries the session's
 CSRF token (a form field, or the ``X-CSRF-Token`` header from the page's script).
@@ -6,17 +7,12 @@ CSRF token (a form field, or the ``X-CSRF-Token`` header from the page's script)
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
-import tempfile
-import zipfile
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from fastapi import APIRouter, Form, HTTPException, Request
+from starlette.responses import RedirectResponse, Response
 
 from ..errors import InvalidOptionError
 from .accounts import (
@@ -28,30 +24,20 @@ from .accounts import (
     replace_api_key,
     start_session,
 )
-from .api_v1 import _png_name, accept_or_refuse, image_info, on_pool
-from .charts import curve_svg
-from .config import MAX_JOB_IMAGES
-from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job
 from .web import (
     ANON_CSRF_COOKIE,
     SESSION_COOKIE,
-    SignedIn,
+    User,
     check_csrf,
-    download_headers,
     is_https,
     optional_signed_in,
-    owned,
-    read_stored,
     render,
     safe_next,
     service,
     set_session_cookie,
-    signed_in,
 )
-from .work import StoredImage, choices_of, parse_choices, quality_supported
 
 router = APIRouter(include_in_schema=False)
-User = Annotated[SignedIn, Depends(signed_in)]
 
 
 def _client(request: Request) -> str:
@@ -172,296 +158,3 @@ def new_key(request: Request, user: User, csrf_token: Annotated[str, Form(max_le
     check_csrf(request, user.csrf, csrf_token)
     key = replace_api_key(service(request).db, user.user_id)
     return render(request, "account.html", user=user, api_key=key)
-
-
-# ---------------------------------------------------------------------------------------
-# Upload
-
-
-@router.get("/")
-def upload_page(request: Request, user: User) -> Response:
-    svc = service(request)
-    return render(
-        request,
-        "upload.html",
-        user=user,
-        max_upload=svc.config.max_upload,
-        max_pixels=svc.config.max_pixels,
-        max_images=MAX_JOB_IMAGES,
-        quality=quality_supported(),
-    )
-
-
-@router.post("/jobs", status_code=201)
-def create_job(
-    request: Request,
-    user: User,
-    k: Annotated[str, Form(max_length=16)] = "256",
-    dither: Annotated[str | None, Form(max_length=8)] = None,
-    shared: Annotated[str | None, Form(max_length=8)] = None,
-    quality: Annotated[str | None, Form(max_length=32)] = None,
-    min_psnr: Annotated[str | None, Form(max_length=16)] = None,
-    csrf_token: Annotated[str, Form(max_length=128)] = "",
-) -> dict[str, str]:
-    """A new job for the files the page is about to upload."""
-    check_csrf(request, user.csrf, csrf_token)
-    try:
-        choices = parse_choices(k=k, dither=dither, shared=shared, quality=quality, min_psnr=min_psnr)
-    except InvalidOptionError as exc:
-        raise HTTPException(422, str(exc)) from None
-    with service(request).db.session() as s:
-        job = Job(
-            user_id=user.user_id,
-            k=choices.k,
-            dither=choices.dither,
-            shared=choices.shared,
-            quality=choices.quality,
-            min_psnr=choices.min_psnr,
-        )
-        s.add(job)
-        s.flush()
-        return {"id": job.id, "url": f"/jobs/{job.id}"}
-
-
-@router.put("/jobs/{job_id}/images", status_code=201)
-async def upload_to_job(request: Request, job_id: str, name: Annotated[str | None, Query(max_length=1024)] = None):
-    """One file of a job, as the request body (413 over --max-upload, 422 not an image)."""
-    user = await run_in_threadpool(signed_in, request)
-    check_csrf(request, user.csrf)
-    await run_in_threadpool(_owned_in_thread, request, Job, job_id, user.user_id)
-    image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
-    return {"id": image.id, "name": image.name}
-
-
-@router.post("/jobs/{job_id}/start", status_code=202)
-def start_job(request: Request, job_id: str, user: User) -> dict[str, str]:
-    """Queue a job once its files are uploaded."""
-    check_csrf(request, user.csrf)
-    svc = service(request)
-    with svc.db.session() as s:
-        job = _job_in(s, user.user_id, job_id)
-        if job.status == OPEN:
-            if not job.images:
-                raise HTTPException(409, "the job has no images")
-            job.status = QUEUED
-    svc.wake()
-    return {"url": f"/jobs/{job_id}"}
-
-
-# ---------------------------------------------------------------------------------------
-# Jobs
-
-
-@router.get("/jobs/{job_id}")
-def job_page(request: Request, job_id: str, user: User) -> Response:
-    with service(request).db.session() as s:
-        job = _job_in(s, user.user_id, job_id)
-        progress = _progress(job)
-        images = [image_info(row) for row in job.images]
-        return render(request, "job.html", user=user, job=job, progress=progress, images=images)
-
-
-@router.get("/jobs/{job_id}/status")
-def job_status(request: Request, job_id: str, user: User) -> dict[str, Any]:
-    """Progress of a job, polled by its page."""
-    with service(request).db.session() as s:
-        return _progress(_job_in(s, user.user_id, job_id))
-
-
-@router.get("/jobs/{job_id}/download.zip")
-def job_zip(request: Request, job_id: str, user: User) -> Response:
-    """Every finished PNG of a job in one zip, named after the uploads."""
-    svc = service(request)
-    with svc.db.session() as s:
-        job = _job_in(s, user.user_id, job_id)
-        files = [(row.name, row.output_key) for row in job.images if row.status == DONE and row.output_key]
-    if not files:
-        raise HTTPException(409, "no finished images in this job yet")
-    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 (closed by chunks())
-    used: set[str] = set()
-    with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
-        for name, key in files:
-            archive.writestr(_unique(_png_name(name), used), svc.store.read(key))
-    spool.seek(0)
-
-    def chunks():
-        try:
-            while chunk := spool.read(1024 * 1024):
-                yield chunk
-        finally:
-            spool.close()
-
-    headers = download_headers(f"quantcli-{job_id}.zip", attachment=True)
-    return StreamingResponse(chunks(), media_type="application/zip", headers=headers)
-
-
-@router.post("/jobs/{job_id}/delete")
-def delete_job(request: Request, job_id: str, user: User, csrf_token: Annotated[str, Form(max_length=128)] = ""):
-    check_csrf(request, user.csrf, csrf_token)
-    svc = service(request)
-    with svc.db.session() as s:
-        job = _job_in(s, user.user_id, job_id)
-        files = [(row.id, row.output_key) for row in job.images]
-        s.delete(job)
-    for image_id, output_key in files:
-        svc.delete_image_files(user.user_id, image_id, output_key)
-    svc.store.delete_folder(f"spark/{job_id}")
-    return RedirectResponse("/history", 303)
-
-
-@router.get("/history")
-def history(request: Request, user: User) -> Response:
-    with service(request).db.session() as s:
-        jobs = s.scalars(
-            select(Job).where(Job.user_id == user.user_id, Job.status != OPEN).order_by(Job.created_at.desc())
-        ).all()
-        rows = [(job, _progress(job)) for job in jobs]
-        loose = s.scalars(
-            select(Image).where(Image.user_id == user.user_id, Image.job_id.is_(None)).order_by(Image.created_at.desc())
-        ).all()
-        api_images = [image_info(row) for row in loose]
-        open_jobs = s.scalar(
-            select(func.count()).select_from(Job).where(Job.user_id == user.user_id, Job.status == OPEN)
-        )
-        return render(request, "history.html", user=user, jobs=rows, api_images=api_images, open_jobs=open_jobs)
-
-
-# ---------------------------------------------------------------------------------------
-# Images
-
-
-@router.get("/images/{image_id}")
-def image_page(request: Request, image_id: str, user: User) -> Response:
-    with service(request).db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        info = image_info(row)
-        curve = json.loads(row.curve_json) if row.curve_json else None
-        job = row.job
-        settings = choices_of(job) if job is not None else None
-        return render(request, "image.html", user=user, image=info, curve=curve, settings=settings)
-
-
-@router.get("/images/{image_id}/output.png")
-def image_output(request: Request, image_id: str, user: User, download: bool = False) -> Response:
-    with service(request).db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        if row.status != DONE or row.output_key is None:
-            raise HTTPException(409, f"no output: the image is {row.status}")
-        key, name = row.output_key, row.name
-    data = read_stored(request, key)
-    return Response(data, media_type="image/png", headers=download_headers(_png_name(name), attachment=download))
-
-
-@router.get("/images/{image_id}/source")
-def image_source(request: Request, image_id: str, user: User) -> Response:
-    """The uploaded file as it was sent, as a download."""
-    with service(request).db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        key, name, media_type = row.source_key, row.name, row.media_type
-    data = read_stored(request, key)
-    headers = download_headers(name, attachment=True)
-    return Response(data, media_type=media_type or "application/octet-stream", headers=headers)
-
-
-@router.get("/images/{image_id}/before")
-async def image_before(request: Request, image_id: str) -> Response:
-    """The source for the before/after view: as uploaded when browsers show its format,
-    else a PNG of its pixels."""
-    user = await run_in_threadpool(signed_in, request)
-    row = await run_in_threadpool(_owned_in_thread, request, Image, image_id, user.user_id)
-    headers = download_headers(row.name, attachment=False)
-    if row.media_type:
-        return Response(
-            await run_in_threadpool(read_stored, request, row.source_key), media_type=row.media_type, headers=headers
-        )
-    stored = StoredImage(row.id, row.user_id, row.name, row.source_key)
-    try:
-        png = await on_pool(request, service(request).preview, stored)
-    except InvalidOptionError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except Exception:
-        raise HTTPException(422, "the source cannot be shown") from None
-    return Response(png, media_type="image/png", headers=headers)
-
-
-@router.get("/images/{image_id}/curve")
-def image_curve(request: Request, image_id: str, user: User) -> Response:
-    """The choose-k curve's data: computed on the first request (202 while it runs)."""
-    svc = service(request)
-    with svc.db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        if row.curve_json:
-            return Response(f'{{"status": "done", "curve": {row.curve_json}}}', media_type="application/json")
-        if row.status != DONE or row.k is None:
-            raise HTTPException(409, f"no curve: the image is {row.status}")
-        stored, k = StoredImage(row.id, row.user_id, row.name, row.source_key), row.k
-    started = svc.request_curve(stored, k)
-    body = json.dumps({"status": "pending" if started else "busy"})
-    return Response(body, 202, media_type="application/json", headers={"Retry-After": "1"})
-
-
-@router.get("/images/{image_id}/curve.svg")
-def image_curve_svg(request: Request, image_id: str, user: User) -> Response:
-    with service(request).db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        if not row.curve_json:
-            raise HTTPException(409, "the curve is not computed yet")
-        curve = json.loads(row.curve_json)
-    return Response(curve_svg(curve), media_type="image/svg+xml")
-
-
-@router.post("/images/{image_id}/delete")
-def delete_image(request: Request, image_id: str, user: User, csrf_token: Annotated[str, Form(max_length=128)] = ""):
-    check_csrf(request, user.csrf, csrf_token)
-    svc = service(request)
-    with svc.db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        job_id, output_key = row.job_id, row.output_key
-        s.delete(row)
-    svc.delete_image_files(user.user_id, image_id, output_key)
-    return RedirectResponse(f"/jobs/{job_id}" if job_id else "/history", 303)
-
-
-# ---------------------------------------------------------------------------------------
-
-
-def _job_in(session: Any, user_id: int, job_id: str) -> Job:
-    return owned(session, Job, job_id, user_id)
-
-
-def _image_in(session: Any, user_id: int, image_id: str) -> Image:
-    return owned(session, Image, image_id, user_id)
-
-
-def _owned_in_thread(request: Request, model: Any, object_id: str, user_id: int) -> Any:
-    with service(request).db.session() as s:
-        return owned(s, model, object_id, user_id)
-
-
-def _progress(job: Job) -> dict[str, Any]:
-    counts = {PENDING: 0, RUNNING: 0, DONE: 0, ERROR: 0}
-    for row in job.images:
-        counts[row.status] = counts.get(row.status, 0) + 1
-    total = len(job.images)
-    finished = counts[DONE] + counts[ERROR]
-    return {
-        "id": job.id,
-        "status": job.status,
-        "error": job.error,
-        "total": total,
-        "done": counts[DONE],
-        "errors": counts[ERROR],
-        "finished": finished,
-        "percent": round(100 * finished / total) if total else (100 if job.status in (DONE, FAILED) else 0),
-    }
-
-
-def _unique(name: str, used: set[str]) -> str:
-    """``name``, or ``stem-2.png``, ``stem-3.png``... when taken (names in a zip)."""
-    candidate, n = name, 1
-    while candidate.lower() in used:
-        n += 1
-        stem = name[: -len(".png")] if name.lower().endswith(".png") else name
-        candidate = f"{stem}-{n}.png"
-    used.add(candidate.lower())
-    return candidate

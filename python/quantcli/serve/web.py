@@ -103,6 +103,10 @@ def optional_signed_in(request: Request) -> SignedIn | None:
         return None
 
 
+#: A page's signed-in user, as a route parameter (signed out: NotSignedIn, a redirect to /login).
+User = Annotated[SignedIn, Depends(signed_in)]
+
+
 _bearer = HTTPBearer(auto_error=False, description="An API key from `quantcli users add` or the Account page.")
 
 

@@ -1,5 +1,5 @@
-"""The service's work: the user's choices as pipeline settings, a bounded worker pool,
-and the jobs that run every stored image through the per-file pipeline.
+"""The service's work: the jobs that run every stored image through the per-file pipeline
+on the worker pool, and the uploads, curves and previews requests ask for.
 
 Nothing here decodes, quantizes or encodes by itself: an image goes through
 :func:`quantcli.pipeline.run_job`, as on the command line, and its result row is stored.
@@ -9,15 +9,12 @@ up again when the server starts.
 
 from __future__ import annotations
 
-import dataclasses
-import io
 import json
 import logging
-import math
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,354 +22,16 @@ import numpy as np
 from sqlalchemy import select, update
 
 from ..errors import InvalidOptionError
-from ..options import K_MAX, K_MIN, QuantizeOptions
-from ..pipeline import CompressResult, Settings, run_job
-from ..planner import Job as PipelineJob
+from ..pipeline import CompressResult, Settings
+from .choices import Choices, choices_of, settings_for
+from .compressing import Compressed, compress_data, curve_of, palette_counts, preview_png, public_error
 from .config import ServeConfig
 from .db import DONE, ERROR, FAILED, PENDING, QUEUED, RUNNING, Database, Image, Job, utcnow
+from .pool import Busy, WorkerPool
 from .storage import OUTPUT, PREVIEW, Store
+from .uploads import check_upload, label_of, web_media_type
 
 log = logging.getLogger("quantcli.serve")
-
-#: K values of the choose-k curve on the result page (the image's own K is added).
-CURVE_KS = (2, 4, 8, 16, 32, 64, 128, 256)
-#: Media types browsers show, by magic number; other formats get a PNG preview.
-_WEB_FORMATS = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF87a", "image/gif"),
-    (b"GIF89a", "image/gif"),
-    (b"BM", "image/bmp"),
-)
-
-
-def web_media_type(head: bytes) -> str | None:
-    """The media type of an image a browser can show, from its first bytes; else None."""
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp"
-    for magic, media_type in _WEB_FORMATS:
-        if head.startswith(magic):
-            return media_type
-    return None
-
-
-# ---------------------------------------------------------------------------------------
-# The user's choices
-
-
-@dataclass(frozen=True)
-class Choices:
-    """How the user asked for an image to be compressed, checked.
-
-    ``k`` is a palette size or ``"auto"``: the fewest colours reaching ``quality`` (default
-    ``compress -k auto``'s target), or, with ``min_psnr``, the smallest K reaching that
-    PSNR (``compress -k auto --method quality``). ``quality`` ("MIN-MAX" or "MAX") also
-    applies with a fixed K, up to that K. ``dither`` is auto, on, off or a strength.
-    """
-
-    k: str = str(K_MAX)
-    dither: str = "auto"
-    shared: bool = False
-    quality: str | None = None
-    min_psnr: float | None = None
-
-    @property
-    def auto(self) -> bool:
-        """Whether K is chosen per image."""
-        return self.k == "auto"
-
-
-def quality_supported() -> bool:
-    """Whether a perceptual quality target can be given (it always can now)."""
-    return True
-
-
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
-
-
-def parse_dither(value: str | bool | None) -> str:
-    """``dither``: auto (absent), on/off (or any yes/no word), or a strength from 0 to 1."""
-    if value is None or value == "" or value == "auto":
-        return "auto"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    text = value.strip().lower()
-    if text in _TRUE:
-        return "on"
-    if text in _FALSE:
-        return "off"
-    try:
-        strength = float(text)
-    except ValueError:
-        raise InvalidOptionError(f"dither must be auto, on, off or a number from 0 to 1, got {value!r}") from None
-    if not 0 <= strength <= 1:
-        raise InvalidOptionError(f"dither must be auto, on, off or a number from 0 to 1, got {value!r}")
-    return repr(strength)
-
-
-def parse_bool(name: str, value: str | bool | None) -> bool:
-    """A yes/no parameter: 1/0, true/false, yes/no, on/off (absent: no)."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise InvalidOptionError(f"{name} must be true or false, got {value!r}")
-
-
-def parse_choices(
-    k: str | None = None,
-    dither: str | bool | None = None,
-    shared: str | bool | None = None,
-    quality: str | None = None,
-    min_psnr: str | float | None = None,
-) -> Choices:
-    """Check the parameters of an upload (form fields or query parameters).
-
-    Raises
-    ------
-    InvalidOptionError
-        With a one-line message naming the parameter and the value.
-    """
-    text = (k or str(K_MAX)).strip().lower()
-    if text != "auto":
-        try:
-            number = int(text)
-        except ValueError:
-            raise InvalidOptionError(f"k must be a number from {K_MIN} to {K_MAX} or auto, got {k!r}") from None
-        if not K_MIN <= number <= K_MAX:
-            raise InvalidOptionError(f"k must be from {K_MIN} to {K_MAX} or auto, got {number}")
-        text = str(number)
-    is_shared = parse_bool("shared", shared)
-    if text == "auto" and is_shared:
-        raise InvalidOptionError("k=auto picks K per image; it does not combine with a shared palette")
-    target = None
-    if min_psnr not in (None, ""):
-        if text != "auto":
-            raise InvalidOptionError("min_psnr is the target of k=auto; give k=auto with it")
-        try:
-            target = float(min_psnr)
-        except (TypeError, ValueError):
-            raise InvalidOptionError(f"min_psnr must be a number of dB, got {min_psnr!r}") from None
-        if not (math.isfinite(target) and 1 <= target <= 100):
-            raise InvalidOptionError(f"min_psnr must be from 1 to 100 dB, got {min_psnr!r}")
-    if quality in ("", None):
-        quality = None
-    elif len(quality) > 32:
-        raise InvalidOptionError("quality is too long")
-    elif target is not None:
-        raise InvalidOptionError("give either quality or min_psnr, not both")
-    elif is_shared:
-        raise InvalidOptionError("quality picks K per image; it does not combine with a shared palette")
-    choices = Choices(k=text, dither=parse_dither(dither), shared=is_shared, quality=quality, min_psnr=target)
-    settings_for(choices)  # every check the options object makes, now rather than in a worker
-    return choices
-
-
-def choices_of(job: Job) -> Choices:
-    """The choices a job was created with."""
-    return Choices(k=job.k, dither=job.dither, shared=job.shared, quality=job.quality, min_psnr=job.min_psnr)
-
-
-def settings_for(
-    choices: Choices, *, threads: int = 0, palette: np.ndarray | None = None, max_pixels: int | None = None
-) -> Settings:
-    """The pipeline settings for the choices; outputs are overwritten (a job that is
-    resumed after a restart writes its outputs again)."""
-    from ..options import DITHER_MODES
-    from ..quality import parse_quality
-
-    dither: Any = choices.dither if choices.dither in DITHER_MODES else float(choices.dither)
-    values: dict[str, Any] = {"k": K_MAX if choices.auto else int(choices.k), "dither": dither, "threads": threads}
-    quality, choose = None, None
-    if choices.quality is not None:
-        quality = parse_quality(choices.quality)
-    elif choices.auto and choices.min_psnr is not None:
-        from ..choosek import ChooseKOptions
-
-        choose = ChooseKOptions(method="quality", min_psnr=choices.min_psnr, bytes_level=None)
-    elif choices.auto:
-        from ..cli.compress import AUTO_QUALITY
-
-        quality = AUTO_QUALITY
-    extra: dict[str, Any] = {} if max_pixels is None else {"max_pixels": max_pixels}
-    return Settings(
-        options=QuantizeOptions(**values), quality=quality, choose=choose, palette=palette, force=True, **extra
-    )
-
-
-# ---------------------------------------------------------------------------------------
-# One image through the pipeline
-
-
-@dataclass(frozen=True)
-class Compressed:
-    """An image's result: the pipeline's row, its PNG, and the palette with pixel counts."""
-
-    result: CompressResult
-    png: bytes | None
-    palette: list[dict[str, Any]] | None
-
-    @property
-    def ok(self) -> bool:
-        return self.result.status == "written"
-
-
-def compress_data(data: bytes, name: str, settings: Settings, *, target: Any = None, output: str | None = None):
-    """Run encoded image bytes through the pipeline; write the PNG to ``output`` on
-    ``target`` when given. Never raises for bad input: the result row says why."""
-    job = PipelineJob(source=name, display=name, output=output, target=output, name=name)
-    outcome = run_job(job, settings, read=lambda: data, target=target)
-    result = outcome.result
-    if result.status == "error":
-        return Compressed(_public_error(result, name), None, None)
-    png = outcome.payload
-    return Compressed(result, png, palette_counts(png) if png else None)
-
-
-def _public_error(result: CompressResult, name: str) -> CompressResult:
-    """The result with a reason fit for the client: the pipeline's one line without the
-    file's name; the text of an internal error is logged, not shown."""
-    message = result.error or "failed"
-    reason = message[len(name) + 2 :] if message.startswith(name + ": ") else message
-    if reason.startswith("internal error"):
-        log.error("compressing %s: %s", name, reason)
-        reason = "internal error"
-    return dataclasses.replace(result, error=reason)
-
-
-def palette_counts(png: bytes) -> list[dict[str, Any]]:
-    """The palette of a PNG that quantcli wrote, dominant colour first: ``rgb`` (three
-    0-255 values), ``alpha`` and ``count`` (pixels), read back from the file itself."""
-    from PIL import Image as PILImage
-
-    from ..palette import read_palette
-
-    colours = read_palette(png)
-    with PILImage.open(io.BytesIO(png)) as image:
-        labels = np.asarray(image)
-    counts = np.bincount(labels.ravel(), minlength=len(colours))[: len(colours)]
-    order = np.argsort(-counts, kind="stable")
-    return [
-        {
-            "rgb": [int(v) for v in colours[i, :3]],
-            "alpha": int(colours[i, 3]) if colours.shape[1] == 4 else 255,
-            "count": int(counts[i]),
-        }
-        for i in order
-        if counts[i] > 0
-    ]
-
-
-def curve_of(pixels: np.ndarray, k: int, threads: int = 0) -> dict[str, Any]:
-    """The choose-k curve of an image: silhouette and PSNR at :data:`CURVE_KS` and ``k``,
-    each K fitted as ``compress`` fits it."""
-    from ..choosek import ChooseKOptions, choose_k
-
-    ks = tuple(sorted({*CURVE_KS, k}))
-    result = choose_k(pixels, ChooseKOptions(ks=ks, bytes_level=None), quantize=QuantizeOptions(threads=threads))
-    return {"k": k, "scores": [s.to_json() for s in result.scores]}
-
-
-def preview_png(pixels: np.ndarray) -> bytes:
-    """A lossless PNG of decoded pixels, for sources a browser cannot show (TIFF, PPM...)."""
-    from PIL import Image as PILImage
-
-    out = io.BytesIO()
-    PILImage.fromarray(pixels).save(out, "PNG", compress_level=1)
-    return out.getvalue()
-
-
-# ---------------------------------------------------------------------------------------
-# Uploads
-
-
-class UploadRefused(Exception):
-    """An upload that is not stored: ``status`` 422 (not an image) or 413 (too many pixels)."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-def label_of(name: str | None) -> str:
-    """An uploaded file's name as a label: its last path part, printable, at most 200
-    characters; ``upload`` when empty."""
-    from ..images import display_name
-
-    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return display_name(base)[:200] or "upload"
-
-
-def check_upload(data: bytes, label: str, max_pixels: int) -> tuple[int, int]:
-    """(width, height) from the image's header, before any pixel is decoded.
-
-    Raises
-    ------
-    UploadRefused
-        422 with the reason when the bytes are not an image quantcli reads, 413 when it
-        has more than ``max_pixels`` pixels.
-    """
-    from ..errors import ImageReadError
-    from ..images import image_size
-
-    try:
-        width, height = image_size(data, label)
-    except ImageReadError as exc:
-        message = str(exc)
-        raise UploadRefused(422, message.removeprefix(label + ": ")) from None
-    if width * height > max_pixels:
-        raise UploadRefused(
-            413,
-            f"image too large: {width}x{height} ({width * height / 1e6:.1f} MP) "
-            f"exceeds --max-pixels {max_pixels / 1e6:g} MP",
-        )
-    return width, height
-
-
-# ---------------------------------------------------------------------------------------
-# The worker pool
-
-
-class Busy(Exception):
-    """Every worker is busy and the queue is full."""
-
-
-class WorkerPool:
-    """Threads that run work, with at most ``workers + queue`` tasks waiting or running.
-
-    The C++ core releases the GIL, so threads use every core; each image is given
-    ``cores // workers`` threads of its own.
-    """
-
-    def __init__(self, workers: int, queue: int) -> None:
-        self.workers = workers
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quantcli-serve")
-        self._slots = threading.BoundedSemaphore(workers + queue)
-
-    @property
-    def threads_per_image(self) -> int:
-        """Core threads for one image while every worker is busy."""
-        return max(1, (os.cpu_count() or 1) // self.workers)
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        """Run ``fn(*args)`` on a worker; Busy when the queue is full."""
-        if not self._slots.acquire(blocking=False):
-            raise Busy
-        try:
-            future = self._executor.submit(fn, *args)
-        except BaseException:
-            self._slots.release()
-            raise
-        future.add_done_callback(lambda _: self._slots.release())
-        return future
-
-    def shutdown(self) -> None:
-        """Drop the queued tasks and wait for the running ones."""
-        self._executor.shutdown(wait=True, cancel_futures=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -605,7 +264,7 @@ class Service:
                 if image is None:
                     continue
                 if result.status != "written" or result.output is None:
-                    self.record(image, Compressed(_public_error(result, result.path), None, None), None)
+                    self.record(image, Compressed(public_error(result, result.path), None, None), None)
                     continue
                 key = self.store.key_of(result.output)
                 png = self.store.read(key)

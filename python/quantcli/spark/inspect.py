@@ -91,24 +91,29 @@ def inspect(
             if not compared:
                 skips = {k: v for k, v in listing.plan.exceptions.items() if v == plan.SKIP}
                 listing.plan = replace(listing.plan, exceptions=skips)
-            task = InspectTask(listing.plan, options, compared)
-            frames = []
-            if listing.frame is not None:
-                frames.append(listing.frame.mapInPandas(inspect_partition(task), SPARK_SCHEMA))
-            if listing.early:
-                early = [_row(empty_row(job.display, job.error)) for job in listing.early]
-                frames.append(spark.createDataFrame(early, SPARK_SCHEMA))
-            if not frames:
-                return 0, []
-            rows = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
-            rows.write.mode("overwrite").parquet(target)
-            written = spark.read.parquet(target)
-            failed = written.filter("error is not null").select("path", "error").orderBy("path")
-            errors = [r.error for r in failed.collect()]
-            return written.count(), errors
+            return _write_rows(spark, listing, InspectTask(listing.plan, options, compared), target)
     finally:
         if created:
             spark.stop()
+
+
+def _write_rows(spark: SparkSession, listing: plan.Listing, task: InspectTask, target: str) -> tuple[int, list[str]]:
+    """Run the tasks and write their rows (and the rows of inputs refused while listing)
+    to the Parquet table ``target``; (rows written, error messages)."""
+    frames = []
+    if listing.frame is not None:
+        frames.append(listing.frame.mapInPandas(inspect_partition(task), SPARK_SCHEMA))
+    if listing.early:
+        early = [_row(empty_row(job.display, job.error)) for job in listing.early]
+        frames.append(spark.createDataFrame(early, SPARK_SCHEMA))
+    if not frames:
+        return 0, []
+    rows = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+    rows.write.mode("overwrite").parquet(target)
+    written = spark.read.parquet(target)
+    failed = written.filter("error is not null").select("path", "error").orderBy("path")
+    errors = [r.error for r in failed.collect()]
+    return written.count(), errors
 
 
 def _row(row: dict[str, Any]) -> tuple[Any, ...]:

@@ -1,0 +1,205 @@
+"""Decoding an opened image's first frame into a NumPy array, with as few copies as Pillow
+allows (see :mod:`quantcli.images` for the rule and the memory figures)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+
+from .colour import apply_profile_array, apply_profile_pil, scale16, to_rgb8
+from .png_checks import check_png
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+# "RGB" is stored by Pillow as 4 bytes per pixel with the 4th byte 255, so it decodes into
+# an RGBA buffer that is opaque by construction.
+# Bilevel ("1") images are stored as one byte of 0 or 255 per pixel: grey.
+_DIRECT_MODES = {"RGB": ("RGBA", 4), "RGBA": ("RGBA", 4), "L": ("L", 1), "1": ("L", 1)}
+# Formats whose plugins load through ImageFile.load into whatever image memory is set, as
+# the direct path needs (each checked by a test). Some others take preset memory for an
+# image already loaded (ICO, GBR) and would return it blank; they go the generic way.
+_DIRECT_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "DIB", "WEBP", "PPM", "TGA"})
+# Pillow's rawmodes for 16-bit PNG colour keep the high byte only; these read the low byte
+# (RGB, RGBA) or all four bytes (grey + alpha) through the same decoder and filters.
+_PNG16_LOW_BYTE = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
+_PNG16_GREY_ALPHA = "LA;16B"
+_EXIF_ORIENTATION = 0x0112
+
+
+def pil() -> Any:
+    from PIL import Image
+
+    return Image
+
+
+def decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
+    """Decode the opened image's first frame: (pixels in sRGB, EXIF orientation).
+
+    The pixels are (h, w), (h, w, 2|3|4) of any dtype; :func:`finish` converts them.
+    """
+    png16 = _png16_rawmode(image)
+    if png16 is not None:
+        pixels = apply_profile_array(image, _decode_png16(image, fp, png16))
+    elif image.mode in _DIRECT_MODES and image.format in _DIRECT_FORMATS:
+        pixels = apply_profile_array(image, _decode_direct(image, fp))
+    else:
+        pixels = _decode_generic(image, fp)
+    return pixels, _orientation(image)
+
+
+def _decode_direct(image: PILImage.Image, fp: IO[bytes]) -> np.ndarray:
+    """Decode into a NumPy buffer that Pillow writes to, sparing Pillow's own copy of the
+    pixels and the two copies ``np.asarray(image)`` makes through ``tobytes``."""
+    width, height = image.size
+    buffer_mode, channels = _DIRECT_MODES[image.mode]
+    # Zeroed (calloc: pages are mapped lazily), so rows a decoder never writes are zero,
+    # never stale memory; check_png relies on it.
+    buffer = np.zeros((height, width, channels) if channels > 1 else (height, width), np.uint8)
+    _load_into(image, buffer, buffer_mode)
+    check_png(image, fp, buffer)
+    return buffer
+
+
+def _load_into(image: PILImage.Image, buffer: np.ndarray, buffer_mode: str) -> None:
+    """``image.load()`` with ``buffer`` as the pixel memory. A plugin that makes its own
+    image memory anyway (GIF, ...) is copied from: only memory use differs."""
+    image_module = pil()
+    height, width = buffer.shape[:2]
+    mode = image.mode
+    core = image_module.frombuffer(buffer_mode, (width, height), buffer, "raw", buffer_mode, 0, 1).im
+    image.im = core
+    image.load()
+    if image.im is not core or image.mode != mode:
+        loaded = image if image.mode == buffer_mode else image.convert(buffer_mode)
+        buffer[...] = np.asarray(loaded).reshape(buffer.shape)
+
+
+def _decode_generic(image: PILImage.Image, fp: IO[bytes]) -> np.ndarray:
+    """Any other mode (palette, grey + alpha, CMYK, 16-bit grey, ...): Pillow loads and
+    converts, and the array is a copy of its result."""
+    image.load()
+    check_png(image, fp, None)
+    converted = apply_profile_pil(image)
+    mode = converted.mode
+    if mode == "P":
+        converted = converted.convert("RGBA" if "transparency" in converted.info else "RGB")
+    elif mode in ("PA", "La", "RGBa"):
+        converted = converted.convert("RGBA")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+        converted = converted.convert("RGB")
+    elif mode == "1":
+        converted = converted.convert("L")
+    return np.asarray(converted)
+
+
+def finish(decoded: list[tuple[np.ndarray, int]], label: str) -> np.ndarray:
+    """8-bit RGB(A) by the rule, an opaque RGBA buffer compacted in place; then
+    the EXIF orientation. ``decoded`` holds the only reference to the pixels."""
+    pixels, orientation = decoded.pop()
+    if pixels.ndim == 3 and pixels.shape[2] == 4 and pixels.dtype == np.uint8 and pixels.flags.writeable:
+        if int(pixels[:, :, 3].min()) == 255:  # a strided reduction: no (h, w) temporary
+            box = [pixels]
+            del pixels  # the box holds the only reference
+            pixels = _drop_alpha_in_place(box)
+    else:
+        pixels = to_rgb8(pixels, label)
+    return _orient(pixels, orientation)
+
+
+def _drop_alpha_in_place(box: list[np.ndarray]) -> np.ndarray:
+    """(h, w, 4) -> (h, w, 3) in the same memory, a band of rows at a time (band i's RGB
+    ends where band i+1's RGBA starts, so nothing unread is overwritten), then the memory
+    is shrunk when nothing else refers to it (``box`` holds the only reference: NumPy
+    resizes an array only from the frame that holds its one reference)."""
+    rgba = box.pop()
+    if not (rgba.flags.c_contiguous and rgba.flags.owndata):
+        return np.ascontiguousarray(rgba[:, :, :3])
+    height, width = rgba.shape[:2]
+    rows = max(1, (1 << 20) // (width * 4))  # ~1 MB bands
+    rgba.shape = (height * width * 4,)  # the owner itself, so resize below may work
+    for top in range(0, height, rows):
+        bottom = min(height, top + rows)
+        band = rgba[top * width * 4 : bottom * width * 4].reshape(-1, 4)[:, :3].copy()
+        rgba[top * width * 3 : bottom * width * 3] = band.reshape(-1)
+    del band
+    try:
+        rgba.resize(height * width * 3)  # realloc: shrinks in place
+    except ValueError:  # still referenced elsewhere: keep the larger block
+        return rgba[: height * width * 3].reshape(height, width, 3)
+    rgba.shape = (height, width, 3)
+    return rgba
+
+
+def _orientation(image: PILImage.Image) -> int:
+    try:
+        value = image.getexif().get(_EXIF_ORIENTATION, 1)
+    except Exception:  # unreadable EXIF: show the pixels as stored, as viewers do
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+# EXIF orientation -> the view that shows the stored pixels upright (PIL.ImageOps.exif_transpose).
+_ORIENT_VIEWS: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: a.transpose(1, 0, 2)[:, ::-1],
+    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
+    8: lambda a: a.transpose(1, 0, 2)[::-1],
+}
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    view = _ORIENT_VIEWS.get(orientation)
+    return pixels if view is None else np.ascontiguousarray(view(pixels))
+
+
+# ---------------------------------------------------------------------------------------
+# 16-bit PNG
+
+
+def _png16_rawmode(image: PILImage.Image) -> str | None:
+    """The rawmode of a 16-bit colour or grey + alpha PNG, which Pillow would cut to its
+    high bytes; None for anything else."""
+    tiles = image.tile
+    if image.format != "PNG" or len(tiles) != 1 or tiles[0].codec_name != "zip":
+        return None
+    rawmode = tiles[0].args
+    return rawmode if rawmode in _PNG16_LOW_BYTE or rawmode == _PNG16_GREY_ALPHA else None
+
+
+def _decode_png16(image: PILImage.Image, fp: IO[bytes], rawmode: str) -> np.ndarray:
+    """A 16-bit RGB(A) or grey + alpha PNG with every bit kept, scaled by the rule.
+
+    Pillow's PNG decoder unfilters by the pixel size of the rawmode; another rawmode of
+    the same pixel size picks other bytes of each sample, through Pillow's own inflate and
+    unfiltering: grey + alpha is read as 4 bytes (RGBA), RGB(A) twice (high, then low bytes).
+    """
+    width, height = image.size
+    tile = image.tile[0]
+    if rawmode == _PNG16_GREY_ALPHA:
+        raw = np.zeros((height, width, 4), np.uint8)
+        image.tile = [tile._replace(args="RGBA")]
+        _load_into(image, raw, "RGBA")
+        check_png(image, fp, raw)
+        return scale16(raw.view(">u2"))  # (h, w, 2): grey, alpha
+    channels = 4 if rawmode.startswith("RGBA") else 3
+    high = np.zeros((height, width, 4), np.uint8)
+    _load_into(image, high, "RGBA")
+    check_png(image, fp, high)
+    low = np.zeros((height, width, 4), np.uint8)
+    fp.seek(0)
+    again = pil().OPEN["PNG"][0](fp, "")
+    try:
+        again.tile = [again.tile[0]._replace(args=_PNG16_LOW_BYTE[rawmode])]
+        _load_into(again, low, "RGBA")
+    finally:
+        again.close()
+    out = np.empty((height, width, channels), np.uint8)
+    for c in range(channels):
+        out[:, :, c] = scale16(high[:, :, c].astype(np.uint16) << 8 | low[:, :, c])
+    return out

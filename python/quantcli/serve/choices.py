@@ -1,0 +1,160 @@
+"""The user's choices for a job or an upload (form fields or query parameters), checked
+once here, and the pipeline settings they stand for."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidOptionError
+from ..options import K_MAX, K_MIN, QuantizeOptions
+from ..pipeline import Settings
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .db import Job
+
+
+@dataclass(frozen=True)
+class Choices:
+    """How the user asked for an image to be compressed, checked.
+
+    ``k`` is a palette size or ``"auto"``: the fewest colours reaching ``quality`` (default
+    ``compress -k auto``'s target), or, with ``min_psnr``, the smallest K reaching that
+    PSNR (``compress -k auto --method quality``). ``quality`` ("MIN-MAX" or "MAX") also
+    applies with a fixed K, up to that K. ``dither`` is auto, on, off or a strength.
+    """
+
+    k: str = str(K_MAX)
+    dither: str = "auto"
+    shared: bool = False
+    quality: str | None = None
+    min_psnr: float | None = None
+
+    @property
+    def auto(self) -> bool:
+        """Whether K is chosen per image."""
+        return self.k == "auto"
+
+
+def quality_supported() -> bool:
+    """Whether a perceptual quality target can be given (it always can now)."""
+    return True
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def parse_dither(value: str | bool | None) -> str:
+    """``dither``: auto (absent), on/off (or any yes/no word), or a strength from 0 to 1."""
+    if value is None or value == "" or value == "auto":
+        return "auto"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    text = value.strip().lower()
+    if text in _TRUE:
+        return "on"
+    if text in _FALSE:
+        return "off"
+    try:
+        strength = float(text)
+    except ValueError:
+        raise InvalidOptionError(f"dither must be auto, on, off or a number from 0 to 1, got {value!r}") from None
+    if not 0 <= strength <= 1:
+        raise InvalidOptionError(f"dither must be auto, on, off or a number from 0 to 1, got {value!r}")
+    return repr(strength)
+
+
+def parse_bool(name: str, value: str | bool | None) -> bool:
+    """A yes/no parameter: 1/0, true/false, yes/no, on/off (absent: no)."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise InvalidOptionError(f"{name} must be true or false, got {value!r}")
+
+
+def parse_choices(
+    k: str | None = None,
+    dither: str | bool | None = None,
+    shared: str | bool | None = None,
+    quality: str | None = None,
+    min_psnr: str | float | None = None,
+) -> Choices:
+    """Check the parameters of an upload (form fields or query parameters).
+
+    Raises
+    ------
+    InvalidOptionError
+        With a one-line message naming the parameter and the value.
+    """
+    text = (k or str(K_MAX)).strip().lower()
+    if text != "auto":
+        try:
+            number = int(text)
+        except ValueError:
+            raise InvalidOptionError(f"k must be a number from {K_MIN} to {K_MAX} or auto, got {k!r}") from None
+        if not K_MIN <= number <= K_MAX:
+            raise InvalidOptionError(f"k must be from {K_MIN} to {K_MAX} or auto, got {number}")
+        text = str(number)
+    is_shared = parse_bool("shared", shared)
+    if text == "auto" and is_shared:
+        raise InvalidOptionError("k=auto picks K per image; it does not combine with a shared palette")
+    target = None
+    if min_psnr not in (None, ""):
+        if text != "auto":
+            raise InvalidOptionError("min_psnr is the target of k=auto; give k=auto with it")
+        try:
+            target = float(min_psnr)
+        except (TypeError, ValueError):
+            raise InvalidOptionError(f"min_psnr must be a number of dB, got {min_psnr!r}") from None
+        if not (math.isfinite(target) and 1 <= target <= 100):
+            raise InvalidOptionError(f"min_psnr must be from 1 to 100 dB, got {min_psnr!r}")
+    if quality in ("", None):
+        quality = None
+    elif len(quality) > 32:
+        raise InvalidOptionError("quality is too long")
+    elif target is not None:
+        raise InvalidOptionError("give either quality or min_psnr, not both")
+    elif is_shared:
+        raise InvalidOptionError("quality picks K per image; it does not combine with a shared palette")
+    choices = Choices(k=text, dither=parse_dither(dither), shared=is_shared, quality=quality, min_psnr=target)
+    settings_for(choices)  # every check the options object makes, now rather than in a worker
+    return choices
+
+
+def choices_of(job: Job) -> Choices:
+    """The choices a job was created with."""
+    return Choices(k=job.k, dither=job.dither, shared=job.shared, quality=job.quality, min_psnr=job.min_psnr)
+
+
+def settings_for(
+    choices: Choices, *, threads: int = 0, palette: np.ndarray | None = None, max_pixels: int | None = None
+) -> Settings:
+    """The pipeline settings for the choices; outputs are overwritten (a job that is
+    resumed after a restart writes its outputs again)."""
+    from ..options import DITHER_MODES
+    from ..quality import parse_quality
+
+    dither: Any = choices.dither if choices.dither in DITHER_MODES else float(choices.dither)
+    values: dict[str, Any] = {"k": K_MAX if choices.auto else int(choices.k), "dither": dither, "threads": threads}
+    quality, choose = None, None
+    if choices.quality is not None:
+        quality = parse_quality(choices.quality)
+    elif choices.auto and choices.min_psnr is not None:
+        from ..choosek import ChooseKOptions
+
+        choose = ChooseKOptions(method="quality", min_psnr=choices.min_psnr, bytes_level=None)
+    elif choices.auto:
+        from ..cli.compress import AUTO_QUALITY
+
+        quality = AUTO_QUALITY
+    extra: dict[str, Any] = {} if max_pixels is None else {"max_pixels": max_pixels}
+    return Settings(
+        options=QuantizeOptions(**values), quality=quality, choose=choose, palette=palette, force=True, **extra
+    )
