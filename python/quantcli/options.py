@@ -20,6 +20,9 @@ DEFAULT_MAX_ITER = 50
 DEFAULT_TOL = 2e-3
 DEFAULT_LEVEL = 10
 MAX_LEVEL = 12
+# `-k auto`'s default --quality target (CLI and web service): a mean SSIMULACRA2 of 79 at
+# 0.72x pngquant 3's bytes on the benchmark corpus.
+AUTO_QUALITY = (0, 80)
 DEFAULT_RUN_MARGIN = 1.0
 # The strength "auto" stands for: the best SSIMULACRA2 per byte measured on the benchmark
 # corpus (bench/results/quality.md).

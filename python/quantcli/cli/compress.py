@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ..options import DEFAULT_LEVEL, K_MAX, K_MIN, MAX_LEVEL
+from ..options import AUTO_QUALITY, DEFAULT_LEVEL, K_MAX, K_MIN, MAX_LEVEL
 from .common import (
     DEFAULT_MAX_PIXELS,
     DEFAULTS,
@@ -29,8 +29,6 @@ from .common import (
     TolOption,
     usage,
 )
-
-AUTO_QUALITY = (0, 80)  # -k auto's default target: 79 SSIMULACRA2 at 0.72x pngquant's bytes (bench)
 
 EPILOG = (
     "Examples:\n\n"

@@ -151,7 +151,7 @@ def settings_for(
 
         choose = ChooseKOptions(method="quality", min_psnr=choices.min_psnr, bytes_level=None)
     elif choices.auto:
-        from ..cli.compress import AUTO_QUALITY
+        from ..options import AUTO_QUALITY
 
         quality = AUTO_QUALITY
     extra: dict[str, Any] = {} if max_pixels is None else {"max_pixels": max_pixels}
