@@ -11,8 +11,12 @@ namespace {
 // Distances in units of the perceptual space, where 255 spans black to white and a
 // just-noticeable lightness step is about 5. Chosen by SSIMULACRA2 and bytes on the
 // benchmark corpus (bench/results/quality.md).
+// Both grow as sqrt(64 / entries) below 64 entries, where the gaps between entries are
+// wider than they allow: on the 1 MP corpus this gave +0.9 points at K=16 (+0.6% bytes),
+// +2.1 at K=8 (+3.2%), +0.1 at K=32, and changes nothing from 64 entries up.
 constexpr float kClamp = 24.0f;  // most the target may move from the pixel, per channel
 constexpr float kDamp = 20.0f;   // a longer error is shortened to this before it spreads
+constexpr float kFullEntries = 64.0f;
 // A shorter error is dropped: invisible, and spreading it breaks runs (-4% bytes at
 // K=256 for 0.5 points of SSIMULACRA2 against 0.5).
 constexpr float kTiny = 1.5f;
@@ -36,6 +40,8 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
     std::vector<Point4> row_points(width);
     std::vector<std::int32_t> row_labels(width);
     const float strength = level / 255.0f;
+    const float spread = std::sqrt(std::max(1.0f, kFullEntries / static_cast<float>(palette.size())));
+    const float clamp = kClamp * spread, damp = kDamp * spread;
     for (std::size_t y = 0; y < height; ++y) {
         const std::uint32_t* row_colors = pixel_color.data() + y * width;
         for (std::size_t x = 0; x < width; ++x) {
@@ -56,7 +62,7 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
             const float s = strength * static_cast<float>(flatness[p]);
             Point4 wanted = original;
             for (int ch = 0; ch < 4; ++ch) {
-                wanted.c[ch] += std::clamp(s * err[ch], -kClamp, kClamp);
+                wanted.c[ch] += std::clamp(s * err[ch], -clamp, clamp);
             }
             // Many targets (a third, on photos at K=256) stay within half the gap around their
             // colour's own entry, which is then the nearest: no search needed.
@@ -79,8 +85,8 @@ void remap_dithered(const std::vector<Point4>& color_points, const std::vector<s
                 e_sq += e.c[ch] * e.c[ch];
             }
             if (e_sq < kTiny * kTiny) continue;
-            if (e_sq > kDamp * kDamp) {
-                const float f = kDamp / std::sqrt(e_sq);
+            if (e_sq > damp * damp) {
+                const float f = damp / std::sqrt(e_sq);
                 for (float& v : e.c) v *= f;
             }
             const std::size_t ahead = static_cast<std::size_t>(static_cast<long>(x + 1) + dir);
