@@ -29,8 +29,6 @@ Run from the repository root with quantcli importable::
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import time
@@ -39,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model
+from machine import header_lines
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,17 +174,10 @@ def quantcli_pixel_labels(pixels: np.ndarray, k: int) -> np.ndarray:
 
 
 def machine() -> list[str]:
-    cpu = cpu_model()
     import quantcli
     import sklearn
 
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return [
-        f"- CPU: {cpu}, {os.cpu_count()} logical cores; load average at start {load}",
-        f"- {platform.system()} {platform.release()}, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, "
-        f"quantcli {quantcli.__version__}",
-    ]
+    return header_lines(f"numpy {np.__version__}, scikit-learn {sklearn.__version__}, quantcli {quantcli.__version__}")
 
 
 def main() -> None:

@@ -39,8 +39,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -48,7 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from machine import cpu_model
+from machine import header_lines
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -304,17 +302,15 @@ def part2(n_rows: int) -> list[str]:
 
 
 def machine() -> list[str]:
-    cpu = cpu_model()
     import quantcli
     import skimage
     import sklearn
 
-    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
-    return [
-        f"- CPU: {cpu}, {os.cpu_count()} logical cores, shared with other jobs; load average at start {load}",
-        f"- {platform.system()} {platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, "
-        f"scikit-image {skimage.__version__}, scikit-learn {sklearn.__version__}, quantcli {quantcli.__version__}",
-    ]
+    return header_lines(
+        f"numpy {np.__version__}, scikit-image {skimage.__version__}, scikit-learn {sklearn.__version__}, "
+        f"quantcli {quantcli.__version__}",
+        shared=True,
+    )
 
 
 def main() -> None:

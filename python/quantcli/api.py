@@ -192,6 +192,11 @@ def remap(
     return _from_core(_core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), options))
 
 
+def encode_quantized(q: Quantized, options: QuantizeOptions) -> bytes:
+    """``q`` as PNG bytes at ``options.level``, deflated on ``options.threads``."""
+    return encode_png(q.labels, q.palette, level=options.level, threads=options.threads)
+
+
 def compress_pixels(
     pixels: np.ndarray,
     options: QuantizeOptions,
@@ -206,4 +211,4 @@ def compress_pixels(
         q = remap(pixels, palette, dither=options.dither, threads=options.threads, run_margin=options.run_margin)
     else:
         q = _quantize(pixels, options)
-    return encode_png(q.labels, q.palette, level=options.level, threads=options.threads), q
+    return encode_quantized(q, options), q

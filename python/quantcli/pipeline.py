@@ -116,7 +116,7 @@ class Outcome:
 
 def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any, int]:
     """Decode encoded image bytes and compress them: (PNG bytes, Quantized, K used)."""
-    from .api import compress_pixels, encode_png
+    from .api import compress_pixels, encode_quantized
     from .images import read_image
 
     pixels = read_image(data, name=name, max_pixels=settings.max_pixels)
@@ -134,7 +134,7 @@ def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any
 
         # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
         result, q = quantize_chosen(pixels, settings.choose, options, name)
-        return encode_png(q.labels, q.palette, level=options.level, threads=options.threads), q, result.k
+        return encode_quantized(q, options), q, result.k
     png, q = compress_pixels(pixels, options, settings.palette)
     k = len(settings.palette) if settings.palette is not None else options.k
     return png, q, k

@@ -23,7 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import _core
-from .api import Quantized, _quantize, encode_png
+from .api import Quantized, _quantize, encode_quantized
 from .errors import InvalidOptionError, QuantcliError
 from .options import QuantizeOptions
 
@@ -149,7 +149,7 @@ def compress_to_quality(
     Raises :class:`QualityTooLowError` (nothing encoded) when ``options.k`` colours stay below min.
     """
     q, _ = quantize_to_quality(pixels, options, quality)
-    return encode_png(q.labels, q.palette, level=options.level, threads=options.threads), q
+    return encode_quantized(q, options), q
 
 
 __all__ = [
