@@ -34,6 +34,30 @@ void register_quantize(py::module_& m) {
         "Quantize an (h, w, 3|4) uint8 image to at most options.k colours.");
 
     m.def(
+        "compress_plain_png",
+        [](const py::buffer& data, const py::handle& options, std::uint64_t max_pixels) -> py::object {
+            const py::buffer_info view = data.request();
+            if (view.ndim != 1 || view.itemsize != 1) throw py::value_error("data must be bytes");
+            const QuantizeOptions quantize_opts = quantize_options(options);
+            const PngOptions png_opts{options.attr("level").cast<int>(), true, quantize_opts.threads};
+            CompressedPng out;
+            bool done;
+            {
+                py::gil_scoped_release release;
+                done = compress_plain_png(static_cast<const std::uint8_t*>(view.ptr),
+                                          static_cast<std::size_t>(view.size), max_pixels, quantize_opts,
+                                          png_opts, out);
+            }
+            if (!done) return py::none();
+            py::bytes png(reinterpret_cast<const char*>(out.png.data()), out.png.size());
+            return py::make_tuple(png, out.colors, out.sse, out.samples);
+        },
+        py::arg("data"), py::arg("options"), py::arg("max_pixels"),
+        "A plain PNG file's bytes decoded, quantized and encoded as quantize and encode_png would: (png "
+        "bytes, palette entries, squared error, samples); None when the file is not a plain PNG "
+        "(cpp/png_decoder.hpp) or has more than max_pixels pixels (0: no limit). Needs no NumPy.");
+
+    m.def(
         "remap",
         [](const py::array& pixels, const py::array& palette, const py::handle& options) {
             require_image(pixels);

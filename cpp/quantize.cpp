@@ -298,4 +298,21 @@ Quantized remap_fitted_palette(const std::uint8_t* pixels, int channels, const H
     return remap_fit(hist, pixel_color, width, height, fit, options);
 }
 
+bool compress_plain_png(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels,
+                        const QuantizeOptions& options, const PngOptions& png_options, CompressedPng& out) {
+    DecodedImage image;
+    if (!decode_plain_png(data, size, max_pixels, image)) return false;
+    Quantized q = quantize(image.pixels.data(), image.width, image.height, image.channels, options);
+    image.pixels = std::vector<std::uint8_t>();
+    // An RGB image's palette is written opaque, as encode_png's binding reads an (n, 3) palette.
+    if (image.channels == 3) {
+        for (Rgba8& entry : q.palette) entry[3] = 255;
+    }
+    out.png = encode_png(q.labels.data(), image.width, image.height, q.palette, png_options);
+    out.colors = q.palette.size();
+    out.sse = q.sse;
+    out.samples = image.width * image.height * static_cast<std::size_t>(image.channels);
+    return true;
+}
+
 }  // namespace quantcli

@@ -7,6 +7,7 @@
 
 #include "histogram.hpp"
 #include "palette_init.hpp"
+#include "png_decoder.hpp"
 #include "png_encoder.hpp"
 
 namespace quantcli {
@@ -89,5 +90,18 @@ Quantized remap_fitted_palette(const std::uint8_t* pixels, int channels, const H
                                const std::vector<std::uint32_t>& pixel_color, std::size_t width,
                                std::size_t height, const std::vector<Rgba8>& palette,
                                const QuantizeOptions& options);
+
+// A plain PNG file (png_decoder.hpp) decoded, quantized and encoded in one call: what
+// quantcli.pipeline makes of the file through Pillow, NumPy, quantize and encode_png, byte
+// for byte, without either library. False when the file is declined (not a plain PNG,
+// or more than `max_pixels` pixels); the caller then takes the general route.
+struct CompressedPng {
+    std::vector<std::uint8_t> png;
+    std::size_t colors = 0;   // palette entries
+    double sse = 0.0;         // squared error of the output, all channels
+    std::size_t samples = 0;  // pixels times channels of the decoded image
+};
+bool compress_plain_png(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels,
+                        const QuantizeOptions& options, const PngOptions& png_options, CompressedPng& out);
 
 }  // namespace quantcli

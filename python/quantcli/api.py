@@ -4,7 +4,6 @@ anywhere else in Python."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +11,7 @@ import numpy as np
 from . import _core
 from .errors import InvalidOptionError
 from .options import MAX_LEVEL, Dither, QuantizeOptions, _require_int
+from .psnr import psnr_from_mse
 
 
 @dataclass(frozen=True)
@@ -54,11 +54,6 @@ class Quantized:
     def to_image(self) -> np.ndarray:
         """The quantized pixels, ``palette[labels]``, shape (h, w, 3|4), dtype uint8."""
         return self.palette[self.labels]
-
-
-def psnr_from_mse(mse: float) -> float:
-    """PSNR in dB for 8-bit samples: ``10 * log10(255**2 / mse)``; ``inf`` for mse 0."""
-    return math.inf if mse <= 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 def quantize(

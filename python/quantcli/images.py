@@ -47,6 +47,7 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
+from . import options
 from .decoding import decode, finish, pil
 from .errors import ImageReadError, InvalidOptionError
 from .png_checks import PNG_SIGNATURE, Refused
@@ -56,8 +57,9 @@ if TYPE_CHECKING:
 
 #: Largest image, in pixels (width x height), read unless the caller allows more: 100 MP,
 #: about 4x a 24 MP camera photo. An RGB photo of that size peaks at about 1.2 GB through
-#: the whole compress path (12-13 bytes per pixel, measured).
-DEFAULT_MAX_PIXELS = 100_000_000
+#: the whole compress path (12-13 bytes per pixel, measured). Defined in quantcli.options,
+#: which the command line's fast path imports without NumPy.
+DEFAULT_MAX_PIXELS = options.DEFAULT_MAX_PIXELS
 
 #: Peak memory of one image through the whole compress path (decode, convert, quantize,
 #: encode), in bytes per pixel, for budgeting ``width * height * this`` per image in

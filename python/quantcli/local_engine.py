@@ -12,13 +12,14 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, TypeVar
 
 from .interrupt import Interrupt
 from .pipeline import CompressResult, Settings, run_job
 from .planner import Job, Naming, Planner, expand_inputs, is_own_output
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 

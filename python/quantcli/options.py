@@ -24,6 +24,8 @@ MAX_LEVEL = 12
 # 0.72x pngquant 3's bytes on the benchmark corpus.
 AUTO_QUALITY = (0, 80)
 DEFAULT_RUN_MARGIN = 1.0
+# Images with more pixels are refused before decoding (--max-pixels; quantcli.images says why).
+DEFAULT_MAX_PIXELS = 100_000_000
 # The strength "auto" stands for: the best SSIMULACRA2 per byte measured on the benchmark
 # corpus (bench/results/quality.md).
 AUTO_DITHER_LEVEL = 1.0

@@ -14,15 +14,15 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import ImageReadError, OutputExistsError, QuantcliError
-from .images import DEFAULT_MAX_PIXELS
-from .options import QuantizeOptions
+from .options import DEFAULT_MAX_PIXELS, QuantizeOptions
 from .planner import Job
 from .targets import LocalTarget, Target
+
+if TYPE_CHECKING:  # NumPy is imported only when an image needs it (not for a plain PNG)
+    import numpy as np
 
 Status = Literal["written", "skipped", "error"]
 
@@ -114,8 +114,22 @@ class Outcome:
     payload: bytes | None = None
 
 
-def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any, int]:
-    """Decode encoded image bytes and compress them: (PNG bytes, Quantized, K used)."""
+def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, int, float, int]:
+    """Decode encoded image bytes and compress them: (PNG bytes, palette entries, PSNR, K used).
+
+    A plain PNG (``cpp/png_decoder.hpp``) with a fixed K takes one call into the core,
+    which gives the same bytes as the general route below without Pillow or NumPy
+    (tests/test_plain_png.py holds the two together); every other input, a bad one
+    included, takes the general route.
+    """
+    if settings.palette is None and settings.quality is None and settings.choose is None:
+        from . import _core
+        from .psnr import psnr_from_mse
+
+        plain = _core.compress_plain_png(data, settings.options, settings.max_pixels or 0)
+        if plain is not None:
+            png, colors, sse, samples = plain
+            return png, colors, psnr_from_mse(sse / samples), settings.options.k
     from .api import compress_pixels, encode_quantized
     from .images import read_image
 
@@ -134,16 +148,14 @@ def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, Any
 
         # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
         result, q = quantize_chosen(pixels, settings.choose, options, name)
-        return encode_quantized(q, options), q, result.k
+        return encode_quantized(q, options), len(q.palette), q.psnr, result.k
     png, q = compress_pixels(pixels, options, settings.palette)
     k = len(settings.palette) if settings.palette is not None else options.k
-    return png, q, k
+    return png, len(q.palette), q.psnr, k
 
 
 def read_local(path: str) -> bytes:
     """The bytes of a local input file; ImageReadError with a plain reason otherwise."""
-    from .images import display_name
-
     try:
         with open(path, "rb") as f:
             return f.read()
@@ -155,6 +167,8 @@ def read_local(path: str) -> bytes:
         reason = "permission denied"
     except OSError as exc:
         reason = f"cannot read ({exc.strerror or exc})"
+    from .images import display_name
+
     raise ImageReadError(f"{display_name(path)}: {reason}")
 
 
@@ -231,15 +245,15 @@ def _run(
     data = read() if read is not None else read_local(job.source)
     if not data:
         raise ImageReadError(f"{job.display}: empty file (0 bytes)")
-    png, q, k = encode_image(data, settings, job.display)
-    row = CompressResult(path=job.display, output=job.output, k=k, colors=len(q.palette), bytes_in=len(data))
+    png, colors, psnr, k = encode_image(data, settings, job.display)
+    row = CompressResult(path=job.display, output=job.output, k=k, colors=colors, bytes_in=len(data))
     if settings.skip_if_larger and len(png) >= len(data):
         # The original is kept, so what the user ends up with is the input's size.
         row = replace(row, output=None, bytes_out=len(data), status="skipped")
         return Outcome(replace(row, seconds=time.perf_counter() - start), data)
     if writes:
         _write(target, job, png, settings.force, retry)
-    row = replace(row, bytes_out=len(png), psnr=_finite(q.psnr))
+    row = replace(row, bytes_out=len(png), psnr=_finite(psnr))
     return Outcome(replace(row, seconds=time.perf_counter() - start), png)
 
 

@@ -7,32 +7,33 @@ from typing import Annotated
 
 import typer
 
-from ..options import DEFAULT_LEVEL, MAX_LEVEL
-from .common import (
-    DEFAULT_MAX_PIXELS,
-    DEFAULTS,
+from ..options import DEFAULT_LEVEL, DEFAULT_MAX_PIXELS, MAX_LEVEL
+from .base import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_OK,
-    ConfOption,
     Distance,
     Engine,
+    Method,
+    StdoutClosed,
+    error_line,
+    silence_stdout,
+    usage,
+    write_json_line,
+)
+from .common import (
+    DEFAULTS,
+    ConfOption,
     EngineOption,
     InputsArgument,
     JsonOption,
     MasterOption,
     MaxIterOption,
     MaxPixelsOption,
-    Method,
     RecursiveOption,
     RunMarginOption,
     SeedOption,
-    StdoutClosed,
     TolOption,
-    error_line,
-    silence_stdout,
-    usage,
-    write_json_line,
 )
 
 EPILOG = (

@@ -7,9 +7,7 @@ from __future__ import annotations
 import os
 import sys
 
-import typer
-
-from .common import (
+from .base import (
     EXIT_BROKEN_PIPE,
     EXIT_SIGNAL_BASE,
     EXIT_USAGE,
@@ -88,17 +86,17 @@ def _finish(results, total: int | None, as_json: bool, quiet: bool, stop=None, *
         code, counts = report_compress(results, total, as_json=as_json, quiet=quiet)
     except StdoutClosed:
         silence_stdout()
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
     except QuantcliError as exc:  # raised while the results were produced (a Spark job)
         error_line(str(exc))
-        raise typer.Exit(exc.exit_code) from None
+        raise SystemExit(exc.exit_code) from None
     if not quiet or stop:
         sys.stderr.write(summary_line(counts, interrupted=bool(stop)) + "\n")
     if report is not None and kept:
         code = max(code, _write_report(kept, report, settings, quiet))
     if stop:
-        raise typer.Exit(EXIT_SIGNAL_BASE + stop.signal)
-    raise typer.Exit(code)
+        raise SystemExit(EXIT_SIGNAL_BASE + stop.signal)
+    raise SystemExit(code)
 
 
 # --- --report (the HTML report of quantcli.html_report) -------------------------------
@@ -168,8 +166,8 @@ def one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: b
             write_json_line(result.to_json(), sys.stderr if to_stdout else sys.stdout)
     except StdoutClosed:
         silence_stdout()
-        raise typer.Exit(EXIT_BROKEN_PIPE) from None
-    raise typer.Exit(result.exit_code if result.status == "error" else 0)
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
+    raise SystemExit(result.exit_code if result.status == "error" else 0)
 
 
 def run_spark(
@@ -235,5 +233,5 @@ def _spark_run(names, listed, settings, naming, palette, recursive, out_format, 
         if exc.exit_code == EXIT_USAGE:
             usage(str(exc))
         error_line(str(exc))  # the planning job failed (exit 3), or an input error before any work
-        raise typer.Exit(exc.exit_code) from None
+        raise SystemExit(exc.exit_code) from None
     _finish(results, total, as_json, quiet, stop, report=report, settings=settings)

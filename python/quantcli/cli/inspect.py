@@ -10,23 +10,19 @@ from typing import Annotated, Any
 
 import typer
 
-from .common import (
+from .base import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_SIGNAL_BASE,
-    ConfOption,
     Engine,
-    EngineOption,
-    JsonOption,
-    MasterOption,
-    RecursiveOption,
     StdoutClosed,
     error_line,
     silence_stdout,
     usage,
     write_json_line,
 )
+from .common import ConfOption, EngineOption, JsonOption, MasterOption, RecursiveOption
 
 EPILOG = (
     "Examples:\n\n"

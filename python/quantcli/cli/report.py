@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from .common import EXIT_FAILED, EXIT_OK, error_line, write_json_line
+from .base import EXIT_FAILED, EXIT_OK, error_line, write_json_line
 
 
 def size_text(n: float) -> str:

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from .common import ConfOption, Engine, EngineOption, MasterOption, error_line, usage
+from .base import Engine, error_line, usage
+from .common import ConfOption, EngineOption, MasterOption
 
 EPILOG = (
     "Examples:\n\n"

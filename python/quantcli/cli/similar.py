@@ -8,17 +8,17 @@ from typing import Annotated
 
 import typer
 
-from .common import (
+from .base import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
     EXIT_OK,
-    JsonOption,
     StdoutClosed,
     error_line,
     silence_stdout,
     usage,
     write_json_line,
 )
+from .common import JsonOption
 
 EPILOG = (
     "Examples:\n\n"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import error_line, usage
+from .base import error_line, usage
 from .serve import DataOption, DbOption
 
 app = typer.Typer(
