@@ -75,6 +75,7 @@ class StdoutClosed(Exception):
 def write_json_line(row: dict[str, Any], stream: Any = None) -> None:
     """One JSON object on one line of ``stream`` (stdout), flushed."""
     import json  # not for a call without --json: start-up time
+
     write_stdout((json.dumps(row) + "\n").encode(), stream)
 
 

@@ -58,8 +58,8 @@ def parse_compress(args: list[str]) -> dict[str, Any] | None:
             params[param] = True
             continue
         if value is None:
-            if not rest:
-                return None  # a missing value: Typer words the error
+            if not rest or (rest[0].startswith("-") and rest[0] != "-"):
+                return None  # a missing value, or one that looks like an option: Typer's
             value = rest.pop(0)
         params[param] = value
     params["inputs"] = inputs or None
