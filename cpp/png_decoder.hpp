@@ -25,6 +25,7 @@ struct DecodedImage {
 // entries their colours, alpha kept only when some pixel is not opaque). Returns false,
 // leaving `out` unspecified, for any file that is not a plain PNG or declares more than
 // `max_pixels` pixels (0: no limit).
-bool decode_plain_png(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels, DecodedImage& out);
+bool decode_plain_png(const std::uint8_t* data, std::size_t size, std::uint64_t max_pixels,
+                      DecodedImage& out);
 
 }  // namespace quantcli

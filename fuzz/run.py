@@ -85,10 +85,11 @@ def run_atheris(name: str, runs: int, seed: int, extra: list[str]) -> int:
     corpus_dirs = [a for a in extra if not a.startswith("-")]
     flags = [a for a in extra if a.startswith("-")]
     with tempfile.TemporaryDirectory() as scratch:
-        if not corpus_dirs:  # start from the seeds; new inputs go to a scratch folder
-            for i, data in enumerate(seeds):
-                Path(scratch, f"seed-{i}").write_bytes(data)
-            corpus_dirs = [scratch]
+        # Always from the seeds too (an empty corpus folder would start from nothing);
+        # libFuzzer adds new inputs to the first folder: the caller's, else the scratch one.
+        for i, data in enumerate(seeds):
+            Path(scratch, f"seed-{i}").write_bytes(data)
+        corpus_dirs = [*corpus_dirs, scratch]
         argv = [sys.argv[0], f"-seed={seed}", *([f"-runs={runs}"] if runs else []), *flags, *corpus_dirs]
         atheris.Setup(argv, target)
         atheris.Fuzz()  # exits the process: 0 when no finding
@@ -106,7 +107,9 @@ def main() -> int:
     parser.add_argument("--engine", choices=["auto", "atheris", "mutate"], default="auto")
     parser.add_argument("--replay", type=Path, help="run one saved input and show the error")
     parser.add_argument("libfuzzer", nargs="*", help="after --: libFuzzer flags and corpus folders (atheris)")
-    args = parser.parse_args()
+    # Intermixed: "decode --runs 0 -- -max_total_time=60 DIR" would leave the libFuzzer
+    # arguments unparsed (argparse fills the empty nargs="*" list before "--runs").
+    args = parser.parse_intermixed_args()
     engine = args.engine
     if engine == "auto":
         try:

@@ -2,7 +2,11 @@
 
 ``decode_quantize_encode``
     The file pipeline: bytes -> ``read_image`` -> ``quantize`` -> ``encode_png``, then
-    Pillow decodes the PNG, which must equal ``palette[labels]``.
+    Pillow decodes the PNG, which must equal ``palette[labels]``; and the pipeline's
+    ``encode_image``, which takes a plain PNG through the core's own decoder
+    (``_core.compress_plain_png``), must give the same bytes, colours and PSNR, or the
+    same error. A flag in the options bytes fixes a PNG's checksums first (chunk CRCs,
+    the zlib stream's Adler-32), so that mutated chunks and rows reach both decoders.
 ``api_on_arrays``
     The public API and the private ``_core`` on arrays built from the bytes: sizes,
     channels, K, options, palettes and float centres, valid or not. A refused argument
@@ -17,16 +21,19 @@ from __future__ import annotations
 import io
 import math
 import struct
+import zlib
 
 import numpy as np
 import quantcli
 from PIL import Image
 from quantcli import _core
 from quantcli.errors import ImageReadError, InvalidOptionError
+from quantcli.pipeline import Settings, encode_image
 
 # Decoding is bounded here, not by quantcli (decompression bombs are another issue):
 # the fuzzer looks for wrong results and crashes, not for slow inputs.
 MAX_PIXELS = 1 << 18
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 class Bytes:
@@ -72,8 +79,39 @@ def _check_png(png: bytes, q: quantcli.Quantized) -> None:
     assert np.array_equal(decoded, q.to_image()), "the PNG does not decode to palette[labels]"
 
 
+def with_checksums_fixed(data: bytes) -> bytes:
+    """A PNG's bytes with the CRC of every whole chunk recomputed, and the Adler-32 of the
+    zlib stream in its IDAT chunks when that stream inflates; other bytes as they are."""
+    if not data.startswith(PNG_SIGNATURE):
+        return data
+    out = bytearray(data)
+    chunks = []  # (start, end of data) of each whole chunk
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(out):
+        (length,) = struct.unpack_from(">I", out, pos)
+        if pos + 12 + length > len(out):
+            break
+        chunks.append((pos, pos + 8 + length))
+        pos += 12 + length
+    idat = [range(start + 8, end) for start, end in chunks if out[start + 4 : start + 8] == b"IDAT"]
+    stream_at = [i for span in idat for i in span]  # file offset of each byte of the stream
+    inflater = zlib.decompressobj(-15)  # raw deflate after the 2-byte header: no Adler-32 check
+    try:
+        rows = inflater.decompress(bytes(out[i] for i in stream_at[2:]))
+    except zlib.error:
+        rows = None
+    end = len(stream_at) - len(inflater.unused_data)
+    if rows is not None and inflater.eof and end + 4 <= len(stream_at):
+        for i, byte in zip(stream_at[end : end + 4], struct.pack(">I", zlib.adler32(rows)), strict=True):
+            out[i] = byte
+    for start, end in chunks:
+        struct.pack_into(">I", out, end, zlib.crc32(out[start + 4 : end]))
+    return bytes(out)
+
+
 def decode_quantize_encode(data: bytes) -> None:
-    """The file pipeline on arbitrary bytes (the first 4 choose the options)."""
+    """The file pipeline on arbitrary bytes (the first 10 choose the options and whether
+    to fix a PNG's checksums)."""
     source = Bytes(data)
     options = quantcli.QuantizeOptions(
         k=source.int(2, 256),
@@ -81,7 +119,10 @@ def decode_quantize_encode(data: bytes) -> None:
         run_margin=source.pick([0.0, 4.0, 50.0]),
         level=source.int(0, 9),
     )
+    fix_checksums = bool(source.int(0, 1))
     encoded = source.rest()
+    if fix_checksums:
+        encoded = with_checksums_fixed(encoded)
     try:
         with Image.open(io.BytesIO(encoded)) as header:
             if header.width * header.height > MAX_PIXELS:
@@ -89,12 +130,20 @@ def decode_quantize_encode(data: bytes) -> None:
     except Exception:  # not for Pillow: read_image must refuse it too
         pass
     try:
-        pixels = quantcli.read_image(encoded, name="fuzz")
-    except ImageReadError:
-        return
-    png, q = quantcli.compress_pixels(pixels, options)
-    _check_quantized(pixels, q, options.k)
-    _check_png(png, q)
+        pixels = quantcli.read_image(encoded, name="fuzz", max_pixels=MAX_PIXELS)
+    except ImageReadError as exc:
+        general: object = str(exc)
+    else:
+        png, q = quantcli.compress_pixels(pixels, options)
+        _check_quantized(pixels, q, options.k)
+        _check_png(png, q)
+        general = (png, len(q.palette), q.psnr)
+    # The pipeline: the core's decoder for a plain PNG, the same route as above otherwise.
+    try:
+        piped: object = encode_image(encoded, Settings(options=options, max_pixels=MAX_PIXELS), "fuzz")[:3]
+    except ImageReadError as exc:
+        piped = str(exc)
+    assert piped == general, f"encode_image gives {piped!r:.200}, read_image + compress_pixels {general!r:.200}"
 
 
 def _floats(source: Bytes, n: int) -> np.ndarray:
@@ -177,19 +226,29 @@ def seed_inputs(target: str) -> list[bytes]:
     y, x = np.mgrid[0:20, 0:24]
     rgb = np.stack([x * 10, y * 12, (x + y) * 5], -1).astype(np.uint8)
     rgba = np.concatenate([rgb, (x * 11).astype(np.uint8)[..., None]], -1)
+    four = Image.fromarray(rgb).quantize(4)  # a 2-bit palette
+    options = b"\x10\x00\x00\x00\x00\x00\x06\x00"
     out = []
-    for image, fmt in [
-        (Image.fromarray(rgb), "PNG"),
-        (Image.fromarray(rgba), "PNG"),
-        (Image.fromarray(rgb).convert("P"), "PNG"),
-        (Image.fromarray(rgb).convert("L"), "PNG"),
-        (Image.fromarray(rgb), "JPEG"),
-        (Image.fromarray(rgb).convert("P"), "GIF"),
-        (Image.fromarray(rgb), "BMP"),
-        (Image.fromarray(rgba), "TIFF"),
-        (Image.fromarray(rgba), "WEBP"),
+    for image, fmt, params in [
+        (Image.fromarray(rgb), "PNG", {}),
+        (Image.fromarray(rgba), "PNG", {}),
+        (Image.fromarray(rgb).convert("P"), "PNG", {}),
+        (Image.fromarray(rgb).convert("L"), "PNG", {}),
+        (Image.fromarray(rgb).convert("1"), "PNG", {}),
+        (Image.fromarray(rgba).convert("LA"), "PNG", {}),
+        (four, "PNG", {"transparency": bytes([255, 0, 128])}),
+        # Stored, not deflated: a mutated byte is a mutated filter type or sample.
+        (four, "PNG", {"compress_level": 0}),
+        (Image.fromarray(rgba), "PNG", {"compress_level": 0}),
+        (Image.fromarray(rgb), "JPEG", {}),
+        (Image.fromarray(rgb).convert("P"), "GIF", {}),
+        (Image.fromarray(rgb), "BMP", {}),
+        (Image.fromarray(rgba), "TIFF", {}),
+        (Image.fromarray(rgba), "WEBP", {}),
     ]:
         buffer = io.BytesIO()
-        image.save(buffer, format=fmt)
-        out.append(b"\x10\x00\x00\x00\x00\x00\x06\x00" + buffer.getvalue())
+        image.save(buffer, format=fmt, **params)
+        out.append(options + b"\x00\x00" + buffer.getvalue())
+        if fmt == "PNG":  # mutated with its checksums fixed, so that the mutants reach the decoders
+            out.append(options + b"\x01\x00" + buffer.getvalue())
     return out

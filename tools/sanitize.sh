@@ -63,7 +63,7 @@ export PYTHONFAULTHANDLER=1
 
 # The tests import quantcli from this venv, not from the source tree.
 # --capture=sys: a sanitizer report goes to the real stderr, not into a capture file.
-python -m pytest -q -p no:cacheprovider --capture=sys tests/test_core.py tests/test_png.py tests/test_fuzz.py
+python -m pytest -q -p no:cacheprovider --capture=sys tests/test_core.py tests/test_png.py tests/test_plain_png.py tests/test_fuzz.py
 if [[ "$fuzz_runs" -gt 0 ]]; then
   for target in decode api; do
     # Findings (crash-*) are written to the build folder.
