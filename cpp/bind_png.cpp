@@ -30,7 +30,8 @@ void register_png(py::module_& m) {
         },
         py::arg("labels"), py::arg("palette"), py::arg("level"), py::arg("threads") = 0,
         "Encode (h, w) uint8 labels and an (n, 3|4) uint8 palette as a palette PNG at level 0 to 12 (0-9: "
-        "zlib, 10-12: libdeflate), deflating on `threads` threads (0: all cores; the bytes do not depend on it).");
+        "zlib, 10-12: libdeflate), deflating on `threads` threads (0: all cores; the bytes do not depend on "
+        "it).");
 }
 
 }  // namespace quantcli::bind

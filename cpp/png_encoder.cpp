@@ -259,7 +259,8 @@ FinalBlock find_final_block(const std::vector<std::uint8_t>& raw) {
         if ((zs.data_type & 192) == 192) out.end_bit = bit;
     }
     inflateEnd(&zs);
-    if (rc != Z_STREAM_END || out.end_bit == 0) throw std::runtime_error("libdeflate: a piece did not inflate");
+    if (rc != Z_STREAM_END || out.end_bit == 0)
+        throw std::runtime_error("libdeflate: a piece did not inflate");
     return out;
 }
 
