@@ -12,6 +12,18 @@ import numpy as np
 import pytest
 
 
+def crafting_helpers():
+    """tests/data/make_bad_inputs.py as a module: the helpers that craft PNG chunks and bad files."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "make_bad_inputs", Path(__file__).parent / "data" / "make_bad_inputs.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def cli_command() -> list[str]:
     """The ``quantcli`` script installed beside this Python, else ``python -m quantcli``."""
     script = Path(sys.executable).parent / "quantcli"

@@ -3,7 +3,6 @@ colour profiles, one-line reasons, escaped names, memory and import cost of the 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import quantcli
+from conftest import crafting_helpers
 from PIL import Image, ImageCms, ImageOps
 from quantcli import ImageReadError, InvalidOptionError, QuantizeOptions
 from quantcli.colour import scale16
@@ -32,14 +32,7 @@ CORPUS = DATA / "corpus"
 EXPECTED = json.loads((DATA / "bad_inputs.json").read_text())
 
 
-def _load_crafting_helpers():
-    spec = importlib.util.spec_from_file_location("make_bad_inputs", DATA / "make_bad_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-craft = _load_crafting_helpers()
+craft = crafting_helpers()
 
 
 def reason(source, **kwargs) -> str:

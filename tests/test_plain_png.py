@@ -6,7 +6,6 @@ plain PNG through the pipeline imports neither NumPy nor Pillow."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 import struct
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import gradient_image
+from conftest import crafting_helpers, gradient_image
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
@@ -31,14 +30,7 @@ from quantcli.psnr import psnr_from_mse
 DATA = Path(__file__).parent / "data"
 
 
-def _load_crafting_helpers():
-    spec = importlib.util.spec_from_file_location("make_bad_inputs", DATA / "make_bad_inputs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-craft = _load_crafting_helpers()
+craft = crafting_helpers()
 chunk = craft.png_chunk
 IEND = chunk(b"IEND", b"")
 ALL_FILTERS = (0, 1, 2, 3, 4)  # None, Sub, Up, Average, Paeth
