@@ -134,6 +134,27 @@ def test_an_output_never_replaces_its_input_except_in_place_on_request(run_cli, 
     assert src.read_bytes() != original and src.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_o_never_names_its_own_input(run_cli, tmp_path):
+    """-o is never the in-place route: not by the same name, nor through a link, nor
+    with -f, on the short form and through Typer (--seed), for a PNG and a JPEG."""
+    src = save(tmp_path / "a.png")
+    (tmp_path / "alias.png").symlink_to("a.png")
+    jpeg = tmp_path / "r.jpg"
+    iio.imwrite(jpeg, gradient_image(24, 32, seed=3)[..., :3])
+    originals = {p: p.read_bytes() for p in (src, jpeg)}
+    for args in (
+        ("a.png", "-o", "a.png", "-f"),
+        ("a.png", "-o", "a.png", "-f", "--seed", "0"),
+        ("alias.png", "-o", "a.png", "-f"),
+        ("a.png", "-o", "alias.png", "-f"),
+        ("r.jpg", "-o", "r.jpg", "-f"),
+    ):
+        proc = run_cli("compress", *args, "-k", "8", cwd=tmp_path, check_rc=1)
+        assert len(error_lines(proc)) == 1 and "would replace the input" in error_lines(proc)[0], args
+        assert all(p.read_bytes() == data for p, data in originals.items()), args
+    assert (tmp_path / "alias.png").is_symlink()
+
+
 def test_earlier_outputs_are_recognised_whatever_made_them(run_cli, tmp_path):
     src = tmp_path / "icons"
     save(src / "icon.png")
@@ -223,6 +244,31 @@ def test_stdout_errors_are_one_line(tmp_path):
     )
     assert len(shell.stdout.splitlines()) == 1
     assert "Traceback" not in shell.stderr.decode() and "Broken pipe" not in shell.stderr.decode()
+
+
+def test_a_pipe_closed_mid_image_exits_141(tmp_path):
+    """A PNG larger than the pipe's buffer, its reader gone after 10 bytes: the short
+    write is not taken for success (exit 141, nothing on stderr)."""
+    rng = np.random.default_rng(0)
+    iio.imwrite(tmp_path / "noise.png", rng.integers(0, 256, (400, 400, 3), dtype=np.uint8))
+    argv = [*map(str, cli_command()), "compress", str(tmp_path / "noise.png"), "-k", "256", "-o", "-"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert stderr == b""
+
+
+@pytest.mark.parametrize("command", ["choose-k", "inspect"])
+def test_a_table_to_a_closed_pipe_exits_141(tmp_path, command):
+    save(tmp_path / "a.png")
+    argv = [*map(str, cli_command()), command, str(tmp_path / "a.png")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # closed before the table is written
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 141, stderr
+    assert b"Traceback" not in stderr and b"Broken pipe" not in stderr
 
 
 def test_nothing_to_do_answers_the_same_everywhere(run_cli, tmp_path):

@@ -14,8 +14,9 @@ Rules, stated once:
   first place.
 - **Conflicts.** Two inputs with one output: the first in input order wins, the later
   ones are error rows naming the first.
-- **Own outputs.** An output never replaces its own input, except through the explicit
-  pngquant idiom ``--ext .png --force`` (in place). Folder and glob expansion leave out
+- **Own outputs.** An output never replaces its own input, even through a symbolic link,
+  except through the explicit pngquant idiom ``--ext .png --force`` (in place; never
+  ``-o``). Folder and glob expansion leave out
   quantcli's own outputs (:func:`is_own_output`) and everything
   below ``--out-dir``.
 
@@ -98,8 +99,8 @@ class Naming:
     def place(self, found: Found, target_of_source: str) -> tuple[str, str, str] | str:
         """(output as named, where it is written, name below the out-dir), or an error."""
         if self.output is not None:
-            return self.output, self.output, posixpath.basename(self.output)
-        if self.out_dir is not None:
+            placed = self.output, self.output, posixpath.basename(self.output)
+        elif self.out_dir is not None:
             relative = posixpath.normpath(found.relative)
             if relative.startswith("../") or relative == ".." or relative.startswith("/"):
                 return f"{found.display}: its output would be outside --out-dir {self.out_dir}"
@@ -108,7 +109,8 @@ class Naming:
         else:
             leaf = _with_suffix(posixpath.basename(found.relative), self.suffix)
             placed = _join(_parent(found.display), leaf), _join(_parent(target_of_source), leaf), leaf
-        if not self.in_place and _key(placed[1]) == _key(target_of_source):
+        # -o never replaces its input: in place is only --ext .png --force.
+        if (self.output is not None or not self.in_place) and _same_file(placed[1], target_of_source):
             return f"{found.display}: the output would replace the input (in-place needs --ext .png --force)"
         return placed
 
@@ -137,6 +139,16 @@ def _key(path: str) -> str:
     if "://" in path or path.startswith("file:"):
         return path
     return os.path.normpath(os.path.abspath(path))
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: equal keys, or local paths that resolve to one
+    file through symbolic links (an output written there would replace the input)."""
+    if _key(a) == _key(b):
+        return True
+    if "://" in a or "://" in b or a.startswith("file:") or b.startswith("file:"):
+        return False
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 class Planner:

@@ -84,7 +84,17 @@ def write_stdout(data: bytes, stream: Any = None) -> None:
     any other failure into one error line and exit code 1."""
     out = stream if stream is not None else sys.stdout
     try:
-        out.buffer.write(data) if hasattr(out, "buffer") else out.write(data.decode())
+        if hasattr(out, "buffer"):
+            # A pipe closed mid-write gives a short count, not an error: the rest is
+            # written again, and that write raises EPIPE.
+            view = memoryview(data)
+            while view:
+                written = out.buffer.write(view)
+                if not written:
+                    raise OSError(errno.EAGAIN, "nothing written")
+                view = view[written:]
+        else:
+            out.write(data.decode())
         out.flush()
     except BrokenPipeError:
         raise StdoutClosed from None
@@ -94,6 +104,23 @@ def write_stdout(data: bytes, stream: Any = None) -> None:
         name = "standard output" if out is sys.stdout else "standard error"
         error_line(f"cannot write to {name} ({exc.strerror or exc})")
         raise SystemExit(EXIT_FAILED) from None
+
+
+def print_table(table: Any, *, soft_wrap: bool = False) -> None:
+    """Print a rich table on stdout, a closed pipe raising StdoutClosed (rich itself
+    would exit with 1)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise StdoutClosed
+
+    try:
+        _Console(highlight=False, soft_wrap=soft_wrap).print(table)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise StdoutClosed from None
 
 
 def silence_stdout() -> None:

@@ -17,6 +17,7 @@ from .base import (
     Method,
     StdoutClosed,
     error_line,
+    print_table,
     silence_stdout,
     usage,
     write_json_line,
@@ -277,7 +278,6 @@ def _print_table(result) -> None:
     """One rich table: a row per K evaluated, the recommended one marked."""
     import math
 
-    from rich.console import Console
     from rich.table import Table
 
     euclidean = result.sample is not None
@@ -304,12 +304,7 @@ def _print_table(result) -> None:
     table.caption = (
         f"K = {result.k}: {_rule(result, euclidean)}; {result.unique_colors:,} distinct colours; {result.seconds:.2f} s"
     )
-    console = Console(highlight=False, soft_wrap=True)
-    try:
-        console.print(table)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise StdoutClosed from None
+    print_table(table, soft_wrap=True)
 
 
 def _rule(result, euclidean: bool) -> str:

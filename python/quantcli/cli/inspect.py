@@ -18,6 +18,7 @@ from .base import (
     Engine,
     StdoutClosed,
     error_line,
+    print_table,
     silence_stdout,
     usage,
     write_json_line,
@@ -244,7 +245,6 @@ def _summary(done: int, failed: int, seconds: float, out_dir: str | None, *, int
 
 def _print_table(rows: list[dict[str, Any]]) -> None:
     """One rich table, a row per image; the dominant colours as swatches."""
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -287,12 +287,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             "bright: mean luma 0-255; edges: mean Sobel 0-1; colour: colourfulness; blur: 0 sharp to 1 flat; "
             "palette: dominant colours, largest first (shares with --json)"
         )
-    console = Console(highlight=False, soft_wrap=False)
-    try:
-        console.print(table)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise StdoutClosed from None
+    print_table(table)
 
 
 def _number(value: float | None, spec: str, missing: str = "-") -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import sys
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from .base import (
     EXIT_OK,
     StdoutClosed,
     error_line,
+    print_table,
     silence_stdout,
     usage,
     write_json_line,
@@ -96,7 +96,6 @@ def similar(
 
 
 def _print_table(query: str, matches, by: str) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{query}: nearest by {by}", title_justify="left")
@@ -105,8 +104,4 @@ def _print_table(query: str, matches, by: str) -> None:
     table.add_column("image", overflow="fold")
     for rank, match in enumerate(matches, 1):
         table.add_row(str(rank), f"{match.distance:.4f}", match.path)
-    try:
-        Console(highlight=False, soft_wrap=False).print(table)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise StdoutClosed from None
+    print_table(table)
