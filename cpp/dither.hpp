@@ -12,7 +12,8 @@ namespace quantcli {
 // Floyd-Steinberg error diffusion in the perceptual space, made to pay for its bytes:
 // - the error a pixel receives is scaled by its flatness (flatness_map) times `level`
 //   (0..1), so gradients are dithered and edges, noise and texture, which hide banding,
-//   are not;
+//   are not; below 64 entries, whose wider steps only stronger texture hides, the
+//   flatness counts for more;
 // - the target (pixel plus error) stays within a fixed distance of the pixel per channel,
 //   so no speckle or colour bleeding can build up;
 // - a large error is damped before it is passed on, and a tiny one is dropped, and a pixel
