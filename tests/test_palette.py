@@ -201,3 +201,17 @@ def test_read_palette_with_one_transparent_index(tmp_path):
     palette = read_palette(path)
     assert palette.shape[1] == 4
     assert palette[:3].tolist() == [[10, 20, 30, 255], [40, 50, 60, 0], [70, 80, 90, 255]]
+
+
+def test_an_opaque_image_on_an_rgba_palette_is_scored_on_its_three_channels():
+    """A shared palette is RGBA when any image had transparency; an opaque image mapped
+    onto its opaque entries has exactly its RGB error, not that error over four channels."""
+    rgb = gradient_image(40, 50, seed=1)[..., :3].copy()
+    entries = remap(rgb, gradient_image(8, 4, seed=4)[..., :3].reshape(-1, 3), dither="off").palette
+    rgba_palette = np.vstack([np.column_stack([entries, np.full(len(entries), 255, np.uint8)]), [[0, 0, 0, 0]]])
+    q = remap(rgb, rgba_palette.astype(np.uint8), dither="off")
+    out = q.to_image()
+    assert out.shape[2] == 4 and (out[..., 3] == 255).all()
+    want = float(np.mean((out[..., :3].astype(float) - rgb) ** 2))
+    assert q.mse == pytest.approx(want, rel=1e-12)
+    assert q.psnr == pytest.approx(remap(rgb, entries, dither="off").psnr, rel=1e-12)

@@ -32,6 +32,11 @@ class Quantized:
         k-means updates performed (0 when the image had at most k colours).
     unique_colors : int
         Distinct colours in the input.
+    channels : int
+        Samples per pixel of the input (3 or 4), over which :attr:`mse` averages; 0 for
+        the palette's. An RGB image remapped onto an RGBA palette (a shared palette) is
+        averaged over its three channels, as when it is quantized alone (the alpha error of
+        a translucent entry, if one is used, counts in the sum).
     """
 
     palette: np.ndarray
@@ -40,11 +45,12 @@ class Quantized:
     inertia: float
     iterations: int
     unique_colors: int
+    channels: int = 0
 
     @property
     def mse(self) -> float:
-        """Mean squared error per channel sample, in 8-bit units."""
-        return self.inertia / (self.labels.size * self.palette.shape[1])
+        """Mean squared error per channel sample of the input, in 8-bit units."""
+        return self.inertia / (self.labels.size * (self.channels or self.palette.shape[1]))
 
     @property
     def psnr(self) -> float:
@@ -99,7 +105,7 @@ def _quantize(pixels: np.ndarray, options: QuantizeOptions) -> Quantized:
     return _from_core(_core.quantize(pixels, options))
 
 
-def _from_core(out: _core.QuantizeResult) -> Quantized:
+def _from_core(out: _core.QuantizeResult, channels: int = 0) -> Quantized:
     return Quantized(
         palette=out.palette,
         labels=out.labels,
@@ -107,6 +113,7 @@ def _from_core(out: _core.QuantizeResult) -> Quantized:
         inertia=out.sse,
         iterations=out.iterations,
         unique_colors=out.unique_colors,
+        channels=channels,
     )
 
 
@@ -184,7 +191,8 @@ def remap(
     options = QuantizeOptions(dither=dither, threads=threads, run_margin=run_margin)
     # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
     # object, which the binding's dtype check refuses.
-    return _from_core(_core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), options))
+    out = _core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), options)
+    return _from_core(out, channels=pixels.shape[2])
 
 
 def encode_quantized(q: Quantized, options: QuantizeOptions) -> bytes:
