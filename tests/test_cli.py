@@ -758,6 +758,12 @@ def test_top_level_help_and_version() -> None:
         (["compress", "{dir}", "-o", "{dir}/x.png"], "exactly one input, got 2"),
         (["compress", "{dir}/a.png", "-o", "x.png", "--out-dir", "o"], "not both"),
         (["compress", "-", "--out-dir", "o"], "--out-dir"),
+        (["compress", "{dir}/a.png", "-o", ""], "needs a file name"),
+        (["compress", "{dir}/a.png", "-o", "{dir}"], "not a folder"),
+        (["compress", "{dir}/a.png", "-o", "{dir}/new/"], "not a folder"),
+        (["compress", "{dir}/a.png", "-k", "16", "--min-psnr", "30"], "--min-psnr"),
+        (["compress", "{dir}/a.png", "-k", "auto", "--method", "elbow", "--min-psnr", "30"], "--min-psnr"),
+        (["compress", "{dir}/a.png", "--ext", "/x.png"], "not a path"),
     ],
 )
 def test_bad_arguments_are_usage_errors(tmp_path: Path, args: list[str], fragment: str) -> None:

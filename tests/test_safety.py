@@ -319,3 +319,22 @@ def test_help_shows_flags_and_arguments_plainly(run_cli):
     text = run_cli("compress", "--help").stdout.decode()
     assert "INPUT..." in text and "--force" in text
     assert "<bool>" not in text and "list[str]" not in text
+
+
+def test_a_listed_folder_keeps_its_path_below_the_out_dir(run_cli, tmp_path):
+    save(tmp_path / "sk" / "a.png")
+    save(tmp_path / "sk" / "b.png", seed=1)
+    save(tmp_path / "c.png", seed=2)
+    run_cli(
+        "compress",
+        "--files-from",
+        "-",
+        "-k",
+        "8",
+        "--out-dir",
+        "X",
+        stdin=b"sk/a.png\nsk\nc.png\n",
+        cwd=tmp_path,
+        check_rc=0,
+    )
+    assert files_below(tmp_path / "X") == {"sk/a.png", "sk/b.png", "c.png"}

@@ -43,6 +43,7 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str],
     fmt = plot_format(path)
     try:
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise InvalidOptionError("--plot needs matplotlib: pip install 'quantcli[plot]'") from None
     if not results:
@@ -67,6 +68,7 @@ def plot_results(results: Sequence[ChooseKResult], path: str | os.PathLike[str],
         ax.axvline(r.k, color=line.get_color(), linestyle=":", linewidth=1)
     title = _label_axes(ax, results[0], method, distance)
     ax.set_xlabel("K (palette size)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # K is a whole number
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="best")

@@ -80,7 +80,9 @@ def output_suffix(ext: str | None, k_text: str, out_dir: bool) -> str:
     else ``-q{K}.png`` beside the input. Raises InvalidOptionError unless it ends in .png."""
     suffix = ext if ext is not None else (".png" if out_dir else "-q{K}.png")
     suffix = suffix.replace("{K}", k_text).replace("{k}", k_text)
-    if not suffix.lower().endswith(".png") or "/" in suffix:
+    if "/" in suffix:
+        raise InvalidOptionError(f"--ext is a suffix for the file name, not a path, got {suffix!r} (use --out-dir)")
+    if not suffix.lower().endswith(".png"):
         raise InvalidOptionError(f"--ext must end in .png (quantcli writes PNG files), got {suffix!r}")
     return suffix
 
@@ -230,8 +232,10 @@ def expand_inputs(
             base = _glob_base(item)
             matches = [Found(m, m, _relative(m, base)) for m in _glob(item, base) if keep(m, base)]
         elif os.path.isdir(item):
-            matches = [Found(p, p, _relative(p, item)) for p in _walk(item, recursive) if keep(p, item)]
-        elif literal and not os.path.isabs(item) and ".." not in item.split("/"):
+            # A listed folder keeps its path below the out-dir, as a listed file does.
+            prefix = posixpath.normpath(item) + "/" if literal and _keeps_path(item) else ""
+            matches = [Found(p, p, prefix + _relative(p, item)) for p in _walk(item, recursive) if keep(p, item)]
+        elif literal and _keeps_path(item):
             matches = [Found(item, str(Path(item)), posixpath.normpath(item))]
         else:
             matches = [Found(item, str(Path(item)), posixpath.basename(item))]
@@ -239,6 +243,12 @@ def expand_inputs(
             kind = "folder" if os.path.isdir(item) else "pattern"
             matches = [Found(item, item, posixpath.basename(item), f"{item}: no image found in this {kind}")]
         yield from matches
+
+
+def _keeps_path(item: str) -> bool:
+    """Whether a ``--files-from`` entry keeps its path below the out-dir: a relative path
+    that does not climb (as ``rsync --files-from``)."""
+    return not os.path.isabs(item) and ".." not in item.split("/")
 
 
 def _is_below(path: str, folder: str) -> bool:

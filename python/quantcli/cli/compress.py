@@ -29,10 +29,10 @@ EPILOG = (
     "Examples:\n\n"
     "  quantcli compress photo.jpg -k 64                 (writes photo-q64.png)\n\n"
     "  quantcli compress assets/ -r -k 32 --out-dir small/\n\n"
-    "  find . -name '*.png' -print0 | quantcli compress --files-from - -0 -k 16 --json\n\n"
+    "  find assets -name '*.png' -print0 | quantcli compress --files-from - -0 -k 16 --out-dir small/ --json\n\n"
     "  cat in.png | quantcli compress - -k 8 > out.png\n\n"
     "Exit codes: 0 all written, 1 some inputs failed, 2 usage error, 3 the Spark job failed, "
-    "130/143 interrupted (SIGINT/SIGTERM), 141 stdout closed."
+    "99 an image below --quality's minimum, 130/143 interrupted (SIGINT/SIGTERM), 141 stdout closed."
 )
 
 
@@ -58,7 +58,8 @@ MethodOption = Annotated[
     ),
 ]
 MinPsnrOption = Annotated[
-    float, typer.Option("--min-psnr", metavar="DB", help="With -k auto --method quality: the PSNR target in dB.")
+    float | None,
+    typer.Option("--min-psnr", metavar="DB", help="With -k auto --method quality: the PSNR target in dB (default 35)."),
 ]
 OutputOption = Annotated[
     str | None,

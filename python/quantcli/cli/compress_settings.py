@@ -5,6 +5,7 @@ time, and both end here."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ COMPRESS_DEFAULTS: dict[str, Any] = {
     "colors": "256",
     "quality": None,
     "method": None,
-    "min_psnr": 35.0,
+    "min_psnr": None,  # 35 dB (choose-k's default) when --method quality
     "output": None,
     "out_dir": None,
     "ext": None,
@@ -63,7 +64,7 @@ def execute(
     colors: str,
     quality: str | None,
     method: Method | None,
-    min_psnr: float,
+    min_psnr: float | None,
     output: str | None,
     out_dir: str | None,
     ext: str | None,
@@ -117,6 +118,10 @@ def execute(
         usage("no input (give files, folders, globs, - or --files-from)")
     if output is not None and out_dir is not None:
         usage("use either -o/--output or --out-dir, not both")
+    if output == "":
+        usage("-o/--output needs a file name")
+    if output is not None and output != "-" and (output.endswith("/") or os.path.isdir(output)):
+        usage(f"-o/--output names a file, not a folder: {output!r} (use --out-dir for a folder)")
     if report is not None:
         check_report(report, names, output, out_format, force)
     if engine is Engine.spark:
@@ -153,7 +158,7 @@ def _settings(
     colors: str,
     quality: str | None,
     method: Method | None,
-    min_psnr: float,
+    min_psnr: float | None,
     seed: int,
     dither: str,
     max_iter: int,
@@ -179,7 +184,8 @@ def _settings(
         if auto and method is not None:
             from ..choosek import ChooseKOptions
 
-            choose = ChooseKOptions(method=method.value, min_psnr=min_psnr, bytes_level=None)
+            psnr = {} if min_psnr is None else {"min_psnr": min_psnr}
+            choose = ChooseKOptions(method=method.value, bytes_level=None, **psnr)
         options = QuantizeOptions(
             k=K_MAX if auto else int(colors),
             seed=seed,
@@ -196,6 +202,8 @@ def _settings(
         usage("-k auto and --quality pick K per image; they do not combine with --palette shared or FILE")
     if method is not None and not auto:
         usage("--method chooses K for -k auto; give -k auto with it")
+    if min_psnr is not None and (method is None or method.value != "quality"):
+        usage("--min-psnr is the target of -k auto --method quality; give those with it")
     if force and skip_existing:
         usage("use either --force or --skip-existing, not both")
     return Settings(

@@ -53,7 +53,10 @@ class TableFormat(str, enum.Enum):
 
 
 ColorsOption = Annotated[
-    int, typer.Option("-k", "--colors", min=2, max=256, help="Dominant colours per image (a K-colour palette).")
+    int,
+    typer.Option(
+        "-k", "--colors", min=2, max=256, metavar="K", help="Dominant colours per image (a K-colour palette)."
+    ),
 ]
 AgainstOption = Annotated[
     str | None,
@@ -68,6 +71,7 @@ ExtOption = Annotated[
     str | None,
     typer.Option(
         "--ext",
+        metavar="SUFFIX",
         help="The outputs' suffix, as given to compress (default .png in an --against folder); without "
         "--against, outputs beside the inputs, e.g. --ext -q64.png.",
     ),
@@ -90,12 +94,13 @@ Ssimulacra2Option = Annotated[
 ]
 OutDirOption = Annotated[
     str | None,
-    typer.Option("--out-dir", help="Write the rows as a Parquet table in this folder (needs pyarrow)."),
+    typer.Option("--out-dir", metavar="DIR", help="Write the rows as a Parquet table in this folder (needs pyarrow)."),
 ]
 OutFormatOption = Annotated[TableFormat, typer.Option("--out-format", help="The --out-dir table's format.")]
 ForceOption = Annotated[bool, typer.Option("-f", "--force", help="Replace a table already in --out-dir.")]
 JobsOption = Annotated[
-    int | None, typer.Option("-j", "--jobs", min=1, help="Images processed in parallel. Default: all cores.")
+    int | None,
+    typer.Option("-j", "--jobs", min=1, metavar="N", help="Images processed in parallel. Default: all cores."),
 ]
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No progress bar and no summary line.")]
 
@@ -281,7 +286,7 @@ def _print_table(rows: list[dict[str, Any]]) -> None:
             ]
         table.add_row(*cells)
     if compared:
-        table.caption = "PSNR in dB; S2: SSIMULACRA2 (- when not installed); ratio: input bytes / output bytes"
+        table.caption = "PSNR in dB; S2: SSIMULACRA2 (- without --ssimulacra2); ratio: input bytes / output bytes"
     else:
         table.caption = (
             "bright: mean luma 0-255; edges: mean Sobel 0-1; colour: colourfulness; blur: 0 sharp to 1 flat; "

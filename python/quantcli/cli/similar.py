@@ -51,7 +51,7 @@ def similar(
             metavar="TABLE",
         ),
     ] = None,
-    count: Annotated[int, typer.Option("-n", "--count", min=1, help="Results per query.")] = 10,
+    count: Annotated[int, typer.Option("-n", "--count", metavar="N", min=1, help="Results per query.")] = 10,
     by: Annotated[
         By,
         typer.Option(
