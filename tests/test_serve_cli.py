@@ -144,3 +144,38 @@ def test_help_lists_serve_and_users(run_cli):
     serve_help = run_cli("serve", "--help", check_rc=0).stdout.decode()
     for flag in ("--data", "--db", "--store", "--max-upload", "--max-pixels", "--allow-signup", "--proxy-headers"):
         assert flag in serve_help
+
+
+def test_a_serve_that_cannot_listen_leaves_the_jobs_alone(run_cli, tmp_path):
+    """A second ``serve`` on a taken port exits 1 before it requeues anything: the jobs a
+    running server holds stay as they are."""
+    import socket
+
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.db import Image, Job
+    from quantcli.serve.work import Service
+
+    data = tmp_path / "data"
+    add_user_cli(data, "alice")
+    service = Service(ServeConfig(data_dir=str(data), workers=1))
+    with service.db.session() as s:
+        alice = service.db.user_by_name(s, "alice").id
+        job = Job(user_id=alice, k="8", status="open")
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    service.accept(alice, png_bytes(), "a.png", job_id=job_id)
+    with service.db.session() as s:  # running, with no live claim: what a restart requeues
+        s.get(Job, job_id).status = "running"
+        s.get(Job, job_id).images[0].status = "running"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cli("serve", "--data", data, "--port", port)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr.decode()
+    with service.db.session() as s:
+        assert s.get(Job, job_id).status == "running"
+        assert [i.status for i in s.query(Image)] == ["running"]
+    service.db.dispose()

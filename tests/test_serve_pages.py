@@ -509,3 +509,93 @@ def _job_status(service, job_id):
 
     with service.db.session() as s:
         return s.get(Job, job_id).status
+
+
+def _queued_job(service, user_id: int, files: int = 1) -> str:
+    """A job of ``files`` stored images, queued (as the page's start leaves it)."""
+    from quantcli.serve.db import Job
+
+    with service.db.session() as s:
+        job = Job(user_id=user_id, k="8")
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    for n in range(files):
+        service.accept(user_id, png_bytes(seed=n), f"{n}.png", job_id=job_id)
+    with service.db.session() as s:
+        s.get(Job, job_id).status = "queued"
+    return job_id
+
+
+def _user_id(service, name: str = "alice") -> int:
+    with service.db.session() as s:
+        return service.db.user_by_name(s, name).id
+
+
+def test_one_server_claims_a_job_and_others_leave_it_while_the_claim_holds(tmp_path):
+    from quantcli.serve.db import Image, Job, utcnow
+
+    _, first = make_app(tmp_path)
+    _, second = _reopen(tmp_path)
+    job = _queued_job(first, _user_id(first))
+    assert first.claim(job)
+    assert not second.claim(job)  # one conditional UPDATE: only one server wins
+    with first.db.session() as s:
+        s.get(Job, job).images[0].status = "running"
+    second.recover()  # a second server starting: the first server's claim holds
+    assert _job_status(second, job) == "running"
+    with first.db.session() as s:
+        assert s.get(Job, job).owner == first.instance
+        s.get(Job, job).lease_until = utcnow() - timedelta(seconds=1)  # the first server stopped
+    second.recover()
+    assert _job_status(second, job) == "queued"
+    with second.db.session() as s:
+        assert [i.status for i in s.query(Image)] == ["pending"]
+    assert second.claim(job) and not first.claim(job)
+
+
+def test_two_servers_on_one_database_run_each_image_once(tmp_path):
+    app, first = make_app(tmp_path)
+    app2, second = _reopen(tmp_path)
+    ran: list[tuple[str, str]] = []
+    for name, service in (("first", first), ("second", second)):
+        process = service.process
+
+        def recording(image, settings, process=process, name=name):
+            ran.append((name, image.id))
+            return process(image, settings)
+
+        service.process = recording
+    with TestClient(app), TestClient(app2):
+        jobs = [_queued_job(first, _user_id(first), files=3) for _ in range(4)]
+        first.wake()
+        second.wake()
+        wait_for(lambda: all(_job_status(first, job) == "done" for job in jobs))
+    images = [image for _, image in ran]
+    assert len(images) == 12 and len(set(images)) == 12
+
+
+def test_a_stopping_server_queues_its_unfinished_job_again(tmp_path):
+    from quantcli.serve.db import Job
+
+    _, service = make_app(tmp_path)
+    job = _queued_job(service, _user_id(service))
+    assert service.claim(job)
+    service.stop()
+    _, again = _reopen(tmp_path)
+    assert _job_status(again, job) == "queued"
+    with again.db.session() as s:
+        assert s.get(Job, job).owner is None
+
+
+def test_an_older_database_gets_the_new_columns(tmp_path):
+    from quantcli.serve.db import Database
+    from sqlalchemy import inspect, text
+
+    _, service = make_app(tmp_path)
+    with service.db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE jobs DROP COLUMN owner"))
+    url = str(service.db.engine.url)
+    service.db.dispose()
+    columns = {c["name"] for c in inspect(Database(url).engine).get_columns("jobs")}
+    assert {"owner", "lease_until"} <= columns

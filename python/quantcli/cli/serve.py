@@ -140,12 +140,20 @@ def serve(
 
 
 def _listen(app, config, host: str, port: int, log_level: str) -> None:
-    """Serve ``app`` with uvicorn until stopped; a port that cannot be bound exits 1."""
+    """Serve ``app`` with uvicorn until stopped. The port is bound before the app starts, so
+    a port that cannot be bound exits 1 before the server touches a job."""
     import uvicorn
 
-    typer.echo(f"quantcli serve: http://{_url_host(host)}:{port}/ (data in {config.data_dir})", err=True)
     try:
-        uvicorn.run(
+        sock = _bind(host, port)
+    except OSError as exc:
+        error_line(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"quantcli serve: http://{_url_host(host)}:{sock.getsockname()[1]}/ (data in {config.data_dir})", err=True
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
             app,
             host=host,
             port=port,
@@ -155,9 +163,27 @@ def _listen(app, config, host: str, port: int, log_level: str) -> None:
             limit_concurrency=max(100, 4 * config.workers + config.queue),
             timeout_graceful_shutdown=10,
         )
-    except OSError as exc:
-        error_line(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
-        raise typer.Exit(1) from None
+    )
+    with sock:
+        server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int):
+    """A listening TCP socket on ``host:port`` (as uvicorn binds it: SO_REUSEADDR, IPv6 for
+    an address with a colon)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _app(config):

@@ -118,6 +118,11 @@ class Job(Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     quality: Mapped[str | None] = mapped_column(String(32), nullable=True)
     min_psnr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The server running the job and until when its claim holds (it renews the claim while
+    # it runs); a claim that lapsed belongs to a server that stopped, and its job is queued
+    # again.
+    owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     images: Mapped[list[Image]] = relationship(
         back_populates="job", order_by="Image.position", cascade="all, delete-orphan", passive_deletes=True
     )
@@ -166,6 +171,7 @@ class Database:
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
             Base.metadata.create_all(self.engine)
+            _add_missing_columns(self.engine)
         except Exception as exc:  # a bad URL, a missing driver, a server that refuses
             raise InvalidOptionError(f"--db {_redacted(url)}: cannot open ({_first_line(exc)})") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -200,6 +206,21 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _add_missing_columns(engine: Any) -> None:
+    """Add the nullable columns that a newer version declares to an older database's tables
+    (``create_all`` only creates missing tables)."""
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:

@@ -3,8 +3,9 @@ on the worker pool, and the uploads, curves and previews requests ask for.
 
 Nothing here decodes, quantizes or encodes by itself: an image goes through
 :func:`quantcli.pipeline.run_job`, as on the command line, and its result row is stored.
-Jobs are database rows, so a job that a stopped server left queued or running is picked
-up again when the server starts.
+Jobs are database rows. A server claims a queued job with one conditional UPDATE before it
+runs it, so servers sharing a database never run the same job, and renews its claim while
+the job runs; a running job whose claim lapsed (its server stopped) is queued again.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -26,12 +28,17 @@ from ..pipeline import CompressResult, Settings
 from .choices import Choices, choices_of, settings_for
 from .compressing import Compressed, compress_data, curve_of, palette_counts, preview_png, public_error
 from .config import ServeConfig
-from .db import DONE, ERROR, FAILED, PENDING, QUEUED, RUNNING, Database, Image, Job, utcnow
+from .db import DONE, ERROR, FAILED, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
 from .pool import Busy, WorkerPool
 from .storage import OUTPUT, PREVIEW, Store
 from .uploads import check_upload, label_of, web_media_type
 
 log = logging.getLogger("quantcli.serve")
+
+#: How long a server's claim on a running job holds without being renewed.
+LEASE = timedelta(seconds=60)
+#: How often a server renews its claims and looks for lapsed ones (seconds).
+RENEW_EVERY = 15.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -63,6 +70,7 @@ class Service:
         self.db.check_store(config.store_location)
         self.store = Store(config.store_root)
         self.pool = WorkerPool(config.workers, config.queue)
+        self.instance = new_id()  # this server, as the owner of the jobs it claims
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._in_flight: set[str] = set()
@@ -76,16 +84,15 @@ class Service:
     # -- life cycle
 
     def start(self) -> None:
-        """Requeue the work a stopped server left, forget expired sessions, and start the
-        scheduler."""
+        """Requeue the jobs of servers that stopped, forget expired sessions, and start the
+        scheduler. Called once the server listens: a server that cannot start touches no job."""
         from sqlalchemy import delete
 
         from .db import LoginSession
 
         with self.db.session() as s:
             s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
-            s.execute(update(Job).where(Job.status == RUNNING).values(status=QUEUED))
-            s.execute(update(Image).where(Image.status == RUNNING).values(status=PENDING))
+        self.recover()
         self._scheduler = threading.Thread(target=self._schedule, name="quantcli-serve-scheduler", daemon=True)
         self._scheduler.start()
         self.wake()
@@ -97,6 +104,10 @@ class Service:
         if self._scheduler is not None:
             self._scheduler.join(timeout=10)
         self.pool.shutdown()
+        try:
+            self._release()
+        except Exception:  # the database is gone: the claims lapse by themselves
+            log.exception("releasing jobs")
         if self._spark is not None and self._spark_owned:
             self._spark.stop()
         self.db.dispose()
@@ -106,15 +117,82 @@ class Service:
         self._wake.set()
 
     def _schedule(self) -> None:
+        import time
+
+        renewed = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(timeout=2.0)
             self._wake.clear()
             if self._stopping.is_set():
                 return
             try:
+                if time.monotonic() - renewed >= RENEW_EVERY:
+                    renewed = time.monotonic()
+                    self.renew()
+                    self.recover()
                 self.dispatch()
             except Exception:  # the database was unreachable a moment: try again later
                 log.exception("scheduling jobs")
+
+    # -- claims
+
+    def claim(self, job_id: str) -> bool:
+        """Take a queued job for this server, atomically; False when it is not queued (another
+        server took it, or it was deleted)."""
+        with self.db.session() as s:
+            taken = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == QUEUED)
+                .values(status=RUNNING, owner=self.instance, lease_until=utcnow() + LEASE)
+            )
+            return taken.rowcount == 1
+
+    def renew(self) -> None:
+        """Extend this server's claims on the jobs it runs."""
+        with self.db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.owner == self.instance, Job.status == RUNNING)
+                .values(lease_until=utcnow() + LEASE)
+            )
+
+    def recover(self) -> None:
+        """Queue again the running jobs whose claim lapsed (their server stopped, or an older
+        version left them without a claim), and their unfinished images."""
+        now = utcnow()
+        with self.db.session() as s:
+            lapsed = list(
+                s.scalars(
+                    select(Job.id).where(Job.status == RUNNING, (Job.lease_until.is_(None)) | (Job.lease_until < now))
+                )
+            )
+            for job_id in lapsed:
+                requeued = s.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id, Job.status == RUNNING, (Job.lease_until.is_(None)) | (Job.lease_until < now)
+                    )
+                    .values(status=QUEUED, owner=None, lease_until=None)
+                )
+                if requeued.rowcount == 1:
+                    s.execute(
+                        update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING)
+                    )
+        if lapsed:
+            log.info("queued again %d job(s) whose server stopped", len(lapsed))
+
+    def _release(self) -> None:
+        """At a stop: queue this server's unfinished jobs again, for the next server."""
+        with self.db.session() as s:
+            mine = list(s.scalars(select(Job.id).where(Job.owner == self.instance, Job.status == RUNNING)))
+            for job_id in mine:
+                s.execute(update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING))
+            if mine:
+                s.execute(
+                    update(Job)
+                    .where(Job.id.in_(mine), Job.status == RUNNING)
+                    .values(status=QUEUED, owner=None, lease_until=None)
+                )
 
     def dispatch(self) -> None:
         """Hand queued jobs to the pool, oldest first, while it has room."""
@@ -145,11 +223,12 @@ class Service:
             self.wake()
 
     def _run_job_images(self, job_id: str) -> None:
+        if not self.claim(job_id):
+            return
         with self.db.session() as s:
             job = s.get(Job, job_id)
-            if job is None or job.status not in (QUEUED, RUNNING):
+            if job is None:
                 return
-            job.status = RUNNING
             choices = choices_of(job)
             every = [StoredImage(i.id, i.user_id, i.name, i.source_key) for i in job.images]
             todo = [StoredImage(i.id, i.user_id, i.name, i.source_key) for i in job.images if i.status == PENDING]
@@ -165,7 +244,7 @@ class Service:
             )
             for image in todo:
                 if self._stopping.is_set():
-                    return  # the job stays running; the next start queues it again
+                    return  # stop() queues the job again for the next server
                 if not self.process(image, settings):
                     return  # the job was deleted
         with self.db.session() as s:
@@ -173,6 +252,7 @@ class Service:
             if job is not None:
                 job.status = DONE
                 job.finished_at = utcnow()
+                job.owner = job.lease_until = None
 
     def _shared_palette(self, choices: Choices, images: list[StoredImage]) -> np.ndarray:
         """Pass 1 of a shared palette: every readable image's colours, one fit."""
@@ -195,6 +275,7 @@ class Service:
             job.status = FAILED
             job.error = reason
             job.finished_at = utcnow()
+            job.owner = job.lease_until = None
             for image in job.images:
                 if image.status in (PENDING, RUNNING):
                     image.status = ERROR
