@@ -367,16 +367,45 @@ def test_shared_palette_and_auto_k_jobs(web):
 
     auto = run_job(web, csrf, {"a.png": png_bytes(seed=3)}, k="auto", min_psnr="30")
     info = web.get(f"/jobs/{auto}").text
-    assert "K = auto (target 30.0 dB)" in info
+    assert "K = auto (the smallest K reaching 30 dB PSNR)" in info
     image = re.search(r'<a class="name" href="/images/([^"/]+)">', info).group(1)
     body = web.get(f"/api/v1/images/{image}", headers=_key(web)).json()
     assert body["psnr"] >= 30 and 2 <= body["k"] <= 256
+    assert "(the smallest K reaching 30 dB PSNR)" in web.get(f"/images/{image}").text
 
     refused = web.post(
         "/jobs", data={"csrf_token": csrf, "k": "auto", "shared": "true"}, headers={"Accept": "application/json"}
     )
     assert refused.status_code == 422
     assert refused.json()["detail"] == "k=auto picks K per image; it does not combine with a shared palette"
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"k": "auto"}, "the fewest colours reaching quality 80, the default"),
+        ({"k": "auto", "quality": "80"}, "the fewest colours reaching quality 80"),
+        ({"k": "auto", "quality": "60-85"}, "the fewest colours reaching quality 85, at least 60"),
+        ({"k": "64", "quality": "90"}, "the fewest colours up to 64 reaching quality 90"),
+        ({"k": "auto", "min_psnr": "38.5"}, "the smallest K reaching 38.5 dB PSNR"),
+        ({"k": "16"}, None),
+    ],
+)
+def test_pages_say_which_rule_chose_k(web, fields, rule):
+    """The result and job pages name the rule that chose K, never a PSNR target the job did
+    not have."""
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=3)}, **fields)
+    page = web.get(f"/jobs/{job}").text
+    image = re.search(r'<a class="name" href="/images/([^"/]+)">', page).group(1)
+    result = web.get(f"/images/{image}").text
+    if rule is None:
+        assert 'id="k-rule"' not in result and f"K = {fields['k']}," in page
+    else:
+        assert f'<span id="k-rule">({rule})</span>' in result
+        assert f"K = {fields['k']} ({rule})" in page
+    if "min_psnr" not in fields:
+        assert " dB)" not in result
 
 
 def _key(web):
@@ -599,3 +628,21 @@ def test_an_older_database_gets_the_new_columns(tmp_path):
     service.db.dispose()
     columns = {c["name"] for c in inspect(Database(url).engine).get_columns("jobs")}
     assert {"owner", "lease_until"} <= columns
+
+
+def test_ratio_says_larger_when_the_output_grew(web):
+    from quantcli.serve.config import format_ratio
+    from quantcli.serve.db import Image
+
+    assert format_ratio(0.707) == "70.7% (1.41× smaller)"
+    assert format_ratio(3.285) == "328.5% (3.29× larger)"
+    assert format_ratio(1.0) == "100.0% (the same size)"
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=1)}, k="8")
+    image = re.search(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{job}").text).group(1)
+    with web.service.db.session() as s:
+        row = s.get(Image, image)
+        row.bytes_in, row.bytes_out = 1000, 3285
+    page = web.get(f"/images/{image}").text
+    assert '<td id="ratio">328.5% (3.29× larger)</td>' in page
+    assert "smaller" not in page

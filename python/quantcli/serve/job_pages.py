@@ -121,7 +121,9 @@ def job_page(request: Request, job_id: str, user: User) -> Response:
         job = _job_in(s, user.user_id, job_id)
         progress = _progress(job)
         images = [image_info(row) for row in job.images]
-        return render(request, "job.html", user=user, job=job, progress=progress, images=images)
+        return render(
+            request, "job.html", user=user, job=job, progress=progress, images=images, settings=choices_of(job)
+        )
 
 
 @router.get("/jobs/{job_id}/status")

@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from .accounts import same_secret, session_for_token, user_for_api_key
-from .config import format_size
+from .config import format_ratio, format_size
 from .work import Service
 
 HERE = Path(__file__).parent
@@ -46,6 +46,7 @@ SECURITY_HEADERS = (
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["version"] = __version__
 templates.env.filters["size"] = format_size
+templates.env.filters["ratio"] = format_ratio
 
 
 def service(request: Request) -> Service:
