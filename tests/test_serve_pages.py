@@ -634,8 +634,8 @@ def test_ratio_says_larger_when_the_output_grew(web):
     from quantcli.serve.config import format_ratio
     from quantcli.serve.db import Image
 
-    assert format_ratio(0.707) == "70.7% (1.41× smaller)"
-    assert format_ratio(3.285) == "328.5% (3.29× larger)"
+    assert format_ratio(0.707) == "70.7% (1.41\N{MULTIPLICATION SIGN} smaller)"
+    assert format_ratio(3.285) == "328.5% (3.29\N{MULTIPLICATION SIGN} larger)"
     assert format_ratio(1.0) == "100.0% (the same size)"
     csrf = sign_in(web)
     job = run_job(web, csrf, {"a.png": png_bytes(seed=1)}, k="8")
@@ -644,5 +644,5 @@ def test_ratio_says_larger_when_the_output_grew(web):
         row = s.get(Image, image)
         row.bytes_in, row.bytes_out = 1000, 3285
     page = web.get(f"/images/{image}").text
-    assert '<td id="ratio">328.5% (3.29× larger)</td>' in page
+    assert '<td id="ratio">328.5% (3.29\N{MULTIPLICATION SIGN} larger)</td>' in page
     assert "smaller" not in page
