@@ -179,3 +179,44 @@ def test_a_serve_that_cannot_listen_leaves_the_jobs_alone(run_cli, tmp_path):
         assert s.get(Job, job_id).status == "running"
         assert [i.status for i in s.query(Image)] == ["running"]
     service.db.dispose()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_the_database_and_data_folders_are_private(tmp_path, umask):
+    """quantcli.db (password hashes) is 0600 and the folders the server makes are 0700,
+    whatever the umask."""
+    import os
+    import stat
+
+    from conftest import cli_command
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.work import Service
+
+    data = tmp_path / "data"
+
+    def mode(path) -> int:
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    in_umask = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh"]
+    proc = subprocess.run(
+        [*in_umask, *cli_command(), "users", "add", "alice", "--data", str(data)],
+        input=(PASSWORD + "\n").encode(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert mode(data) == 0o700
+    assert mode(data / "quantcli.db") == 0o600
+    old = os.umask(umask)
+    try:
+        service = Service(ServeConfig(data_dir=str(data), workers=1))
+        with service.db.session() as s:
+            alice = service.db.user_by_name(s, "alice").id
+        stored = service.accept(alice, png_bytes(), "a.png")
+    finally:
+        os.umask(old)
+    service.db.dispose()
+    folders = [data / "images", data / "images" / f"u{alice}", data / "images" / f"u{alice}" / stored.id]
+    assert [oct(mode(folder)) for folder in folders] == [oct(0o700)] * 3
+    assert all(mode(path) & 0o077 == 0 for path in data.glob("quantcli.db*"))

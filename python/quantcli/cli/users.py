@@ -22,8 +22,6 @@ app = typer.Typer(
 
 def open_database(data: str, db_url: str | None):
     """The service's database (the serve extra's SQLAlchemy), or a usage error."""
-    import os
-
     from ..errors import install_hint
 
     try:
@@ -31,8 +29,10 @@ def open_database(data: str, db_url: str | None):
     except ImportError:
         usage(f"quantcli serve needs its extra: {install_hint('serve')}")
     if db_url is None:
+        from ..serve.storage import private_folder
+
         try:
-            os.makedirs(data, exist_ok=True)
+            private_folder(data)
         except OSError as exc:
             usage(f"--data {data}: cannot create ({exc.strerror or exc})")
     from ..serve.config import ServeConfig

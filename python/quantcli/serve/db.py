@@ -166,6 +166,7 @@ class Database:
     def __init__(self, url: str) -> None:
         try:
             if url.startswith("sqlite"):
+                _private_database_file(url)
                 self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
@@ -206,6 +207,26 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _private_database_file(url: str) -> None:
+    """Create a SQLite database file readable by this user only (0600, whatever the umask):
+    it holds password hashes. SQLite gives its -wal and -shm files the same mode."""
+    import contextlib
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # someone else's file: leave it
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
 
 
 def _add_missing_columns(engine: Any) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -30,7 +29,7 @@ from .compressing import Compressed, compress_data, curve_of, palette_counts, pr
 from .config import ServeConfig
 from .db import DONE, ERROR, FAILED, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
 from .pool import Busy, WorkerPool
-from .storage import OUTPUT, PREVIEW, Store
+from .storage import OUTPUT, PREVIEW, Store, private_folder
 from .uploads import check_upload, label_of, web_media_type
 
 log = logging.getLogger("quantcli.serve")
@@ -65,7 +64,7 @@ class Service:
     def __init__(self, config: ServeConfig, db: Database | None = None) -> None:
         self.config = config
         if db is None and config.db_url is None:
-            os.makedirs(config.data_dir, exist_ok=True)
+            private_folder(config.data_dir)
         self.db = db or Database(config.database_url)
         self.db.check_store(config.store_location)
         self.store = Store(config.store_root)
