@@ -1,9 +1,10 @@
 """Where uploads and results are kept: a local folder or any fsspec URI (HDFS, S3).
 
 Every stored name is made by the server: ``u<user id>/<image id>/<role>``, with random
-image ids. Local folders the server makes are private to its user (0700, whatever the umask). An uploaded file's name is only a label in the database; no route takes a
-path from the client. Writes go through the same atomic targets as the CLI's outputs
-(:mod:`quantcli.targets`).
+image ids. An uploaded file's name is only a label in the database; no route takes a path
+from the client. Writes go through the same atomic targets as the CLI's outputs
+(:mod:`quantcli.targets`). Local folders the server makes are private to its user (0700,
+whatever the umask).
 """
 
 from __future__ import annotations
@@ -73,10 +74,8 @@ class Store:
         """Store bytes atomically (OutputExistsError or OutputWriteError on failure)."""
         location = self.location(key)
         if not self.remote:
-            try:
+            with contextlib.suppress(OSError):  # the write below says what is wrong
                 private_folder(os.path.dirname(location))
-            except OSError:  # the write below says what is wrong
-                pass
         self.target.write(location, data, force=force)
 
     def read(self, key: str) -> bytes:
