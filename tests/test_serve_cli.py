@@ -220,3 +220,60 @@ def test_the_database_and_data_folders_are_private(tmp_path, umask):
     folders = [data / "images", data / "images" / f"u{alice}", data / "images" / f"u{alice}" / stored.id]
     assert [oct(mode(folder)) for folder in folders] == [oct(0o700)] * 3
     assert all(mode(path) & 0o077 == 0 for path in data.glob("quantcli.db*"))
+
+
+def _signs_in(data, name: str, password: str) -> bool:
+    from quantcli.serve.accounts import AddressThrottle, LoginRefused, authenticate
+    from quantcli.serve.db import Database
+
+    db = Database("sqlite:///" + str(data / "quantcli.db"))
+    try:
+        authenticate(db, AddressThrottle(), "127.0.0.1", name, password)
+    except LoginRefused:
+        return False
+    finally:
+        db.dispose()
+    return True
+
+
+def test_user_names_are_unique_whatever_their_case(run_cli, tmp_path):
+    data = tmp_path / "data"
+    add_user_cli(data, "Alice")
+    again = run_cli("users", "add", "alice", "--data", data, stdin=(PASSWORD + "\n").encode())
+    assert again.returncode == 2
+    assert "user 'alice' exists as 'Alice'" in again.stderr.decode()
+    listed = run_cli("users", "list", "--data", data, check_rc=0).stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["Alice"]  # spelled as given
+    assert _signs_in(data, "alice", PASSWORD) and _signs_in(data, "ALICE", PASSWORD)
+
+
+def test_a_piped_password_loses_its_crlf(run_cli, tmp_path):
+    data = tmp_path / "data"
+    run_cli("users", "add", "crlf", "--data", data, stdin=(PASSWORD + "\r\n").encode(), check_rc=0)
+    assert _signs_in(data, "crlf", PASSWORD)
+    assert not _signs_in(data, "crlf", PASSWORD + "\r")
+
+
+def test_users_passwd_sets_a_new_password(run_cli, tmp_path):
+    data = tmp_path / "data"
+    key = add_user_cli(data, "alice")
+    from quantcli.serve.accounts import start_session, user_for_api_key
+    from quantcli.serve.db import Database, LoginSession
+
+    db = Database("sqlite:///" + str(data / "quantcli.db"))
+    with db.session() as s:
+        alice = user_for_api_key(s, key).id
+    start_session(db, alice)
+    changed = run_cli("users", "passwd", "ALICE", "--data", data, stdin=b"a new password\r\n", check_rc=0)
+    assert "set the password of alice" in changed.stderr.decode()
+    assert _signs_in(data, "alice", "a new password")
+    assert not _signs_in(data, "alice", PASSWORD)
+    with db.session() as s:
+        assert s.query(LoginSession).count() == 0  # signed out everywhere
+        assert user_for_api_key(s, key).id == alice  # the API key stays
+    db.dispose()
+    short = run_cli("users", "passwd", "alice", "--data", data, stdin=b"short\n")
+    assert short.returncode == 2 and "8 to 1024 characters" in short.stderr.decode()
+    missing = run_cli("users", "passwd", "bob", "--data", data, stdin=(PASSWORD + "\n").encode())
+    assert missing.returncode == 1 and "no user 'bob'" in missing.stderr.decode()
+    assert "passwd" in run_cli("users", "--help", check_rc=0).stdout.decode()

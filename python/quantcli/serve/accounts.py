@@ -25,7 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidOptionError
@@ -102,7 +102,8 @@ def same_secret(a: str, b: str) -> bool:
 
 
 def add_user(db: Database, name: str, password: str) -> str:
-    """Create a user; returns its new API key (shown once, stored hashed).
+    """Create a user; returns its new API key (shown once, stored hashed). The name is kept
+    as spelled, and taken in every case: with ``alice``, ``Alice`` is refused.
 
     Raises InvalidOptionError for a bad name or password, or a name that is taken.
     """
@@ -111,9 +112,10 @@ def add_user(db: Database, name: str, password: str) -> str:
     check_name(name)
     check_password_rules(password)
     with db.session() as s:
-        taken = db.user_by_name(s, name) is not None
-    if taken:
-        raise InvalidOptionError(f"user {name!r} exists")
+        existing = db.user_by_name(s, name)
+        taken = None if existing is None else existing.name
+    if taken is not None:
+        raise InvalidOptionError(f"user {taken!r} exists" if taken == name else f"user {name!r} exists as {taken!r}")
     key = new_api_key()
     try:
         with db.session() as s:
@@ -121,6 +123,21 @@ def add_user(db: Database, name: str, password: str) -> str:
     except IntegrityError:  # added by someone else meanwhile
         raise InvalidOptionError(f"user {name!r} exists") from None
     return key
+
+
+def set_password(db: Database, name: str, password: str) -> None:
+    """Give the user called ``name`` a new password; their sign-in sessions end and a lock
+    from failed sign-ins is lifted. InvalidOptionError for a bad password or no such user."""
+    check_password_rules(password)
+    password_hash = hash_password(password)
+    with db.session() as s:
+        user = db.user_by_name(s, name)
+        if user is None:
+            raise InvalidOptionError(f"no user {name!r}")
+        user.password_hash = password_hash
+        user.failed_logins = 0
+        user.locked_until = None
+        s.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
 
 
 def replace_api_key(db: Database, user_id: int) -> str:

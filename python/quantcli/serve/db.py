@@ -18,11 +18,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -73,7 +75,8 @@ class Meta(Base):
 
 
 class User(Base):
-    """An account: argon2 password hash, SHA-256 of its API key, failed-login state."""
+    """An account: argon2 password hash, SHA-256 of its API key, failed-login state. Names
+    are unique whatever their case (``alice`` and ``Alice`` are one user), spelled as given."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -83,6 +86,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+Index("ix_users_name_folded", func.lower(User.name), unique=True)
 
 
 class LoginSession(Base):
@@ -172,7 +178,7 @@ class Database:
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
             Base.metadata.create_all(self.engine)
-            _add_missing_columns(self.engine)
+            _upgrade(self.engine)
         except Exception as exc:  # a bad URL, a missing driver, a server that refuses
             raise InvalidOptionError(f"--db {_redacted(url)}: cannot open ({_first_line(exc)})") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -201,8 +207,8 @@ class Database:
             return None if row is None else row.value
 
     def user_by_name(self, session: Session, name: str) -> User | None:
-        """The user called ``name``, or None."""
-        return session.scalars(select(User).where(User.name == name)).first()
+        """The user called ``name`` in any case, or None."""
+        return session.scalars(select(User).where(func.lower(User.name) == name.lower())).first()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
@@ -229,9 +235,12 @@ def _private_database_file(url: str) -> None:
         os.close(fd)
 
 
-def _add_missing_columns(engine: Any) -> None:
-    """Add the nullable columns that a newer version declares to an older database's tables
-    (``create_all`` only creates missing tables)."""
+def _upgrade(engine: Any) -> None:
+    """Bring an older database's tables up to date: ``create_all`` only creates missing
+    tables, so add the nullable columns a newer version declares, and the case-insensitive
+    index of user names."""
+    import logging
+
     from sqlalchemy import inspect, text
 
     inspector = inspect(engine)
@@ -242,6 +251,14 @@ def _add_missing_columns(engine: Any) -> None:
                 if column.name not in present and column.nullable:
                     kind = column.type.compile(dialect=engine.dialect)
                     connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+    if engine.dialect.name in ("sqlite", "postgresql"):  # both know IF NOT EXISTS
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("CREATE UNIQUE INDEX IF NOT EXISTS ix_users_name_folded ON users (lower(name))")
+                )
+        except Exception as exc:  # users named alice and Alice from before the rule
+            logging.getLogger("quantcli.serve").warning("user names stay case-sensitive: %s", _first_line(exc))
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:
