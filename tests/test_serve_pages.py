@@ -283,6 +283,7 @@ def test_upload_page_job_results_zip_and_delete(web):
         "errors": 1,
         "finished": 3,
         "percent": 100,
+        "refused": 0,
     }
     page = web.get(f"/jobs/{job}").text
     assert "first.png" in page and "second.tiff" in page
@@ -447,6 +448,36 @@ def test_job_uploads_are_checked(tmp_path):
         assert late.status_code == 409 and late.json()["detail"] == "this job takes no more uploads"
         too_long = client.post("/login", data={"name": "a" * 70_000})
         assert too_long.status_code == 413
+        page = client.get(f"/jobs/{job}").text  # the refused files, and why
+        assert re.search(r"images finished \(\w+\); 3 files refused", page)
+        refused = re.findall(r'<li><span class="name">([^<]+)</span>: <span class="error">([^<]+)</span>', page)
+        assert refused == [
+            ("big.png", "upload too large: more than 20 kB (--max-upload)"),
+            ("wide.png", many_pixels.json()["detail"]),
+            ("x.png", "corrupt image (bad GIF header)"),
+        ]
+
+
+def test_files_the_page_did_not_send_are_listed_as_refused(web):
+    """The upload page skips a file over --max-upload and tells the server, which words the
+    reason itself; a file within the limit cannot be reported so."""
+    csrf = sign_in(web)
+    job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+    limit = web.service.config.max_upload
+    told = web.post(f"/jobs/{job}/refused", data={"csrf_token": csrf, "name": "huge.tif", "size": str(limit + 1)})
+    assert told.status_code == 201
+    lie = web.post(f"/jobs/{job}/refused", data={"csrf_token": csrf, "name": "small.png", "size": "10"})
+    assert lie.status_code == 422
+    no_token = web.post(f"/jobs/{job}/refused", data={"name": "x.png", "size": str(limit + 1)})
+    assert no_token.status_code == 403
+    run = web.put(f"/jobs/{job}/images?name=a.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+    assert run.status_code == 201
+    assert web.post(f"/jobs/{job}/start", headers={"X-CSRF-Token": csrf}).status_code == 202
+    wait_for(lambda: web.get(f"/jobs/{job}/status").json()["status"] == "done")
+    assert web.get(f"/jobs/{job}/status").json()["refused"] == 1
+    page = web.get(f"/jobs/{job}").text
+    assert "1 of 1 images finished (done); 1 file refused" in page
+    assert '<span class="name">huge.tif</span>: <span class="error">upload too large: more than 50 MB' in page
 
 
 def test_other_users_jobs_and_images_are_not_found(web):

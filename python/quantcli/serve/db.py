@@ -132,6 +132,21 @@ class Job(Base):
     images: Mapped[list[Image]] = relationship(
         back_populates="job", order_by="Image.position", cascade="all, delete-orphan", passive_deletes=True
     )
+    refusals: Mapped[list[Refusal]] = relationship(
+        order_by="Refusal.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Refusal(Base):
+    """A file of a job that was not stored, and why (``status``: the HTTP status it got)."""
+
+    __tablename__ = "refusals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Image(Base):

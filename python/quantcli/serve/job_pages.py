@@ -21,7 +21,7 @@ from .api_v1 import _png_name, accept_or_refuse, image_info, on_pool
 from .charts import curve_svg
 from .choices import choices_of, parse_choices, quality_supported
 from .config import MAX_JOB_IMAGES
-from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job
+from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job, Refusal
 from .web import (
     User,
     check_csrf,
@@ -88,12 +88,42 @@ def create_job(
 
 @router.put("/jobs/{job_id}/images", status_code=201)
 async def upload_to_job(request: Request, job_id: str, name: Annotated[str | None, Query(max_length=1024)] = None):
-    """One file of a job, as the request body (413 over --max-upload, 422 not an image)."""
+    """One file of a job, as the request body (413 over --max-upload or --max-pixels, 422
+    not an image, 400 empty); a refused file is listed on the job's page with the reason."""
     user = await run_in_threadpool(signed_in, request)
     check_csrf(request, user.csrf)
     await run_in_threadpool(_owned_in_thread, request, Job, job_id, user.user_id)
-    image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
+    try:
+        image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
+    except HTTPException as exc:
+        if exc.status_code in (400, 413, 422):
+            await run_in_threadpool(_refuse, request, job_id, name, exc.status_code, str(exc.detail))
+        raise
     return {"id": image.id, "name": image.name}
+
+
+@router.post("/jobs/{job_id}/refused", status_code=201)
+def refused_by_page(
+    request: Request,
+    job_id: str,
+    user: User,
+    name: Annotated[str, Form(max_length=1024)] = "",
+    size: Annotated[int, Form(ge=0)] = 0,
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> dict[str, str]:
+    """A file the upload page did not send because its size is over --max-upload: listed
+    on the job's page like a file the server refused (422 when the size is within it)."""
+    from .config import format_size
+
+    check_csrf(request, user.csrf, csrf_token)
+    svc = service(request)
+    with svc.db.session() as s:
+        _job_in(s, user.user_id, job_id)
+    if size <= svc.config.max_upload:
+        raise HTTPException(422, "the file is within --max-upload; upload it")
+    reason = f"upload too large: more than {format_size(svc.config.max_upload)} (--max-upload)"
+    _refuse(request, job_id, name, 413, reason)
+    return {"reason": reason}
 
 
 @router.post("/jobs/{job_id}/start", status_code=202)
@@ -298,6 +328,17 @@ def _image_in(session: Any, user_id: int, image_id: str) -> Image:
     return owned(session, Image, image_id, user_id)
 
 
+def _refuse(request: Request, job_id: str, name: str | None, status: int, reason: str) -> None:
+    """Record a file refused for an open job (at most as many as a job's images)."""
+    from .uploads import label_of
+
+    with service(request).db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status != OPEN or len(job.refusals) >= MAX_JOB_IMAGES:
+            return
+        job.refusals.append(Refusal(name=label_of(name), status=status, reason=reason))
+
+
 def _owned_in_thread(request: Request, model: Any, object_id: str, user_id: int) -> Any:
     with service(request).db.session() as s:
         return owned(s, model, object_id, user_id)
@@ -318,6 +359,7 @@ def _progress(job: Job) -> dict[str, Any]:
         "errors": counts[ERROR],
         "finished": finished,
         "percent": round(100 * finished / total) if total else (100 if job.status in (DONE, FAILED) else 0),
+        "refused": len(job.refusals),
     }
 
 
