@@ -155,15 +155,44 @@ def test_wrong_password_unknown_user_and_lockout(web):
     assert 1 <= int(locked.headers["retry-after"]) <= 31
     assert "too many failed sign-ins" in locked.text
 
-    from quantcli.serve.db import User, utcnow
+    from quantcli.serve.db import LoginFailures, utcnow
 
     with web.service.db.session() as s:  # the lock runs out
-        user = web.service.db.user_by_name(s, "alice")
-        assert user.failed_logins == 5
-        user.locked_until = utcnow() - timedelta(seconds=1)
+        row = s.get(LoginFailures, "alice")
+        assert row.failures == 5
+        row.locked_until = utcnow() - timedelta(seconds=1)
     assert attempt(PASSWORD).status_code == 303
     with web.service.db.session() as s:
-        assert s.get(User, web.service.db.user_by_name(s, "alice").id).failed_logins == 0
+        assert s.get(LoginFailures, "alice") is None
+
+
+def test_an_unknown_name_locks_as_a_real_one_does(web):
+    """The lockout tells nothing about which names exist: failures count by the name given."""
+
+    def attempts(name):
+        codes = []
+        for _ in range(6):
+            page = web.get("/login")
+            response = web.post(
+                "/login",
+                data={"name": name, "password": "wrong password", "csrf_token": form_token(page.text)},
+                follow_redirects=False,
+            )
+            codes.append((response.status_code, response.headers.get("retry-after"), _detail(response.text)))
+        return codes
+
+    real, unknown = attempts("alice"), attempts("mallory")
+    assert [c[0] for c in real] == [c[0] for c in unknown] == [401] * 5 + [429]
+    assert real[5][2] == unknown[5][2] == "too many failed sign-ins for this account; try again later"
+    assert real[5][1] is not None and unknown[5][1] is not None
+    page = web.get("/login")  # the name as given, in any case
+    again = web.post("/login", data={"name": "MALLORY", "password": "x" * 8, "csrf_token": form_token(page.text)})
+    assert again.status_code == 429
+
+
+def _detail(html: str) -> str:
+    match = re.search(r'class="error"[^>]*>([^<]+)<', html)
+    return match.group(1).strip() if match else ""
 
 
 def test_lock_grows_and_is_capped():

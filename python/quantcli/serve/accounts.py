@@ -6,10 +6,13 @@
   enough for a secret of that strength and lets a request find its user by one lookup.
 - A session cookie holds 256 random bits; the database keeps its SHA-256 and the
   session's CSRF token.
-- After :data:`LOCK_AFTER` consecutive failed sign-ins an account is locked for 30 s,
-  doubling with each further failure up to 15 minutes; while locked, even the right
-  password is refused. A client address that fails :data:`IP_FAILURES` times in
-  :data:`IP_WINDOW` is refused too, whatever the names it tries.
+- After :data:`LOCK_AFTER` consecutive failed sign-ins with one name, that name is locked
+  for 30 s, doubling with each further failure up to 15 minutes; while locked, even the
+  right password is refused. Failures are counted by the name given, whether or not a user
+  has it, so an unknown name locks as a real one does and the lockout tells nothing about
+  which names exist; a count with no failure for :data:`FAILURES_KEPT` is forgotten. A
+  client address that fails :data:`IP_FAILURES` times in :data:`IP_WINDOW` is refused
+  too, whatever the names it tries.
 """
 
 from __future__ import annotations
@@ -29,13 +32,14 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidOptionError
-from .db import Database, Image, LoginSession, User, utcnow
+from .db import Database, Image, LoginFailures, LoginSession, User, utcnow
 
 API_KEY_PREFIX = "qk_"
 SESSION_LIFETIME = timedelta(days=7)
 LOCK_AFTER = 5
 LOCK_BASE = timedelta(seconds=30)
 LOCK_MAX = timedelta(minutes=15)
+FAILURES_KEPT = timedelta(days=1)
 IP_FAILURES = 20
 IP_WINDOW = 600.0  # seconds
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
@@ -135,9 +139,8 @@ def set_password(db: Database, name: str, password: str) -> None:
         if user is None:
             raise InvalidOptionError(f"no user {name!r}")
         user.password_hash = password_hash
-        user.failed_logins = 0
-        user.locked_until = None
         s.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        s.execute(delete(LoginFailures).where(LoginFailures.name == _failure_key(user.name)))
 
 
 def replace_api_key(db: Database, user_id: int) -> str:
@@ -242,6 +245,43 @@ def lock_duration(failures: int) -> timedelta:
     return min(LOCK_MAX, LOCK_BASE * 2 ** min(failures - LOCK_AFTER, 20))
 
 
+def _failure_key(name: str) -> str:
+    """The name a failed sign-in is counted under: as given, folded, at most 64 characters."""
+    return name.lower()[:64]
+
+
+def _locked_for(session: Session, key: str, now: datetime) -> int:
+    """Seconds the name stays locked; 0 when it may sign in."""
+    row = session.get(LoginFailures, key)
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return 0
+    return int((row.locked_until - now).total_seconds()) + 1
+
+
+def _count_failure(db: Database, key: str) -> None:
+    """One more failed sign-in for a name; locks it from :data:`LOCK_AFTER` failures, and
+    forgets the counts of names with no failure for :data:`FAILURES_KEPT`."""
+    from sqlalchemy.exc import IntegrityError
+
+    for _ in range(2):  # a second try when another request added the row meanwhile
+        now = utcnow()
+        try:
+            with db.session() as s:
+                s.execute(delete(LoginFailures).where(LoginFailures.last_failed_at < now - FAILURES_KEPT))
+                row = s.get(LoginFailures, key)
+                if row is None:
+                    row = LoginFailures(name=key, failures=0)
+                    s.add(row)
+                row.failures += 1
+                row.last_failed_at = now
+                lock = lock_duration(row.failures)
+                if lock:
+                    row.locked_until = now + lock
+            return
+        except IntegrityError:
+            continue
+
+
 def authenticate(db: Database, throttle: AddressThrottle, address: str, name: str, password: str) -> int:
     """Check a name and password; returns the user id, or raises LoginRefused."""
     global _DUMMY_HASH
@@ -251,37 +291,33 @@ def authenticate(db: Database, throttle: AddressThrottle, address: str, name: st
     if wait:
         raise LoginRefused("too many failed sign-ins from your address; try again later", locked=True, retry_after=wait)
     hasher = _hasher()
+    key = _failure_key(name)
     with db.session() as s:
-        user = db.user_by_name(s, name) if len(name) <= 64 and len(password) <= PASSWORD_MAX else None
-        now = utcnow()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            seconds = int((user.locked_until - now).total_seconds()) + 1
+        seconds = _locked_for(s, key, utcnow())
+        if seconds:
             raise LoginRefused(
                 "too many failed sign-ins for this account; try again later", locked=True, retry_after=seconds
             )
+        user = db.user_by_name(s, name) if len(name) <= 64 and len(password) <= PASSWORD_MAX else None
         if user is None:
             if _DUMMY_HASH is None:
                 _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
             with contextlib.suppress(VerificationError):
                 hasher.verify(_DUMMY_HASH, password[:PASSWORD_MAX])
-            throttle.failed(address)
-            raise LoginRefused("wrong user name or password")
-        try:
-            hasher.verify(user.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            user.failed_logins += 1
-            lock = lock_duration(user.failed_logins)
-            if lock:
-                user.locked_until = now + lock
-            throttle.failed(address)
-            refusal = LoginRefused("wrong user name or password")
+            verified = False
         else:
-            user.failed_logins = 0
-            user.locked_until = None
+            try:
+                verified = hasher.verify(user.password_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                verified = False
+        if verified:
+            s.execute(delete(LoginFailures).where(LoginFailures.name == key))
             if hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hasher.hash(password)
             return user.id
-    raise refusal  # outside the block, so that the failure count is committed
+    _count_failure(db, key)
+    throttle.failed(address)
+    raise LoginRefused("wrong user name or password")
 
 
 def start_session(db: Database, user_id: int) -> str:

@@ -84,11 +84,24 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Unused: failed sign-ins are counted by the name given, in LoginFailures. Kept because
+    # older databases have these columns NOT NULL.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 Index("ix_users_name_folded", func.lower(User.name), unique=True)
+
+
+class LoginFailures(Base):
+    """Consecutive failed sign-ins for a name as given (folded to lower case), whether or not
+    a user has it, so that the lockout does not tell which names exist."""
+
+    __tablename__ = "login_failures"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class LoginSession(Base):
