@@ -706,3 +706,59 @@ def test_ratio_says_larger_when_the_output_grew(web):
     page = web.get(f"/images/{image}").text
     assert '<td id="ratio">328.5% (3.29\N{MULTIPLICATION SIGN} larger)</td>' in page
     assert "smaller" not in page
+
+
+def test_unfinished_uploads_are_listed_and_can_be_deleted(web):
+    """A job whose upload never started shows in History and can be deleted with its files."""
+    csrf = sign_in(web)
+    job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+    sent = web.put(f"/jobs/{job}/images?name=left.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+    assert sent.status_code == 201 and len(stored_files(web.service)) == 1
+    history = web.get("/history").text
+    assert f'href="/jobs/{job}"' in history and "never started" in history
+    assert f'action="/jobs/{job}/delete"' in history
+    assert "never started" in web.get(f"/jobs/{job}").text
+    deleted = web.post(f"/jobs/{job}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert deleted.status_code == 303
+    assert web.get(f"/jobs/{job}").status_code == 404
+    assert not stored_files(web.service)
+
+
+def test_deleting_the_last_image_of_a_job_deletes_the_job(web):
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=1), "b.png": png_bytes(seed=2)}, k="8")
+    first, second = re.findall(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{job}").text)
+    by_page = web.post(f"/images/{first}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert by_page.headers["location"] == f"/jobs/{job}"  # one image left: the job stays
+    by_api = web.delete(f"/api/v1/images/{second}", headers=_key(web))
+    assert by_api.status_code == 204
+    assert web.get(f"/jobs/{job}").status_code == 404
+    assert f"/jobs/{job}" not in web.get("/history").text
+    assert not stored_files(web.service)
+
+    other = run_job(web, csrf, {"c.png": png_bytes(seed=3)}, k="8")
+    (only,) = re.findall(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{other}").text)
+    last = web.post(f"/images/{only}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert last.headers["location"] == "/history"
+    assert web.get(f"/jobs/{other}").status_code == 404
+
+
+def test_uploads_never_started_expire_with_their_files(web):
+    from quantcli.serve.db import Job, utcnow
+    from quantcli.serve.work import OPEN_JOB_LIFETIME
+
+    csrf = sign_in(web)
+    jobs = []
+    for _ in range(2):
+        job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+        web.put(f"/jobs/{job}/images?name=a.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+        jobs.append(job)
+    started = run_job(web, csrf, {"b.png": png_bytes(seed=2)}, k="8")
+    with web.service.db.session() as s:
+        for job in (jobs[0], started):
+            s.get(Job, job).created_at = utcnow() - OPEN_JOB_LIFETIME - timedelta(minutes=1)
+    assert web.service.expire_open_jobs() == 1
+    assert web.get(f"/jobs/{jobs[0]}").status_code == 404
+    assert web.get(f"/jobs/{jobs[1]}").status_code == 200  # still within its day
+    assert web.get(f"/jobs/{started}").status_code == 200  # started jobs are kept
+    assert len(stored_files(web.service)) == 3  # the fresh upload, and the started job's source and PNG

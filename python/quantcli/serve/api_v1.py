@@ -306,14 +306,7 @@ def _get(request: Request, user_id: int, image_id: str) -> Image:
 
 
 def _delete(request: Request, user_id: int, image_id: str) -> None:
-    svc = service(request)
-    with svc.db.session() as s:
-        row = s.get(Image, image_id)
-        if row is None or row.user_id != user_id:
-            return
-        output_key = row.output_key
-        s.delete(row)
-    svc.delete_image_files(user_id, image_id, output_key)
+    service(request).delete_image(user_id, image_id)
 
 
 def _png_name(name: str) -> str:

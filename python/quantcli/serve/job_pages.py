@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from ..errors import InvalidOptionError
@@ -32,7 +32,7 @@ from .web import (
     service,
     signed_in,
 )
-from .work import StoredImage
+from .work import OPEN_JOB_LIFETIME, StoredImage
 
 router = APIRouter(include_in_schema=False)
 
@@ -193,32 +193,23 @@ def job_zip(request: Request, job_id: str, user: User) -> Response:
 @router.post("/jobs/{job_id}/delete")
 def delete_job(request: Request, job_id: str, user: User, csrf_token: Annotated[str, Form(max_length=128)] = ""):
     check_csrf(request, user.csrf, csrf_token)
-    svc = service(request)
-    with svc.db.session() as s:
-        job = _job_in(s, user.user_id, job_id)
-        files = [(row.id, row.output_key) for row in job.images]
-        s.delete(job)
-    for image_id, output_key in files:
-        svc.delete_image_files(user.user_id, image_id, output_key)
-    svc.store.delete_folder(f"spark/{job_id}")
+    if not service(request).delete_job(user.user_id, job_id):
+        raise HTTPException(404, "not found")
     return RedirectResponse("/history", 303)
 
 
 @router.get("/history")
 def history(request: Request, user: User) -> Response:
     with service(request).db.session() as s:
-        jobs = s.scalars(
-            select(Job).where(Job.user_id == user.user_id, Job.status != OPEN).order_by(Job.created_at.desc())
-        ).all()
+        jobs = s.scalars(select(Job).where(Job.user_id == user.user_id).order_by(Job.created_at.desc())).all()
         rows = [(job, _progress(job)) for job in jobs]
         loose = s.scalars(
             select(Image).where(Image.user_id == user.user_id, Image.job_id.is_(None)).order_by(Image.created_at.desc())
         ).all()
         api_images = [image_info(row) for row in loose]
-        open_jobs = s.scalar(
-            select(func.count()).select_from(Job).where(Job.user_id == user.user_id, Job.status == OPEN)
+        return render(
+            request, "history.html", user=user, jobs=rows, api_images=api_images, open_lifetime=OPEN_JOB_LIFETIME
         )
-        return render(request, "history.html", user=user, jobs=rows, api_images=api_images, open_jobs=open_jobs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -308,12 +299,9 @@ def image_curve_svg(request: Request, image_id: str, user: User) -> Response:
 @router.post("/images/{image_id}/delete")
 def delete_image(request: Request, image_id: str, user: User, csrf_token: Annotated[str, Form(max_length=128)] = ""):
     check_csrf(request, user.csrf, csrf_token)
-    svc = service(request)
-    with svc.db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        job_id, output_key = row.job_id, row.output_key
-        s.delete(row)
-    svc.delete_image_files(user.user_id, image_id, output_key)
+    found, job_id = service(request).delete_image(user.user_id, image_id)
+    if not found:
+        raise HTTPException(404, "not found")
     return RedirectResponse(f"/jobs/{job_id}" if job_id else "/history", 303)
 
 

@@ -20,14 +20,14 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..errors import InvalidOptionError
 from ..pipeline import CompressResult, Settings
 from .choices import Choices, choices_of, settings_for
 from .compressing import Compressed, compress_data, curve_of, palette_counts, preview_png, public_error
 from .config import ServeConfig
-from .db import DONE, ERROR, FAILED, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
+from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
 from .pool import Busy, WorkerPool
 from .storage import OUTPUT, PREVIEW, Store, private_folder
 from .uploads import check_upload, label_of, web_media_type
@@ -38,6 +38,8 @@ log = logging.getLogger("quantcli.serve")
 LEASE = timedelta(seconds=60)
 #: How often a server renews its claims and looks for lapsed ones (seconds).
 RENEW_EVERY = 15.0
+#: How long a job whose upload was never started is kept (its page was closed mid-upload).
+OPEN_JOB_LIFETIME = timedelta(days=1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -92,6 +94,7 @@ class Service:
         with self.db.session() as s:
             s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
         self.recover()
+        self.expire_open_jobs()
         self._scheduler = threading.Thread(target=self._schedule, name="quantcli-serve-scheduler", daemon=True)
         self._scheduler.start()
         self.wake()
@@ -129,6 +132,7 @@ class Service:
                     renewed = time.monotonic()
                     self.renew()
                     self.recover()
+                    self.expire_open_jobs()
                 self.dispatch()
             except Exception:  # the database was unreachable a moment: try again later
                 log.exception("scheduling jobs")
@@ -359,7 +363,6 @@ class Service:
         open for uploads or holds the most images a job may).
         """
         from .config import MAX_JOB_IMAGES
-        from .db import OPEN, new_id
         from .storage import SOURCE
 
         label = label_of(name)
@@ -446,6 +449,55 @@ class Service:
         png = preview_png(pixels)
         self.store.write(key, png, force=True)
         return png
+
+    def delete_image(self, user_id: int, image_id: str) -> tuple[bool, str | None]:
+        """Delete one of the user's images, its result and files; a job left with no image
+        goes too. Returns (whether the image was found, the id of its job if that remains)."""
+        with self.db.session() as s:
+            row = s.get(Image, image_id)
+            if row is None or row.user_id != user_id:
+                return False, None
+            job_id, output_key = row.job_id, row.output_key
+            s.delete(row)
+            s.flush()
+            emptied = False
+            if job_id is not None:
+                left = s.scalar(select(func.count()).select_from(Image).where(Image.job_id == job_id))
+                if not left:
+                    job = s.get(Job, job_id)
+                    if job is not None:
+                        s.delete(job)
+                    emptied = True
+        self.delete_image_files(user_id, image_id, output_key)
+        if emptied:
+            self.store.delete_folder(f"spark/{job_id}")
+        return True, None if emptied else job_id
+
+    def delete_job(self, user_id: int, job_id: str) -> bool:
+        """Delete one of the user's jobs with its images and files; False when not found."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.user_id != user_id:
+                return False
+            files = [(row.id, row.output_key) for row in job.images]
+            s.delete(job)
+        for image_id, output_key in files:
+            self.delete_image_files(user_id, image_id, output_key)
+        self.store.delete_folder(f"spark/{job_id}")
+        return True
+
+    def expire_open_jobs(self) -> int:
+        """Delete the jobs whose upload was never started within :data:`OPEN_JOB_LIFETIME`
+        (the page was closed mid-upload), with their stored files; returns how many."""
+        with self.db.session() as s:
+            stale = list(
+                s.execute(
+                    select(Job.id, Job.user_id).where(Job.status == OPEN, Job.created_at < utcnow() - OPEN_JOB_LIFETIME)
+                )
+            )
+        for job_id, user_id in stale:
+            self.delete_job(user_id, job_id)
+        return len(stale)
 
     def delete_image_files(self, user_id: int, image_id: str, output_key: str | None) -> None:
         """Delete an image's stored files (its folder, and a Spark output kept elsewhere)."""
