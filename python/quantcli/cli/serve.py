@@ -111,6 +111,8 @@ def serve(
     """Run the web app and HTTP API: accounts, uploads, K choice, before/after views, downloads.
 
     Add users with `quantcli users add`. Jobs run on a pool of worker threads with the local engine; with --engine spark, jobs of at least --spark-min-images images run on Spark.
+
+    Several servers may share one --data or --db: each claims a job before running it, so none runs twice. A port that is taken exits 1 before any job is touched. The database file is created 0600 and the folders 0700.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
     from ..errors import QuantcliError
 
