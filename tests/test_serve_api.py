@@ -92,6 +92,9 @@ def test_compress_auto_dither_and_lossless(api):
         ("k=8&dither=maybe", "dither must be auto, on, off or a number from 0 to 1, got 'maybe'"),
         ("k=8&min_psnr=40", "min_psnr is the target of k=auto; give k=auto with it"),
         ("k=auto&min_psnr=lots", "min_psnr must be a number of dB, got 'lots'"),
+        ("k=auto&quality=150", "quality values must be numbers from 0 to 100, got '150'"),
+        ("k=auto&quality=10-150", "quality values must be numbers from 0 to 100, got '10-150'"),
+        ("k=auto&quality=90-80", "quality minimum 90 is above its maximum 80"),
     ],
 )
 def test_bad_parameters_are_422_with_one_line(api, query, message):
@@ -109,6 +112,35 @@ def test_quality_is_passed_on_only_where_quantcli_has_it(api):
     else:
         assert response.status_code == 422
         assert "quality is not available" in response.json()["detail"]
+
+
+def test_quality_with_a_fixed_k_is_a_cap_and_min_psnr_needs_auto(api):
+    """quality with a fixed k picks the fewest colours up to k (as ``compress -k 64 --quality
+    90``); min_psnr searches every K, so it goes with k=auto only. The schema says both."""
+    data = png_bytes(h=120, w=160, seed=4)
+    capped = api.post("/api/v1/compress?k=64&quality=1", content=data, headers=api.alice)
+    assert capped.status_code == 200
+    assert int(capped.headers["x-quantcli-k"]) < 64
+    too_low = api.post("/api/v1/compress?k=8&quality=90-95", content=data, headers=api.alice)
+    assert too_low.status_code == 422 and "below the minimum 90" in too_low.json()["detail"]
+    params = {
+        p["name"]: p for p in api.get("/api/openapi.json").json()["paths"]["/api/v1/compress"]["post"]["parameters"]
+    }
+    assert "a fixed k is a cap" in params["quality"]["description"]
+    assert "Only with k=auto" in params["min_psnr"]["description"]
+
+
+def test_an_empty_body_is_400_and_documented(api):
+    from pathlib import Path
+
+    response = api.post("/api/v1/images?k=8", content=b"", headers=api.alice)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "empty upload: send the image's bytes as the request body"}
+    paths = api.get("/api/openapi.json").json()["paths"]
+    for path in ("/api/v1/compress", "/api/v1/images"):
+        assert "400" in paths[path]["post"]["responses"]
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert "`400` an empty body" in readme
 
 
 API_ROUTES = [

@@ -144,3 +144,136 @@ def test_help_lists_serve_and_users(run_cli):
     serve_help = run_cli("serve", "--help", check_rc=0).stdout.decode()
     for flag in ("--data", "--db", "--store", "--max-upload", "--max-pixels", "--allow-signup", "--proxy-headers"):
         assert flag in serve_help
+
+
+def test_a_serve_that_cannot_listen_leaves_the_jobs_alone(run_cli, tmp_path):
+    """A second ``serve`` on a taken port exits 1 before it requeues anything: the jobs a
+    running server holds stay as they are."""
+    import socket
+
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.db import Image, Job
+    from quantcli.serve.work import Service
+
+    data = tmp_path / "data"
+    add_user_cli(data, "alice")
+    service = Service(ServeConfig(data_dir=str(data), workers=1))
+    with service.db.session() as s:
+        alice = service.db.user_by_name(s, "alice").id
+        job = Job(user_id=alice, k="8", status="open")
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    service.accept(alice, png_bytes(), "a.png", job_id=job_id)
+    with service.db.session() as s:  # running, with no live claim: what a restart requeues
+        s.get(Job, job_id).status = "running"
+        s.get(Job, job_id).images[0].status = "running"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = run_cli("serve", "--data", data, "--port", port)
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr.decode()
+    with service.db.session() as s:
+        assert s.get(Job, job_id).status == "running"
+        assert [i.status for i in s.query(Image)] == ["running"]
+    service.db.dispose()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000])
+def test_the_database_and_data_folders_are_private(tmp_path, umask):
+    """quantcli.db (password hashes) is 0600 and the folders the server makes are 0700,
+    whatever the umask."""
+    import os
+    import stat
+
+    from conftest import cli_command
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.work import Service
+
+    data = tmp_path / "data"
+
+    def mode(path) -> int:
+        return stat.S_IMODE(os.stat(path).st_mode)
+
+    in_umask = ["sh", "-c", f'umask {umask:03o} && exec "$@"', "sh"]
+    proc = subprocess.run(
+        [*in_umask, *cli_command(), "users", "add", "alice", "--data", str(data)],
+        input=(PASSWORD + "\n").encode(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert mode(data) == 0o700
+    assert mode(data / "quantcli.db") == 0o600
+    old = os.umask(umask)
+    try:
+        service = Service(ServeConfig(data_dir=str(data), workers=1))
+        with service.db.session() as s:
+            alice = service.db.user_by_name(s, "alice").id
+        stored = service.accept(alice, png_bytes(), "a.png")
+    finally:
+        os.umask(old)
+    service.db.dispose()
+    folders = [data / "images", data / "images" / f"u{alice}", data / "images" / f"u{alice}" / stored.id]
+    assert [oct(mode(folder)) for folder in folders] == [oct(0o700)] * 3
+    assert all(mode(path) & 0o077 == 0 for path in data.glob("quantcli.db*"))
+
+
+def _signs_in(data, name: str, password: str) -> bool:
+    from quantcli.serve.accounts import AddressThrottle, LoginRefused, authenticate
+    from quantcli.serve.db import Database
+
+    db = Database("sqlite:///" + str(data / "quantcli.db"))
+    try:
+        authenticate(db, AddressThrottle(), "127.0.0.1", name, password)
+    except LoginRefused:
+        return False
+    finally:
+        db.dispose()
+    return True
+
+
+def test_user_names_are_unique_whatever_their_case(run_cli, tmp_path):
+    data = tmp_path / "data"
+    add_user_cli(data, "Alice")
+    again = run_cli("users", "add", "alice", "--data", data, stdin=(PASSWORD + "\n").encode())
+    assert again.returncode == 2
+    assert "user 'alice' exists as 'Alice'" in again.stderr.decode()
+    listed = run_cli("users", "list", "--data", data, check_rc=0).stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["Alice"]  # spelled as given
+    assert _signs_in(data, "alice", PASSWORD) and _signs_in(data, "ALICE", PASSWORD)
+
+
+def test_a_piped_password_loses_its_crlf(run_cli, tmp_path):
+    data = tmp_path / "data"
+    run_cli("users", "add", "crlf", "--data", data, stdin=(PASSWORD + "\r\n").encode(), check_rc=0)
+    assert _signs_in(data, "crlf", PASSWORD)
+    assert not _signs_in(data, "crlf", PASSWORD + "\r")
+
+
+def test_users_passwd_sets_a_new_password(run_cli, tmp_path):
+    data = tmp_path / "data"
+    key = add_user_cli(data, "alice")
+    from quantcli.serve.accounts import start_session, user_for_api_key
+    from quantcli.serve.db import Database, LoginSession
+
+    db = Database("sqlite:///" + str(data / "quantcli.db"))
+    with db.session() as s:
+        alice = user_for_api_key(s, key).id
+    start_session(db, alice)
+    changed = run_cli("users", "passwd", "ALICE", "--data", data, stdin=b"a new password\r\n", check_rc=0)
+    assert "set the password of alice" in changed.stderr.decode()
+    assert _signs_in(data, "alice", "a new password")
+    assert not _signs_in(data, "alice", PASSWORD)
+    with db.session() as s:
+        assert s.query(LoginSession).count() == 0  # signed out everywhere
+        assert user_for_api_key(s, key).id == alice  # the API key stays
+    db.dispose()
+    short = run_cli("users", "passwd", "alice", "--data", data, stdin=b"short\n")
+    assert short.returncode == 2 and "8 to 1024 characters" in short.stderr.decode()
+    missing = run_cli("users", "passwd", "bob", "--data", data, stdin=(PASSWORD + "\n").encode())
+    assert missing.returncode == 1 and "no user 'bob'" in missing.stderr.decode()
+    assert "passwd" in run_cli("users", "--help", check_rc=0).stdout.decode()

@@ -145,6 +145,56 @@ def test_browser_sign_in_upload_results_download_sign_out(tmp_path, chromium):
         server.stop()
 
 
+@pytest.mark.browser
+def test_browser_pages_fit_a_narrow_window_and_history_rows_line_up(tmp_path, chromium):
+    """At 400 px wide the header wraps and no page scrolls sideways; the cells of a History
+    row are table cells, so their borders line up. Screenshots are left in tmp_path."""
+    import httpx
+    from quantcli.serve.web import SESSION_COOKIE
+    from serve_support import png_bytes, run_job, sign_in
+
+    data = tmp_path / "data"
+    add_user_cli(data, "alice")
+    server = LiveServer(data, "--workers", "2")
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            csrf = sign_in(client)
+            run_job(client, csrf, {"a-long-name-for-a-narrow-window.png": png_bytes(seed=1)}, k="16")
+            run_job(client, csrf, {"b.png": png_bytes(seed=2)}, k="auto")
+            token = client.cookies.get(SESSION_COOKIE)
+        for width in (400, 1200):
+            driver = chromium("1200,900")
+            metrics = {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False}
+            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+            driver.get(server.url + "/login")
+            driver.add_cookie({"name": SESSION_COOKIE, "value": token, "path": "/"})
+            for path in ("/", "/history", "/account"):
+                driver.get(server.url + path)
+                driver.save_screenshot(str(tmp_path / f"{path.strip('/') or 'upload'}-{width}.png"))
+                page = driver.execute_script(
+                    "const d = document.documentElement;"
+                    "return [d.scrollWidth, d.clientWidth,"
+                    " Array.from(document.querySelectorAll('header.top a, header.top button'))"
+                    "  .map(e => e.getBoundingClientRect().right)];"
+                )
+                scroll_width, client_width, rights = page
+                assert scroll_width <= client_width, (path, width, scroll_width)
+                assert rights and max(rights) <= client_width, (path, width, rights)
+            driver.get(server.url + "/history")
+            rows = driver.execute_script(
+                "return Array.from(document.querySelectorAll('table.list tbody tr')).map(tr =>"
+                " Array.from(tr.children).map(td => {"
+                "  const r = td.getBoundingClientRect();"
+                "  return [getComputedStyle(td).display, Math.round(r.top), Math.round(r.bottom)]; }));"
+            )
+            assert len(rows) == 2
+            for cells in rows:
+                assert {display for display, _, _ in cells} == {"table-cell"}
+                assert len({(top, bottom) for _, top, bottom in cells}) == 1, cells  # borders line up
+    finally:
+        server.stop()
+
+
 def _publish_screenshot(shot: Path) -> None:
     """The README's screenshot, made small by quantcli itself."""
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -155,15 +155,44 @@ def test_wrong_password_unknown_user_and_lockout(web):
     assert 1 <= int(locked.headers["retry-after"]) <= 31
     assert "too many failed sign-ins" in locked.text
 
-    from quantcli.serve.db import User, utcnow
+    from quantcli.serve.db import LoginFailures, utcnow
 
     with web.service.db.session() as s:  # the lock runs out
-        user = web.service.db.user_by_name(s, "alice")
-        assert user.failed_logins == 5
-        user.locked_until = utcnow() - timedelta(seconds=1)
+        row = s.get(LoginFailures, "alice")
+        assert row.failures == 5
+        row.locked_until = utcnow() - timedelta(seconds=1)
     assert attempt(PASSWORD).status_code == 303
     with web.service.db.session() as s:
-        assert s.get(User, web.service.db.user_by_name(s, "alice").id).failed_logins == 0
+        assert s.get(LoginFailures, "alice") is None
+
+
+def test_an_unknown_name_locks_as_a_real_one_does(web):
+    """The lockout tells nothing about which names exist: failures count by the name given."""
+
+    def attempts(name):
+        codes = []
+        for _ in range(6):
+            page = web.get("/login")
+            response = web.post(
+                "/login",
+                data={"name": name, "password": "wrong password", "csrf_token": form_token(page.text)},
+                follow_redirects=False,
+            )
+            codes.append((response.status_code, response.headers.get("retry-after"), _detail(response.text)))
+        return codes
+
+    real, unknown = attempts("alice"), attempts("mallory")
+    assert [c[0] for c in real] == [c[0] for c in unknown] == [401] * 5 + [429]
+    assert real[5][2] == unknown[5][2] == "too many failed sign-ins for this account; try again later"
+    assert real[5][1] is not None and unknown[5][1] is not None
+    page = web.get("/login")  # the name as given, in any case
+    again = web.post("/login", data={"name": "MALLORY", "password": "x" * 8, "csrf_token": form_token(page.text)})
+    assert again.status_code == 429
+
+
+def _detail(html: str) -> str:
+    match = re.search(r'class="error"[^>]*>([^<]+)<', html)
+    return match.group(1).strip() if match else ""
 
 
 def test_lock_grows_and_is_capped():
@@ -283,6 +312,7 @@ def test_upload_page_job_results_zip_and_delete(web):
         "errors": 1,
         "finished": 3,
         "percent": 100,
+        "refused": 0,
     }
     page = web.get(f"/jobs/{job}").text
     assert "first.png" in page and "second.tiff" in page
@@ -367,16 +397,45 @@ def test_shared_palette_and_auto_k_jobs(web):
 
     auto = run_job(web, csrf, {"a.png": png_bytes(seed=3)}, k="auto", min_psnr="30")
     info = web.get(f"/jobs/{auto}").text
-    assert "K = auto (target 30.0 dB)" in info
+    assert "K = auto (the smallest K reaching 30 dB PSNR)" in info
     image = re.search(r'<a class="name" href="/images/([^"/]+)">', info).group(1)
     body = web.get(f"/api/v1/images/{image}", headers=_key(web)).json()
     assert body["psnr"] >= 30 and 2 <= body["k"] <= 256
+    assert "(the smallest K reaching 30 dB PSNR)" in web.get(f"/images/{image}").text
 
     refused = web.post(
         "/jobs", data={"csrf_token": csrf, "k": "auto", "shared": "true"}, headers={"Accept": "application/json"}
     )
     assert refused.status_code == 422
     assert refused.json()["detail"] == "k=auto picks K per image; it does not combine with a shared palette"
+
+
+@pytest.mark.parametrize(
+    ("fields", "rule"),
+    [
+        ({"k": "auto"}, "the fewest colours reaching quality 80, the default"),
+        ({"k": "auto", "quality": "80"}, "the fewest colours reaching quality 80"),
+        ({"k": "auto", "quality": "60-85"}, "the fewest colours reaching quality 85, at least 60"),
+        ({"k": "64", "quality": "90"}, "the fewest colours up to 64 reaching quality 90"),
+        ({"k": "auto", "min_psnr": "38.5"}, "the smallest K reaching 38.5 dB PSNR"),
+        ({"k": "16"}, None),
+    ],
+)
+def test_pages_say_which_rule_chose_k(web, fields, rule):
+    """The result and job pages name the rule that chose K, never a PSNR target the job did
+    not have."""
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=3)}, **fields)
+    page = web.get(f"/jobs/{job}").text
+    image = re.search(r'<a class="name" href="/images/([^"/]+)">', page).group(1)
+    result = web.get(f"/images/{image}").text
+    if rule is None:
+        assert 'id="k-rule"' not in result and f"K = {fields['k']}," in page
+    else:
+        assert f'<span id="k-rule">({rule})</span>' in result
+        assert f"K = {fields['k']} ({rule})" in page
+    if "min_psnr" not in fields:
+        assert " dB)" not in result
 
 
 def _key(web):
@@ -418,6 +477,36 @@ def test_job_uploads_are_checked(tmp_path):
         assert late.status_code == 409 and late.json()["detail"] == "this job takes no more uploads"
         too_long = client.post("/login", data={"name": "a" * 70_000})
         assert too_long.status_code == 413
+        page = client.get(f"/jobs/{job}").text  # the refused files, and why
+        assert re.search(r"images finished \(\w+\); 3 files refused", page)
+        refused = re.findall(r'<li><span class="name">([^<]+)</span>: <span class="error">([^<]+)</span>', page)
+        assert refused == [
+            ("big.png", "upload too large: more than 20 kB (--max-upload)"),
+            ("wide.png", many_pixels.json()["detail"]),
+            ("x.png", "corrupt image (bad GIF header)"),
+        ]
+
+
+def test_files_the_page_did_not_send_are_listed_as_refused(web):
+    """The upload page skips a file over --max-upload and tells the server, which words the
+    reason itself; a file within the limit cannot be reported so."""
+    csrf = sign_in(web)
+    job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+    limit = web.service.config.max_upload
+    told = web.post(f"/jobs/{job}/refused", data={"csrf_token": csrf, "name": "huge.tif", "size": str(limit + 1)})
+    assert told.status_code == 201
+    lie = web.post(f"/jobs/{job}/refused", data={"csrf_token": csrf, "name": "small.png", "size": "10"})
+    assert lie.status_code == 422
+    no_token = web.post(f"/jobs/{job}/refused", data={"name": "x.png", "size": str(limit + 1)})
+    assert no_token.status_code == 403
+    run = web.put(f"/jobs/{job}/images?name=a.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+    assert run.status_code == 201
+    assert web.post(f"/jobs/{job}/start", headers={"X-CSRF-Token": csrf}).status_code == 202
+    wait_for(lambda: web.get(f"/jobs/{job}/status").json()["status"] == "done")
+    assert web.get(f"/jobs/{job}/status").json()["refused"] == 1
+    page = web.get(f"/jobs/{job}").text
+    assert "1 of 1 images finished (done); 1 file refused" in page
+    assert '<span class="name">huge.tif</span>: <span class="error">upload too large: more than 50 MB' in page
 
 
 def test_other_users_jobs_and_images_are_not_found(web):
@@ -509,3 +598,167 @@ def _job_status(service, job_id):
 
     with service.db.session() as s:
         return s.get(Job, job_id).status
+
+
+def _queued_job(service, user_id: int, files: int = 1) -> str:
+    """A job of ``files`` stored images, queued (as the page's start leaves it)."""
+    from quantcli.serve.db import Job
+
+    with service.db.session() as s:
+        job = Job(user_id=user_id, k="8")
+        s.add(job)
+        s.flush()
+        job_id = job.id
+    for n in range(files):
+        service.accept(user_id, png_bytes(seed=n), f"{n}.png", job_id=job_id)
+    with service.db.session() as s:
+        s.get(Job, job_id).status = "queued"
+    return job_id
+
+
+def _user_id(service, name: str = "alice") -> int:
+    with service.db.session() as s:
+        return service.db.user_by_name(s, name).id
+
+
+def test_one_server_claims_a_job_and_others_leave_it_while_the_claim_holds(tmp_path):
+    from quantcli.serve.db import Image, Job, utcnow
+
+    _, first = make_app(tmp_path)
+    _, second = _reopen(tmp_path)
+    job = _queued_job(first, _user_id(first))
+    assert first.claim(job)
+    assert not second.claim(job)  # one conditional UPDATE: only one server wins
+    with first.db.session() as s:
+        s.get(Job, job).images[0].status = "running"
+    second.recover()  # a second server starting: the first server's claim holds
+    assert _job_status(second, job) == "running"
+    with first.db.session() as s:
+        assert s.get(Job, job).owner == first.instance
+        s.get(Job, job).lease_until = utcnow() - timedelta(seconds=1)  # the first server stopped
+    second.recover()
+    assert _job_status(second, job) == "queued"
+    with second.db.session() as s:
+        assert [i.status for i in s.query(Image)] == ["pending"]
+    assert second.claim(job) and not first.claim(job)
+
+
+def test_two_servers_on_one_database_run_each_image_once(tmp_path):
+    app, first = make_app(tmp_path)
+    app2, second = _reopen(tmp_path)
+    ran: list[tuple[str, str]] = []
+    for name, service in (("first", first), ("second", second)):
+        process = service.process
+
+        def recording(image, settings, process=process, name=name):
+            ran.append((name, image.id))
+            return process(image, settings)
+
+        service.process = recording
+    with TestClient(app), TestClient(app2):
+        jobs = [_queued_job(first, _user_id(first), files=3) for _ in range(4)]
+        first.wake()
+        second.wake()
+        wait_for(lambda: all(_job_status(first, job) == "done" for job in jobs))
+    images = [image for _, image in ran]
+    assert len(images) == 12 and len(set(images)) == 12
+
+
+def test_a_stopping_server_queues_its_unfinished_job_again(tmp_path):
+    from quantcli.serve.db import Job
+
+    _, service = make_app(tmp_path)
+    job = _queued_job(service, _user_id(service))
+    assert service.claim(job)
+    service.stop()
+    _, again = _reopen(tmp_path)
+    assert _job_status(again, job) == "queued"
+    with again.db.session() as s:
+        assert s.get(Job, job).owner is None
+
+
+def test_an_older_database_gets_the_new_columns(tmp_path):
+    from quantcli.serve.db import Database
+    from sqlalchemy import inspect, text
+
+    _, service = make_app(tmp_path)
+    with service.db.engine.begin() as connection:
+        connection.execute(text("ALTER TABLE jobs DROP COLUMN owner"))
+    url = str(service.db.engine.url)
+    service.db.dispose()
+    columns = {c["name"] for c in inspect(Database(url).engine).get_columns("jobs")}
+    assert {"owner", "lease_until"} <= columns
+
+
+def test_ratio_says_larger_when_the_output_grew(web):
+    from quantcli.serve.config import format_ratio
+    from quantcli.serve.db import Image
+
+    assert format_ratio(0.707) == "70.7% (1.41\N{MULTIPLICATION SIGN} smaller)"
+    assert format_ratio(3.285) == "328.5% (3.29\N{MULTIPLICATION SIGN} larger)"
+    assert format_ratio(1.0) == "100.0% (the same size)"
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=1)}, k="8")
+    image = re.search(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{job}").text).group(1)
+    with web.service.db.session() as s:
+        row = s.get(Image, image)
+        row.bytes_in, row.bytes_out = 1000, 3285
+    page = web.get(f"/images/{image}").text
+    assert '<td id="ratio">328.5% (3.29\N{MULTIPLICATION SIGN} larger)</td>' in page
+    assert "smaller" not in page
+
+
+def test_unfinished_uploads_are_listed_and_can_be_deleted(web):
+    """A job whose upload never started shows in History and can be deleted with its files."""
+    csrf = sign_in(web)
+    job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+    sent = web.put(f"/jobs/{job}/images?name=left.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+    assert sent.status_code == 201 and len(stored_files(web.service)) == 1
+    history = web.get("/history").text
+    assert f'href="/jobs/{job}"' in history and "never started" in history
+    assert f'action="/jobs/{job}/delete"' in history
+    assert "never started" in web.get(f"/jobs/{job}").text
+    deleted = web.post(f"/jobs/{job}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert deleted.status_code == 303
+    assert web.get(f"/jobs/{job}").status_code == 404
+    assert not stored_files(web.service)
+
+
+def test_deleting_the_last_image_of_a_job_deletes_the_job(web):
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(seed=1), "b.png": png_bytes(seed=2)}, k="8")
+    first, second = re.findall(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{job}").text)
+    by_page = web.post(f"/images/{first}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert by_page.headers["location"] == f"/jobs/{job}"  # one image left: the job stays
+    by_api = web.delete(f"/api/v1/images/{second}", headers=_key(web))
+    assert by_api.status_code == 204
+    assert web.get(f"/jobs/{job}").status_code == 404
+    assert f"/jobs/{job}" not in web.get("/history").text
+    assert not stored_files(web.service)
+
+    other = run_job(web, csrf, {"c.png": png_bytes(seed=3)}, k="8")
+    (only,) = re.findall(r'<a class="name" href="/images/([^"/]+)">', web.get(f"/jobs/{other}").text)
+    last = web.post(f"/images/{only}/delete", data={"csrf_token": csrf}, follow_redirects=False)
+    assert last.headers["location"] == "/history"
+    assert web.get(f"/jobs/{other}").status_code == 404
+
+
+def test_uploads_never_started_expire_with_their_files(web):
+    from quantcli.serve.db import Job, utcnow
+    from quantcli.serve.work import OPEN_JOB_LIFETIME
+
+    csrf = sign_in(web)
+    jobs = []
+    for _ in range(2):
+        job = web.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+        web.put(f"/jobs/{job}/images?name=a.png", content=png_bytes(), headers={"X-CSRF-Token": csrf})
+        jobs.append(job)
+    started = run_job(web, csrf, {"b.png": png_bytes(seed=2)}, k="8")
+    with web.service.db.session() as s:
+        for job in (jobs[0], started):
+            s.get(Job, job).created_at = utcnow() - OPEN_JOB_LIFETIME - timedelta(minutes=1)
+    assert web.service.expire_open_jobs() == 1
+    assert web.get(f"/jobs/{jobs[0]}").status_code == 404
+    assert web.get(f"/jobs/{jobs[1]}").status_code == 200  # still within its day
+    assert web.get(f"/jobs/{started}").status_code == 200  # started jobs are kept
+    assert len(stored_files(web.service)) == 3  # the fresh upload, and the started job's source and PNG

@@ -63,6 +63,8 @@ def parse_quality(text: str) -> tuple[int, int]:
         values = [0, values[0]]
     if len(values) != 2:
         raise InvalidOptionError(f"quality must be MIN-MAX or MAX with integers 0 to 100, got {text!r}")
+    if not all(0 <= v <= 100 for v in values):  # the message echoes the value as given
+        raise InvalidOptionError(f"quality values must be numbers from 0 to 100, got {text!r}")
     return check_quality((values[0], values[1]))
 
 

@@ -111,6 +111,8 @@ def serve(
     """Run the web app and HTTP API: accounts, uploads, K choice, before/after views, downloads.
 
     Add users with `quantcli users add`. Jobs run on a pool of worker threads with the local engine; with --engine spark, jobs of at least --spark-min-images images run on Spark.
+
+    Several servers may share one --data or --db: each claims a job before running it, so none runs twice. A port that is taken exits 1 before any job is touched. The database file is created 0600 and the folders 0700.
     """  # noqa: E501 (one line per paragraph: Typer rewraps the help text)
     from ..errors import QuantcliError
 
@@ -140,12 +142,20 @@ def serve(
 
 
 def _listen(app, config, host: str, port: int, log_level: str) -> None:
-    """Serve ``app`` with uvicorn until stopped; a port that cannot be bound exits 1."""
+    """Serve ``app`` with uvicorn until stopped. The port is bound before the app starts, so
+    a port that cannot be bound exits 1 before the server touches a job."""
     import uvicorn
 
-    typer.echo(f"quantcli serve: http://{_url_host(host)}:{port}/ (data in {config.data_dir})", err=True)
     try:
-        uvicorn.run(
+        sock = _bind(host, port)
+    except OSError as exc:
+        error_line(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"quantcli serve: http://{_url_host(host)}:{sock.getsockname()[1]}/ (data in {config.data_dir})", err=True
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
             app,
             host=host,
             port=port,
@@ -155,9 +165,27 @@ def _listen(app, config, host: str, port: int, log_level: str) -> None:
             limit_concurrency=max(100, 4 * config.workers + config.queue),
             timeout_graceful_shutdown=10,
         )
-    except OSError as exc:
-        error_line(f"cannot listen on {host}:{port} ({exc.strerror or exc})")
-        raise typer.Exit(1) from None
+    )
+    with sock:
+        server.run(sockets=[sock])
+
+
+def _bind(host: str, port: int):
+    """A listening TCP socket on ``host:port`` (as uvicorn binds it: SO_REUSEADDR, IPv6 for
+    an address with a colon)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _app(config):

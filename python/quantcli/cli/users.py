@@ -12,7 +12,7 @@ from .serve import DataOption, DbOption
 
 app = typer.Typer(
     name="users",
-    help="Add, list and remove the users of quantcli serve.",
+    help="Add, list and remove the users of quantcli serve, and set their passwords.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -22,8 +22,6 @@ app = typer.Typer(
 
 def open_database(data: str, db_url: str | None):
     """The service's database (the serve extra's SQLAlchemy), or a usage error."""
-    import os
-
     from ..errors import install_hint
 
     try:
@@ -31,8 +29,10 @@ def open_database(data: str, db_url: str | None):
     except ImportError:
         usage(f"quantcli serve needs its extra: {install_hint('serve')}")
     if db_url is None:
+        from ..serve.storage import private_folder
+
         try:
-            os.makedirs(data, exist_ok=True)
+            private_folder(data)
         except OSError as exc:
             usage(f"--data {data}: cannot create ({exc.strerror or exc})")
     from ..serve.config import ServeConfig
@@ -52,10 +52,10 @@ def _open(data: str | None, db: str | None):
 
 
 def _read_password(name: str) -> str:
-    """The password: the first line of stdin when it is not a terminal, else a prompt."""
+    """The password: the first line of stdin when it is not a terminal (without its line
+    ending, LF or CRLF), else a prompt."""
     if not sys.stdin.isatty():
-        line = sys.stdin.readline()
-        return line[:-1] if line.endswith("\n") else line
+        return sys.stdin.readline().removesuffix("\n").removesuffix("\r")
     return typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
 
 
@@ -82,6 +82,30 @@ def add(
         usage(str(exc))
     typer.echo(f"added user {name}; their API key (shown once):", err=True)
     typer.echo(key)
+
+
+@app.command("passwd")
+def passwd(
+    name: Annotated[str, typer.Argument(help="The user whose password to set.")],
+    data: DataOption = None,
+    db: DbOption = None,
+) -> None:
+    """Set a user's password, read as `users add` reads it (stdin, or a prompt on a terminal). Their signed-in sessions end; their API key stays."""  # noqa: E501
+    from ..errors import QuantcliError
+    from ..serve.accounts import set_password
+
+    _, database = _open(data, db)
+    with database.session() as s:
+        user = database.user_by_name(s, name)
+    if user is None:
+        error_line(f"no user {name!r}")
+        raise typer.Exit(1) from None
+    password = _read_password(user.name)
+    try:
+        set_password(database, name, password)
+    except QuantcliError as exc:
+        usage(str(exc))
+    typer.echo(f"set the password of {user.name}", err=True)
 
 
 @app.command("list")

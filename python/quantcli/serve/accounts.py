@@ -6,10 +6,13 @@
   enough for a secret of that strength and lets a request find its user by one lookup.
 - A session cookie holds 256 random bits; the database keeps its SHA-256 and the
   session's CSRF token.
-- After :data:`LOCK_AFTER` consecutive failed sign-ins an account is locked for 30 s,
-  doubling with each further failure up to 15 minutes; while locked, even the right
-  password is refused. A client address that fails :data:`IP_FAILURES` times in
-  :data:`IP_WINDOW` is refused too, whatever the names it tries.
+- After :data:`LOCK_AFTER` consecutive failed sign-ins with one name, that name is locked
+  for 30 s, doubling with each further failure up to 15 minutes; while locked, even the
+  right password is refused. Failures are counted by the name given, whether or not a user
+  has it, so an unknown name locks as a real one does and the lockout tells nothing about
+  which names exist; a count with no failure for :data:`FAILURES_KEPT` is forgotten. A
+  client address that fails :data:`IP_FAILURES` times in :data:`IP_WINDOW` is refused
+  too, whatever the names it tries.
 """
 
 from __future__ import annotations
@@ -25,17 +28,18 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidOptionError
-from .db import Database, Image, LoginSession, User, utcnow
+from .db import Database, Image, LoginFailures, LoginSession, User, utcnow
 
 API_KEY_PREFIX = "qk_"
 SESSION_LIFETIME = timedelta(days=7)
 LOCK_AFTER = 5
 LOCK_BASE = timedelta(seconds=30)
 LOCK_MAX = timedelta(minutes=15)
+FAILURES_KEPT = timedelta(days=1)
 IP_FAILURES = 20
 IP_WINDOW = 600.0  # seconds
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
@@ -102,7 +106,8 @@ def same_secret(a: str, b: str) -> bool:
 
 
 def add_user(db: Database, name: str, password: str) -> str:
-    """Create a user; returns its new API key (shown once, stored hashed).
+    """Create a user; returns its new API key (shown once, stored hashed). The name is kept
+    as spelled, and taken in every case: with ``alice``, ``Alice`` is refused.
 
     Raises InvalidOptionError for a bad name or password, or a name that is taken.
     """
@@ -111,9 +116,10 @@ def add_user(db: Database, name: str, password: str) -> str:
     check_name(name)
     check_password_rules(password)
     with db.session() as s:
-        taken = db.user_by_name(s, name) is not None
-    if taken:
-        raise InvalidOptionError(f"user {name!r} exists")
+        existing = db.user_by_name(s, name)
+        taken = None if existing is None else existing.name
+    if taken is not None:
+        raise InvalidOptionError(f"user {taken!r} exists" if taken == name else f"user {name!r} exists as {taken!r}")
     key = new_api_key()
     try:
         with db.session() as s:
@@ -121,6 +127,20 @@ def add_user(db: Database, name: str, password: str) -> str:
     except IntegrityError:  # added by someone else meanwhile
         raise InvalidOptionError(f"user {name!r} exists") from None
     return key
+
+
+def set_password(db: Database, name: str, password: str) -> None:
+    """Give the user called ``name`` a new password; their sign-in sessions end and a lock
+    from failed sign-ins is lifted. InvalidOptionError for a bad password or no such user."""
+    check_password_rules(password)
+    password_hash = hash_password(password)
+    with db.session() as s:
+        user = db.user_by_name(s, name)
+        if user is None:
+            raise InvalidOptionError(f"no user {name!r}")
+        user.password_hash = password_hash
+        s.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+        s.execute(delete(LoginFailures).where(LoginFailures.name == _failure_key(user.name)))
 
 
 def replace_api_key(db: Database, user_id: int) -> str:
@@ -225,6 +245,43 @@ def lock_duration(failures: int) -> timedelta:
     return min(LOCK_MAX, LOCK_BASE * 2 ** min(failures - LOCK_AFTER, 20))
 
 
+def _failure_key(name: str) -> str:
+    """The name a failed sign-in is counted under: as given, folded, at most 64 characters."""
+    return name.lower()[:64]
+
+
+def _locked_for(session: Session, key: str, now: datetime) -> int:
+    """Seconds the name stays locked; 0 when it may sign in."""
+    row = session.get(LoginFailures, key)
+    if row is None or row.locked_until is None or row.locked_until <= now:
+        return 0
+    return int((row.locked_until - now).total_seconds()) + 1
+
+
+def _count_failure(db: Database, key: str) -> None:
+    """One more failed sign-in for a name; locks it from :data:`LOCK_AFTER` failures, and
+    forgets the counts of names with no failure for :data:`FAILURES_KEPT`."""
+    from sqlalchemy.exc import IntegrityError
+
+    for _ in range(2):  # a second try when another request added the row meanwhile
+        now = utcnow()
+        try:
+            with db.session() as s:
+                s.execute(delete(LoginFailures).where(LoginFailures.last_failed_at < now - FAILURES_KEPT))
+                row = s.get(LoginFailures, key)
+                if row is None:
+                    row = LoginFailures(name=key, failures=0)
+                    s.add(row)
+                row.failures += 1
+                row.last_failed_at = now
+                lock = lock_duration(row.failures)
+                if lock:
+                    row.locked_until = now + lock
+            return
+        except IntegrityError:
+            continue
+
+
 def authenticate(db: Database, throttle: AddressThrottle, address: str, name: str, password: str) -> int:
     """Check a name and password; returns the user id, or raises LoginRefused."""
     global _DUMMY_HASH
@@ -234,37 +291,33 @@ def authenticate(db: Database, throttle: AddressThrottle, address: str, name: st
     if wait:
         raise LoginRefused("too many failed sign-ins from your address; try again later", locked=True, retry_after=wait)
     hasher = _hasher()
+    key = _failure_key(name)
     with db.session() as s:
-        user = db.user_by_name(s, name) if len(name) <= 64 and len(password) <= PASSWORD_MAX else None
-        now = utcnow()
-        if user is not None and user.locked_until is not None and user.locked_until > now:
-            seconds = int((user.locked_until - now).total_seconds()) + 1
+        seconds = _locked_for(s, key, utcnow())
+        if seconds:
             raise LoginRefused(
                 "too many failed sign-ins for this account; try again later", locked=True, retry_after=seconds
             )
+        user = db.user_by_name(s, name) if len(name) <= 64 and len(password) <= PASSWORD_MAX else None
         if user is None:
             if _DUMMY_HASH is None:
                 _DUMMY_HASH = hasher.hash(secrets.token_hex(16))
             with contextlib.suppress(VerificationError):
                 hasher.verify(_DUMMY_HASH, password[:PASSWORD_MAX])
-            throttle.failed(address)
-            raise LoginRefused("wrong user name or password")
-        try:
-            hasher.verify(user.password_hash, password)
-        except (VerifyMismatchError, VerificationError, InvalidHashError):
-            user.failed_logins += 1
-            lock = lock_duration(user.failed_logins)
-            if lock:
-                user.locked_until = now + lock
-            throttle.failed(address)
-            refusal = LoginRefused("wrong user name or password")
+            verified = False
         else:
-            user.failed_logins = 0
-            user.locked_until = None
+            try:
+                verified = hasher.verify(user.password_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                verified = False
+        if verified:
+            s.execute(delete(LoginFailures).where(LoginFailures.name == key))
             if hasher.check_needs_rehash(user.password_hash):
                 user.password_hash = hasher.hash(password)
             return user.id
-    raise refusal  # outside the block, so that the failure count is committed
+    _count_failure(db, key)
+    throttle.failed(address)
+    raise LoginRefused("wrong user name or password")
 
 
 def start_session(db: Database, user_id: int) -> str:

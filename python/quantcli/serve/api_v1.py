@@ -39,6 +39,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     503: {"description": "Every worker busy and the queue full; retry later"},
 }
 
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Empty request body: send the image's bytes"},
+    **ERRORS,
+}
+
 KQuery = Annotated[str | None, Query(description="Palette size, 2 to 256 (default 256), or auto.")]
 DitherQuery = Annotated[
     str | None,
@@ -48,9 +53,18 @@ DitherQuery = Annotated[
 ]
 QualityQuery = Annotated[
     str | None,
-    Query(description="MIN-MAX or MAX on a 0-100 scale that tracks SSIMULACRA2: the fewest colours reaching MAX."),
+    Query(
+        description="MIN-MAX or MAX on a 0-100 scale that tracks SSIMULACRA2: the fewest colours reaching MAX, "
+        "up to k (256 with k=auto); a fixed k is a cap, as in `compress -k 64 --quality 90`. Below MIN: 422."
+    ),
 ]
-MinPsnrQuery = Annotated[str | None, Query(description="With k=auto: the PSNR target in dB (default 35).")]
+MinPsnrQuery = Annotated[
+    str | None,
+    Query(
+        description="Only with k=auto (422 otherwise): the smallest K reaching this PSNR in dB, instead of "
+        "the quality target. It searches every K, so it takes no cap; use quality for a cap."
+    ),
+]
 NameQuery = Annotated[str | None, Query(description="The file's name: a label only.", max_length=1024)]
 
 
@@ -153,7 +167,7 @@ async def on_pool(request: Request, fn: Any, *args: Any) -> Any:
             "description": "The palette PNG. Headers: X-Quantcli-K, X-Quantcli-Colors, X-Quantcli-Bytes-In, "
             "X-Quantcli-Bytes-Out, X-Quantcli-Ratio, X-Quantcli-PSNR (dB, or inf when lossless).",
         },
-        **ERRORS,
+        **UPLOAD_ERRORS,
     },
     openapi_extra=RAW_IMAGE_BODY,
 )
@@ -194,7 +208,7 @@ async def compress(
     summary="Compress an image and store both",
     status_code=201,
     response_model=ImageInfo,
-    responses=ERRORS,
+    responses=UPLOAD_ERRORS,
     openapi_extra=RAW_IMAGE_BODY,
 )
 async def create_image(
@@ -292,14 +306,7 @@ def _get(request: Request, user_id: int, image_id: str) -> Image:
 
 
 def _delete(request: Request, user_id: int, image_id: str) -> None:
-    svc = service(request)
-    with svc.db.session() as s:
-        row = s.get(Image, image_id)
-        if row is None or row.user_id != user_id:
-            return
-        output_key = row.output_key
-        s.delete(row)
-    svc.delete_image_files(user_id, image_id, output_key)
+    service(request).delete_image(user_id, image_id)
 
 
 def _png_name(name: str) -> str:

@@ -38,6 +38,26 @@ class Choices:
         """Whether K is chosen per image."""
         return self.k == "auto"
 
+    @property
+    def k_rule(self) -> str | None:
+        """How K was chosen, for people ("the fewest colours reaching quality 80, the
+        default"); None for a fixed K with no quality target."""
+        from ..options import AUTO_QUALITY
+        from ..quality import parse_quality
+
+        if self.auto and self.min_psnr is not None:
+            return f"the smallest K reaching {self.min_psnr:g} dB PSNR"
+        if self.quality is not None:
+            low, high = parse_quality(self.quality)
+        elif self.auto:
+            low, high = AUTO_QUALITY
+        else:
+            return None
+        rule = "the fewest colours" + ("" if self.auto else f" up to {self.k}") + f" reaching quality {high}"
+        if low:
+            rule += f", at least {low}"
+        return rule if self.quality is not None else rule + ", the default"
+
 
 def quality_supported() -> bool:
     """Whether a perceptual quality target can be given (it always can now)."""

@@ -53,6 +53,18 @@ def format_size(n: int) -> str:
     return f"{n} B"
 
 
+def format_ratio(ratio: float) -> str:
+    """bytes_out / bytes_in for people: ``70.7% (1.41 times smaller)``, ``328.5% (3.29 times
+    larger)`` or ``100.0% (the same size)``, with a multiplication sign for "times"."""
+    percent = f"{100 * ratio:.1f}%"
+    if ratio <= 0:
+        return percent
+    factor = f"{1 / ratio if ratio < 1 else ratio:.2f}"
+    if factor == "1.00":
+        return f"{percent} (the same size)"
+    return f"{percent} ({factor}\N{MULTIPLICATION SIGN} {'smaller' if ratio < 1 else 'larger'})"
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """Everything a server instance is configured with.

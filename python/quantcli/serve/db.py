@@ -18,11 +18,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     create_engine,
     event,
+    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
@@ -73,7 +75,8 @@ class Meta(Base):
 
 
 class User(Base):
-    """An account: argon2 password hash, SHA-256 of its API key, failed-login state."""
+    """An account: argon2 password hash, SHA-256 of its API key, failed-login state. Names
+    are unique whatever their case (``alice`` and ``Alice`` are one user), spelled as given."""
 
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -81,8 +84,24 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     api_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Unused: failed sign-ins are counted by the name given, in LoginFailures. Kept because
+    # older databases have these columns NOT NULL.
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+Index("ix_users_name_folded", func.lower(User.name), unique=True)
+
+
+class LoginFailures(Base):
+    """Consecutive failed sign-ins for a name as given (folded to lower case), whether or not
+    a user has it, so that the lockout does not tell which names exist."""
+
+    __tablename__ = "login_failures"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
 class LoginSession(Base):
@@ -118,9 +137,29 @@ class Job(Base):
     shared: Mapped[bool] = mapped_column(Boolean, default=False)
     quality: Mapped[str | None] = mapped_column(String(32), nullable=True)
     min_psnr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # The server running the job and until when its claim holds (it renews the claim while
+    # it runs); a claim that lapsed belongs to a server that stopped, and its job is queued
+    # again.
+    owner: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     images: Mapped[list[Image]] = relationship(
         back_populates="job", order_by="Image.position", cascade="all, delete-orphan", passive_deletes=True
     )
+    refusals: Mapped[list[Refusal]] = relationship(
+        order_by="Refusal.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Refusal(Base):
+    """A file of a job that was not stored, and why (``status``: the HTTP status it got)."""
+
+    __tablename__ = "refusals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Image(Base):
@@ -161,11 +200,13 @@ class Database:
     def __init__(self, url: str) -> None:
         try:
             if url.startswith("sqlite"):
+                _private_database_file(url)
                 self.engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             else:
                 self.engine = create_engine(url, pool_pre_ping=True)
             Base.metadata.create_all(self.engine)
+            _upgrade(self.engine)
         except Exception as exc:  # a bad URL, a missing driver, a server that refuses
             raise InvalidOptionError(f"--db {_redacted(url)}: cannot open ({_first_line(exc)})") from None
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -194,12 +235,58 @@ class Database:
             return None if row is None else row.value
 
     def user_by_name(self, session: Session, name: str) -> User | None:
-        """The user called ``name``, or None."""
-        return session.scalars(select(User).where(User.name == name)).first()
+        """The user called ``name`` in any case, or None."""
+        return session.scalars(select(User).where(func.lower(User.name) == name.lower())).first()
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def _private_database_file(url: str) -> None:
+    """Create a SQLite database file readable by this user only (0600, whatever the umask):
+    it holds password hashes. SQLite gives its -wal and -shm files the same mode."""
+    import contextlib
+    import os
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_mode & 0o077:
+            with contextlib.suppress(PermissionError):  # someone else's file: leave it
+                os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _upgrade(engine: Any) -> None:
+    """Bring an older database's tables up to date: ``create_all`` only creates missing
+    tables, so add the nullable columns a newer version declares, and the case-insensitive
+    index of user names."""
+    import logging
+
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    with engine.begin() as connection:
+        for table in Base.metadata.sorted_tables:
+            present = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in present and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    connection.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+    if engine.dialect.name in ("sqlite", "postgresql"):  # both know IF NOT EXISTS
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    text("CREATE UNIQUE INDEX IF NOT EXISTS ix_users_name_folded ON users (lower(name))")
+                )
+        except Exception as exc:  # users named alice and Alice from before the rule
+            logging.getLogger("quantcli.serve").warning("user names stay case-sensitive: %s", _first_line(exc))
 
 
 def _sqlite_pragmas(connection: Any, record: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from ..errors import InvalidOptionError
@@ -21,7 +21,7 @@ from .api_v1 import _png_name, accept_or_refuse, image_info, on_pool
 from .charts import curve_svg
 from .choices import choices_of, parse_choices, quality_supported
 from .config import MAX_JOB_IMAGES
-from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job
+from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job, Refusal
 from .web import (
     User,
     check_csrf,
@@ -32,7 +32,7 @@ from .web import (
     service,
     signed_in,
 )
-from .work import StoredImage
+from .work import OPEN_JOB_LIFETIME, StoredImage
 
 router = APIRouter(include_in_schema=False)
 
@@ -88,12 +88,42 @@ def create_job(
 
 @router.put("/jobs/{job_id}/images", status_code=201)
 async def upload_to_job(request: Request, job_id: str, name: Annotated[str | None, Query(max_length=1024)] = None):
-    """One file of a job, as the request body (413 over --max-upload, 422 not an image)."""
+    """One file of a job, as the request body (413 over --max-upload or --max-pixels, 422
+    not an image, 400 empty); a refused file is listed on the job's page with the reason."""
     user = await run_in_threadpool(signed_in, request)
     check_csrf(request, user.csrf)
     await run_in_threadpool(_owned_in_thread, request, Job, job_id, user.user_id)
-    image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
+    try:
+        image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
+    except HTTPException as exc:
+        if exc.status_code in (400, 413, 422):
+            await run_in_threadpool(_refuse, request, job_id, name, exc.status_code, str(exc.detail))
+        raise
     return {"id": image.id, "name": image.name}
+
+
+@router.post("/jobs/{job_id}/refused", status_code=201)
+def refused_by_page(
+    request: Request,
+    job_id: str,
+    user: User,
+    name: Annotated[str, Form(max_length=1024)] = "",
+    size: Annotated[int, Form(ge=0)] = 0,
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> dict[str, str]:
+    """A file the upload page did not send because its size is over --max-upload: listed
+    on the job's page like a file the server refused (422 when the size is within it)."""
+    from .config import format_size
+
+    check_csrf(request, user.csrf, csrf_token)
+    svc = service(request)
+    with svc.db.session() as s:
+        _job_in(s, user.user_id, job_id)
+    if size <= svc.config.max_upload:
+        raise HTTPException(422, "the file is within --max-upload; upload it")
+    reason = f"upload too large: more than {format_size(svc.config.max_upload)} (--max-upload)"
+    _refuse(request, job_id, name, 413, reason)
+    return {"reason": reason}
 
 
 @router.post("/jobs/{job_id}/start", status_code=202)
@@ -121,7 +151,9 @@ def job_page(request: Request, job_id: str, user: User) -> Response:
         job = _job_in(s, user.user_id, job_id)
         progress = _progress(job)
         images = [image_info(row) for row in job.images]
-        return render(request, "job.html", user=user, job=job, progress=progress, images=images)
+        return render(
+            request, "job.html", user=user, job=job, progress=progress, images=images, settings=choices_of(job)
+        )
 
 
 @router.get("/jobs/{job_id}/status")
@@ -161,32 +193,23 @@ def job_zip(request: Request, job_id: str, user: User) -> Response:
 @router.post("/jobs/{job_id}/delete")
 def delete_job(request: Request, job_id: str, user: User, csrf_token: Annotated[str, Form(max_length=128)] = ""):
     check_csrf(request, user.csrf, csrf_token)
-    svc = service(request)
-    with svc.db.session() as s:
-        job = _job_in(s, user.user_id, job_id)
-        files = [(row.id, row.output_key) for row in job.images]
-        s.delete(job)
-    for image_id, output_key in files:
-        svc.delete_image_files(user.user_id, image_id, output_key)
-    svc.store.delete_folder(f"spark/{job_id}")
+    if not service(request).delete_job(user.user_id, job_id):
+        raise HTTPException(404, "not found")
     return RedirectResponse("/history", 303)
 
 
 @router.get("/history")
 def history(request: Request, user: User) -> Response:
     with service(request).db.session() as s:
-        jobs = s.scalars(
-            select(Job).where(Job.user_id == user.user_id, Job.status != OPEN).order_by(Job.created_at.desc())
-        ).all()
+        jobs = s.scalars(select(Job).where(Job.user_id == user.user_id).order_by(Job.created_at.desc())).all()
         rows = [(job, _progress(job)) for job in jobs]
         loose = s.scalars(
             select(Image).where(Image.user_id == user.user_id, Image.job_id.is_(None)).order_by(Image.created_at.desc())
         ).all()
         api_images = [image_info(row) for row in loose]
-        open_jobs = s.scalar(
-            select(func.count()).select_from(Job).where(Job.user_id == user.user_id, Job.status == OPEN)
+        return render(
+            request, "history.html", user=user, jobs=rows, api_images=api_images, open_lifetime=OPEN_JOB_LIFETIME
         )
-        return render(request, "history.html", user=user, jobs=rows, api_images=api_images, open_jobs=open_jobs)
 
 
 # ---------------------------------------------------------------------------------------
@@ -276,12 +299,9 @@ def image_curve_svg(request: Request, image_id: str, user: User) -> Response:
 @router.post("/images/{image_id}/delete")
 def delete_image(request: Request, image_id: str, user: User, csrf_token: Annotated[str, Form(max_length=128)] = ""):
     check_csrf(request, user.csrf, csrf_token)
-    svc = service(request)
-    with svc.db.session() as s:
-        row = _image_in(s, user.user_id, image_id)
-        job_id, output_key = row.job_id, row.output_key
-        s.delete(row)
-    svc.delete_image_files(user.user_id, image_id, output_key)
+    found, job_id = service(request).delete_image(user.user_id, image_id)
+    if not found:
+        raise HTTPException(404, "not found")
     return RedirectResponse(f"/jobs/{job_id}" if job_id else "/history", 303)
 
 
@@ -294,6 +314,17 @@ def _job_in(session: Any, user_id: int, job_id: str) -> Job:
 
 def _image_in(session: Any, user_id: int, image_id: str) -> Image:
     return owned(session, Image, image_id, user_id)
+
+
+def _refuse(request: Request, job_id: str, name: str | None, status: int, reason: str) -> None:
+    """Record a file refused for an open job (at most as many as a job's images)."""
+    from .uploads import label_of
+
+    with service(request).db.session() as s:
+        job = s.get(Job, job_id)
+        if job is None or job.status != OPEN or len(job.refusals) >= MAX_JOB_IMAGES:
+            return
+        job.refusals.append(Refusal(name=label_of(name), status=status, reason=reason))
 
 
 def _owned_in_thread(request: Request, model: Any, object_id: str, user_id: int) -> Any:
@@ -316,6 +347,7 @@ def _progress(job: Job) -> dict[str, Any]:
         "errors": counts[ERROR],
         "finished": finished,
         "percent": round(100 * finished / total) if total else (100 if job.status in (DONE, FAILED) else 0),
+        "refused": len(job.refusals),
     }
 
 

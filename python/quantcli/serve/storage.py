@@ -1,9 +1,10 @@
 """Where uploads and results are kept: a local folder or any fsspec URI (HDFS, S3).
 
 Every stored name is made by the server: ``u<user id>/<image id>/<role>``, with random
-image ids. An uploaded file's name is only a label in the database; no route takes a
-path from the client. Writes go through the same atomic targets as the CLI's outputs
-(:mod:`quantcli.targets`).
+image ids. An uploaded file's name is only a label in the database; no route takes a path
+from the client. Writes go through the same atomic targets as the CLI's outputs
+(:mod:`quantcli.targets`). Local folders the server makes are private to its user (0700,
+whatever the umask).
 """
 
 from __future__ import annotations
@@ -17,6 +18,22 @@ from ..targets import FsspecTarget, LocalTarget, Target, fs_and_path
 SOURCE, OUTPUT, PREVIEW = "source", "output.png", "preview.png"
 
 
+def private_folder(path: str) -> None:
+    """Make a folder and its missing parents readable by this user only (0700, whatever the
+    umask); folders that exist are left as they are."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        return
+    parent = os.path.dirname(path)
+    if parent != path:
+        private_folder(parent)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        return
+    os.chmod(path, 0o700)
+
+
 class Store:
     """Stored files under one root (a local folder or a URI such as ``hdfs://nn/quantcli``)."""
 
@@ -25,7 +42,7 @@ class Store:
         self.root = root.rstrip("/") if self.remote else os.path.abspath(root)
         self.target: Target = FsspecTarget(tag="serve") if self.remote else LocalTarget()
         if not self.remote:
-            os.makedirs(self.root, exist_ok=True)
+            private_folder(self.root)
 
     @staticmethod
     def folder(user_id: int, image_id: str) -> str:
@@ -55,7 +72,11 @@ class Store:
 
     def write(self, key: str, data: bytes, *, force: bool = False) -> None:
         """Store bytes atomically (OutputExistsError or OutputWriteError on failure)."""
-        self.target.write(self.location(key), data, force=force)
+        location = self.location(key)
+        if not self.remote:
+            with contextlib.suppress(OSError):  # the write below says what is wrong
+                private_folder(os.path.dirname(location))
+        self.target.write(location, data, force=force)
 
     def read(self, key: str) -> bytes:
         """The bytes at a key (OSError when missing)."""

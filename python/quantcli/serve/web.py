@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from .. import __version__
 from .accounts import same_secret, session_for_token, user_for_api_key
-from .config import format_size
+from .config import format_ratio, format_size
 from .work import Service
 
 HERE = Path(__file__).parent
@@ -46,6 +46,7 @@ SECURITY_HEADERS = (
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["version"] = __version__
 templates.env.filters["size"] = format_size
+templates.env.filters["ratio"] = format_ratio
 
 
 def service(request: Request) -> Service:
@@ -237,7 +238,11 @@ class BodyTooLarge(HTTPException):
 class BodyLimit:
     """Refuses a request body over its limit with 413 while it streams in: at once when
     ``Content-Length`` says so, else as soon as the bytes received pass the limit. Uploads
-    (``is_upload(scope)``) may have ``upload_limit`` bytes, other requests ``form_limit``."""
+    (``is_upload(scope)``) may have ``upload_limit`` bytes, other requests ``form_limit``.
+
+    An upload that declares too many bytes still reaches its route, which refuses it
+    (``BodyTooLarge``) at the first read of the body, without reading a byte: so the route
+    checks the key or session first, and a job's page can list the file as refused."""
 
     def __init__(self, app: Any, *, upload_limit: int, form_limit: int, is_upload: Callable[[dict], bool]) -> None:
         self.app = app
@@ -262,8 +267,15 @@ class BodyLimit:
                     declared = int(value)
                 except ValueError:
                     declared = 0
-                if declared > limit:
+                if declared > limit and not upload:
                     await _send_json(send, 413, detail)
+                    return
+                if declared > limit:
+
+                    async def refuse() -> dict:
+                        raise BodyTooLarge(413, detail)
+
+                    await self.app(scope, refuse, send)
                     return
         received = 0
 

@@ -3,35 +3,43 @@ on the worker pool, and the uploads, curves and previews requests ask for.
 
 Nothing here decodes, quantizes or encodes by itself: an image goes through
 :func:`quantcli.pipeline.run_job`, as on the command line, and its result row is stored.
-Jobs are database rows, so a job that a stopped server left queued or running is picked
-up again when the server starts.
+Jobs are database rows. A server claims a queued job with one conditional UPDATE before it
+runs it, so servers sharing a database never run the same job, and renews its claim while
+the job runs; a running job whose claim lapsed (its server stopped) is queued again.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from ..errors import InvalidOptionError
 from ..pipeline import CompressResult, Settings
 from .choices import Choices, choices_of, settings_for
 from .compressing import Compressed, compress_data, curve_of, palette_counts, preview_png, public_error
 from .config import ServeConfig
-from .db import DONE, ERROR, FAILED, PENDING, QUEUED, RUNNING, Database, Image, Job, utcnow
+from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
 from .pool import Busy, WorkerPool
-from .storage import OUTPUT, PREVIEW, Store
+from .storage import OUTPUT, PREVIEW, Store, private_folder
 from .uploads import check_upload, label_of, web_media_type
 
 log = logging.getLogger("quantcli.serve")
+
+#: How long a server's claim on a running job holds without being renewed.
+LEASE = timedelta(seconds=60)
+#: How often a server renews its claims and looks for lapsed ones (seconds).
+RENEW_EVERY = 15.0
+#: How long a job whose upload was never started is kept (its page was closed mid-upload).
+OPEN_JOB_LIFETIME = timedelta(days=1)
 
 
 # ---------------------------------------------------------------------------------------
@@ -58,11 +66,12 @@ class Service:
     def __init__(self, config: ServeConfig, db: Database | None = None) -> None:
         self.config = config
         if db is None and config.db_url is None:
-            os.makedirs(config.data_dir, exist_ok=True)
+            private_folder(config.data_dir)
         self.db = db or Database(config.database_url)
         self.db.check_store(config.store_location)
         self.store = Store(config.store_root)
         self.pool = WorkerPool(config.workers, config.queue)
+        self.instance = new_id()  # this server, as the owner of the jobs it claims
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._in_flight: set[str] = set()
@@ -76,16 +85,16 @@ class Service:
     # -- life cycle
 
     def start(self) -> None:
-        """Requeue the work a stopped server left, forget expired sessions, and start the
-        scheduler."""
+        """Requeue the jobs of servers that stopped, forget expired sessions, and start the
+        scheduler. Called once the server listens: a server that cannot start touches no job."""
         from sqlalchemy import delete
 
         from .db import LoginSession
 
         with self.db.session() as s:
             s.execute(delete(LoginSession).where(LoginSession.expires_at <= utcnow()))
-            s.execute(update(Job).where(Job.status == RUNNING).values(status=QUEUED))
-            s.execute(update(Image).where(Image.status == RUNNING).values(status=PENDING))
+        self.recover()
+        self.expire_open_jobs()
         self._scheduler = threading.Thread(target=self._schedule, name="quantcli-serve-scheduler", daemon=True)
         self._scheduler.start()
         self.wake()
@@ -97,6 +106,10 @@ class Service:
         if self._scheduler is not None:
             self._scheduler.join(timeout=10)
         self.pool.shutdown()
+        try:
+            self._release()
+        except Exception:  # the database is gone: the claims lapse by themselves
+            log.exception("releasing jobs")
         if self._spark is not None and self._spark_owned:
             self._spark.stop()
         self.db.dispose()
@@ -106,15 +119,83 @@ class Service:
         self._wake.set()
 
     def _schedule(self) -> None:
+        import time
+
+        renewed = time.monotonic()
         while not self._stopping.is_set():
             self._wake.wait(timeout=2.0)
             self._wake.clear()
             if self._stopping.is_set():
                 return
             try:
+                if time.monotonic() - renewed >= RENEW_EVERY:
+                    renewed = time.monotonic()
+                    self.renew()
+                    self.recover()
+                    self.expire_open_jobs()
                 self.dispatch()
             except Exception:  # the database was unreachable a moment: try again later
                 log.exception("scheduling jobs")
+
+    # -- claims
+
+    def claim(self, job_id: str) -> bool:
+        """Take a queued job for this server, atomically; False when it is not queued (another
+        server took it, or it was deleted)."""
+        with self.db.session() as s:
+            taken = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == QUEUED)
+                .values(status=RUNNING, owner=self.instance, lease_until=utcnow() + LEASE)
+            )
+            return taken.rowcount == 1
+
+    def renew(self) -> None:
+        """Extend this server's claims on the jobs it runs."""
+        with self.db.session() as s:
+            s.execute(
+                update(Job)
+                .where(Job.owner == self.instance, Job.status == RUNNING)
+                .values(lease_until=utcnow() + LEASE)
+            )
+
+    def recover(self) -> None:
+        """Queue again the running jobs whose claim lapsed (their server stopped, or an older
+        version left them without a claim), and their unfinished images."""
+        now = utcnow()
+        with self.db.session() as s:
+            lapsed = list(
+                s.scalars(
+                    select(Job.id).where(Job.status == RUNNING, (Job.lease_until.is_(None)) | (Job.lease_until < now))
+                )
+            )
+            for job_id in lapsed:
+                requeued = s.execute(
+                    update(Job)
+                    .where(
+                        Job.id == job_id, Job.status == RUNNING, (Job.lease_until.is_(None)) | (Job.lease_until < now)
+                    )
+                    .values(status=QUEUED, owner=None, lease_until=None)
+                )
+                if requeued.rowcount == 1:
+                    s.execute(
+                        update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING)
+                    )
+        if lapsed:
+            log.info("queued again %d job(s) whose server stopped", len(lapsed))
+
+    def _release(self) -> None:
+        """At a stop: queue this server's unfinished jobs again, for the next server."""
+        with self.db.session() as s:
+            mine = list(s.scalars(select(Job.id).where(Job.owner == self.instance, Job.status == RUNNING)))
+            for job_id in mine:
+                s.execute(update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING))
+            if mine:
+                s.execute(
+                    update(Job)
+                    .where(Job.id.in_(mine), Job.status == RUNNING)
+                    .values(status=QUEUED, owner=None, lease_until=None)
+                )
 
     def dispatch(self) -> None:
         """Hand queued jobs to the pool, oldest first, while it has room."""
@@ -145,11 +226,12 @@ class Service:
             self.wake()
 
     def _run_job_images(self, job_id: str) -> None:
+        if not self.claim(job_id):
+            return
         with self.db.session() as s:
             job = s.get(Job, job_id)
-            if job is None or job.status not in (QUEUED, RUNNING):
+            if job is None:
                 return
-            job.status = RUNNING
             choices = choices_of(job)
             every = [StoredImage(i.id, i.user_id, i.name, i.source_key) for i in job.images]
             todo = [StoredImage(i.id, i.user_id, i.name, i.source_key) for i in job.images if i.status == PENDING]
@@ -165,7 +247,7 @@ class Service:
             )
             for image in todo:
                 if self._stopping.is_set():
-                    return  # the job stays running; the next start queues it again
+                    return  # stop() queues the job again for the next server
                 if not self.process(image, settings):
                     return  # the job was deleted
         with self.db.session() as s:
@@ -173,6 +255,7 @@ class Service:
             if job is not None:
                 job.status = DONE
                 job.finished_at = utcnow()
+                job.owner = job.lease_until = None
 
     def _shared_palette(self, choices: Choices, images: list[StoredImage]) -> np.ndarray:
         """Pass 1 of a shared palette: every readable image's colours, one fit."""
@@ -195,6 +278,7 @@ class Service:
             job.status = FAILED
             job.error = reason
             job.finished_at = utcnow()
+            job.owner = job.lease_until = None
             for image in job.images:
                 if image.status in (PENDING, RUNNING):
                     image.status = ERROR
@@ -279,7 +363,6 @@ class Service:
         open for uploads or holds the most images a job may).
         """
         from .config import MAX_JOB_IMAGES
-        from .db import OPEN, new_id
         from .storage import SOURCE
 
         label = label_of(name)
@@ -366,6 +449,55 @@ class Service:
         png = preview_png(pixels)
         self.store.write(key, png, force=True)
         return png
+
+    def delete_image(self, user_id: int, image_id: str) -> tuple[bool, str | None]:
+        """Delete one of the user's images, its result and files; a job left with no image
+        goes too. Returns (whether the image was found, the id of its job if that remains)."""
+        with self.db.session() as s:
+            row = s.get(Image, image_id)
+            if row is None or row.user_id != user_id:
+                return False, None
+            job_id, output_key = row.job_id, row.output_key
+            s.delete(row)
+            s.flush()
+            emptied = False
+            if job_id is not None:
+                left = s.scalar(select(func.count()).select_from(Image).where(Image.job_id == job_id))
+                if not left:
+                    job = s.get(Job, job_id)
+                    if job is not None:
+                        s.delete(job)
+                    emptied = True
+        self.delete_image_files(user_id, image_id, output_key)
+        if emptied:
+            self.store.delete_folder(f"spark/{job_id}")
+        return True, None if emptied else job_id
+
+    def delete_job(self, user_id: int, job_id: str) -> bool:
+        """Delete one of the user's jobs with its images and files; False when not found."""
+        with self.db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.user_id != user_id:
+                return False
+            files = [(row.id, row.output_key) for row in job.images]
+            s.delete(job)
+        for image_id, output_key in files:
+            self.delete_image_files(user_id, image_id, output_key)
+        self.store.delete_folder(f"spark/{job_id}")
+        return True
+
+    def expire_open_jobs(self) -> int:
+        """Delete the jobs whose upload was never started within :data:`OPEN_JOB_LIFETIME`
+        (the page was closed mid-upload), with their stored files; returns how many."""
+        with self.db.session() as s:
+            stale = list(
+                s.execute(
+                    select(Job.id, Job.user_id).where(Job.status == OPEN, Job.created_at < utcnow() - OPEN_JOB_LIFETIME)
+                )
+            )
+        for job_id, user_id in stale:
+            self.delete_job(user_id, job_id)
+        return len(stale)
 
     def delete_image_files(self, user_id: int, image_id: str, output_key: str | None) -> None:
         """Delete an image's stored files (its folder, and a Spark output kept elsewhere)."""

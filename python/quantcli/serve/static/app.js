@@ -122,6 +122,13 @@ function setupUpload(form) {
       if (file.size > maxUpload) {
         li.textContent = file.name + ": larger than " + formatSize(maxUpload);
         li.className = "error";
+        const refused = new FormData();
+        refused.append("csrf_token", csrf);
+        refused.append("name", file.name);
+        refused.append("size", String(file.size));
+        await fetch("/jobs/" + encodeURIComponent(job.id) + "/refused", {
+          method: "POST", body: refused, headers: { Accept: "application/json" },
+        });
         continue;
       }
       if (await sendFile(job.id, file, li)) sent += 1;
@@ -146,7 +153,8 @@ function setupProgress(box) {
     if (response.ok) {
       const p = await response.json();
       bar.value = p.percent;
-      text.textContent = p.finished + " of " + p.total + " images finished (" + p.status + ")";
+      text.textContent = p.finished + " of " + p.total + " images finished (" + p.status + ")" +
+        (p.refused ? "; " + p.refused + " file" + (p.refused === 1 ? "" : "s") + " refused" : "");
       if (p.status === "done" || p.status === "failed") { window.location.reload(); return; }
     }
     window.setTimeout(poll, 1000);
