@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import pty
 import shutil
 import signal
@@ -319,6 +320,11 @@ def test_help_shows_flags_and_arguments_plainly(run_cli):
     text = run_cli("compress", "--help").stdout.decode()
     assert "INPUT..." in text and "--force" in text
     assert "<bool>" not in text and "list[str]" not in text
+    # Every command's options show a named value (K, N, DIR...), never Click's type names.
+    commands = ["compress", "choose-k", "inspect", "similar", "serve", "users add", "users passwd", "users list"]
+    for command in commands:
+        text = run_cli(*command.split(), "--help", check_rc=0).stdout.decode()
+        assert not re.search(r"<(int|float|str|text|integer|int range|float range|path)>", text), command
 
 
 def test_a_listed_folder_keeps_its_path_below_the_out_dir(run_cli, tmp_path):

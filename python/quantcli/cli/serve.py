@@ -37,8 +37,10 @@ DbOption = Annotated[
 ]
 
 
-HostOption = Annotated[str, typer.Option("--host", help="Address to listen on (0.0.0.0: every interface).")]
-PortOption = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")]
+HostOption = Annotated[
+    str, typer.Option("--host", metavar="ADDRESS", help="Address to listen on (0.0.0.0: every interface).")
+]
+PortOption = Annotated[int, typer.Option("--port", min=0, max=65535, metavar="PORT", help="Port to listen on.")]
 StoreOption = Annotated[
     str | None,
     typer.Option(
@@ -57,6 +59,7 @@ MaxPixelsOption = Annotated[
     typer.Option(
         "--max-pixels",
         min=1,
+        metavar="N",
         help="Largest image in pixels (width x height), checked from the header before decoding. Default: 100 MP.",
         show_default=False,
     ),
@@ -64,11 +67,15 @@ MaxPixelsOption = Annotated[
 WorkersOption = Annotated[
     int | None,
     typer.Option(
-        "--workers", min=1, help="Images compressed at once. Default: the number of cores.", show_default=False
+        "--workers",
+        min=1,
+        metavar="N",
+        help="Images compressed at once. Default: the number of cores.",
+        show_default=False,
     ),
 ]
 QueueOption = Annotated[
-    int, typer.Option("--queue", min=0, help="Work waiting for a worker before API requests get 503.")
+    int, typer.Option("--queue", min=0, metavar="N", help="Work waiting for a worker before API requests get 503.")
 ]
 AllowSignupOption = Annotated[bool, typer.Option("--allow-signup", help="Serve a sign-up page.")]
 ProxyHeadersOption = Annotated[
@@ -81,12 +88,19 @@ ProxyHeadersOption = Annotated[
 ]
 ForwardedAllowIpsOption = Annotated[
     str,
-    typer.Option("--forwarded-allow-ips", help="Comma-separated proxy addresses trusted with --proxy-headers."),
+    typer.Option(
+        "--forwarded-allow-ips",
+        metavar="ADDRESSES",
+        help="Comma-separated proxy addresses trusted with --proxy-headers.",
+    ),
 ]
 SparkMinImagesOption = Annotated[
-    int, typer.Option("--spark-min-images", min=1, help="With --engine spark: jobs this large go to Spark.")
+    int,
+    typer.Option("--spark-min-images", min=1, metavar="N", help="With --engine spark: jobs this large go to Spark."),
 ]
-LogLevelOption = Annotated[str, typer.Option("--log-level", help="uvicorn's log level (info, warning, ...).")]
+LogLevelOption = Annotated[
+    str, typer.Option("--log-level", metavar="LEVEL", help="uvicorn's log level (info, warning, ...).")
+]
 
 
 def serve(
