@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 namespace quantcli {
@@ -183,27 +184,78 @@ NeighbourIndex::NeighbourIndex(const std::vector<Point4>& centres)
             if (o != j) row[n++] = {0.0f, o};
         }
     }
-    update(centres);
+    place(centres, true);
 }
 
 void NeighbourIndex::update(const std::vector<Point4>& centres) {
+    place(centres, false);
+}
+
+void NeighbourIndex::place(const std::vector<Point4>& centres, bool unordered) {
     centres_ = centres;
     const int row_size = k_ - 1;
+    // Every pair's distance first, one row of the k x k table at a time over the centres
+    // stored channel by channel: a loop the compiler vectorises, with squared_distance's
+    // operations in its order (and sqrt correctly rounded in every lane).
+    std::vector<float> plane[4];
+    for (int ch = 0; ch < 4; ++ch) {
+        plane[ch].resize(k_);
+        for (int o = 0; o < k_; ++o) plane[ch][o] = centres[o].c[ch];
+    }
+    std::vector<float> distance(static_cast<std::size_t>(k_) * k_);
+    for (int j = 0; j < k_; ++j) {
+        const Point4 x = centres[j];
+        float* out = distance.data() + static_cast<std::size_t>(j) * k_;
+        const float *r = plane[0].data(), *g = plane[1].data(), *b = plane[2].data(), *a = plane[3].data();
+        for (int o = 0; o < k_; ++o) {
+            const float dr = x.c[0] - r[o], dg = x.c[1] - g[o], db = x.c[2] - b[o], da = x.c[3] - a[o];
+            out[o] = std::sqrt(((dr * dr + dg * dg) + db * db) + da * da);
+        }
+    }
+    // A neighbour as one integer, (distance bits, index): distances are >= 0, whose float
+    // bits order as the floats do, so integers order as (distance, index) does.
+    const auto key = [](float d, int index) {
+        std::uint32_t bits;
+        std::memcpy(&bits, &d, sizeof bits);
+        return static_cast<std::uint64_t>(bits) << 32 | static_cast<std::uint32_t>(index);
+    };
+    std::vector<std::uint64_t> keys(row_size);
+    std::vector<int> start(k_ + 1);
     for (int j = 0; j < k_; ++j) {
         Neighbour* row = sorted_.data() + static_cast<std::size_t>(j) * row_size;
-        for (int n = 0; n < row_size; ++n) {
-            row[n].distance = std::sqrt(squared_distance(centres[j], centres[row[n].index]));
+        const float* from_j = distance.data() + static_cast<std::size_t>(j) * k_;
+        if (unordered) {
+            // Buckets by distance first (the bucket grows with the distance), so that the
+            // insertion sort below finds the row nearly in order.
+            float far = 0.0f;
+            for (int n = 0; n < row_size; ++n) far = std::max(far, from_j[row[n].index]);
+            const float scale = far > 0.0f ? static_cast<float>(row_size - 1) / far : 0.0f;
+            std::fill(start.begin(), start.end(), 0);
+            const auto bucket = [&](int o) {
+                return std::min(static_cast<int>(from_j[o] * scale), row_size - 1);
+            };
+            for (int n = 0; n < row_size; ++n) ++start[bucket(row[n].index) + 1];
+            for (int b = 1; b <= row_size; ++b) start[b] += start[b - 1];
+            for (int n = 0; n < row_size; ++n) {
+                const int o = row[n].index;
+                keys[start[bucket(o)]++] = key(from_j[o], o);
+            }
+        } else {
+            for (int n = 0; n < row_size; ++n) keys[n] = key(from_j[row[n].index], row[n].index);
         }
-        // Insertion sort by (distance, index): linear on a row that is nearly in order.
+        // Insertion sort: linear on a row that is nearly in order.
         for (int n = 1; n < row_size; ++n) {
-            const Neighbour item = row[n];
+            const std::uint64_t item = keys[n];
             int m = n;
-            while (m > 0 && (row[m - 1].distance > item.distance ||
-                             (row[m - 1].distance == item.distance && row[m - 1].index > item.index))) {
-                row[m] = row[m - 1];
+            while (m > 0 && item < keys[m - 1]) {
+                keys[m] = keys[m - 1];
                 --m;
             }
-            row[m] = item;
+            keys[m] = item;
+        }
+        for (int n = 0; n < row_size; ++n) {
+            const auto index = static_cast<int>(static_cast<std::uint32_t>(keys[n]));
+            row[n] = {from_j[index], index};
         }
         half_gap_[j] = row_size > 0 ? 0.5f * row[0].distance : std::numeric_limits<float>::infinity();
         NearBlock& block = near_[j];

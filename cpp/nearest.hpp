@@ -81,6 +81,9 @@ public:
     };
 
 private:
+    // Sets the centres and sorts every row: from scratch when `unordered`, else by insertion.
+    void place(const std::vector<Point4>& centres, bool unordered);
+
     int k_;
     std::vector<Point4> centres_;
     std::vector<Neighbour> sorted_;  // k rows of k - 1 neighbours
