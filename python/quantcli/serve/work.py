@@ -42,6 +42,20 @@ RENEW_EVERY = 15.0
 OPEN_JOB_LIFETIME = timedelta(days=1)
 
 
+def _requeue(session: Any, job_id: str, condition: Any) -> bool:
+    """Queue a running job again, unclaimed, if it still meets ``condition``, with its
+    running images pending; whether it was."""
+    done = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == RUNNING, condition)
+        .values(status=QUEUED, owner=None, lease_until=None)
+    )
+    if done.rowcount != 1:
+        return False
+    session.execute(update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING))
+    return True
+
+
 # ---------------------------------------------------------------------------------------
 # The service
 
@@ -162,40 +176,19 @@ class Service:
     def recover(self) -> None:
         """Queue again the running jobs whose claim lapsed (their server stopped, or an older
         version left them without a claim), and their unfinished images."""
-        now = utcnow()
+        lapsed = Job.lease_until.is_(None) | (Job.lease_until < utcnow())
         with self.db.session() as s:
-            lapsed = list(
-                s.scalars(
-                    select(Job.id).where(Job.status == RUNNING, (Job.lease_until.is_(None)) | (Job.lease_until < now))
-                )
-            )
-            for job_id in lapsed:
-                requeued = s.execute(
-                    update(Job)
-                    .where(
-                        Job.id == job_id, Job.status == RUNNING, (Job.lease_until.is_(None)) | (Job.lease_until < now)
-                    )
-                    .values(status=QUEUED, owner=None, lease_until=None)
-                )
-                if requeued.rowcount == 1:
-                    s.execute(
-                        update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING)
-                    )
-        if lapsed:
-            log.info("queued again %d job(s) whose server stopped", len(lapsed))
+            found = list(s.scalars(select(Job.id).where(Job.status == RUNNING, lapsed)))
+            requeued = sum(_requeue(s, job_id, lapsed) for job_id in found)
+        if requeued:
+            log.info("queued again %d job(s) whose server stopped", requeued)
 
     def _release(self) -> None:
         """At a stop: queue this server's unfinished jobs again, for the next server."""
+        mine = Job.owner == self.instance
         with self.db.session() as s:
-            mine = list(s.scalars(select(Job.id).where(Job.owner == self.instance, Job.status == RUNNING)))
-            for job_id in mine:
-                s.execute(update(Image).where(Image.job_id == job_id, Image.status == RUNNING).values(status=PENDING))
-            if mine:
-                s.execute(
-                    update(Job)
-                    .where(Job.id.in_(mine), Job.status == RUNNING)
-                    .values(status=QUEUED, owner=None, lease_until=None)
-                )
+            for job_id in list(s.scalars(select(Job.id).where(Job.status == RUNNING, mine))):
+                _requeue(s, job_id, mine)
 
     def dispatch(self) -> None:
         """Hand queued jobs to the pool, oldest first, while it has room."""
