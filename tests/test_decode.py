@@ -463,3 +463,116 @@ def test_formats_decode_like_pillow(fmt, mode, options):
     if want.shape[2] == 4 and (want[:, :, 3] == 255).all():
         want = want[:, :, :3]
     np.testing.assert_array_equal(read_image(buf.getvalue()), want)
+
+
+# --- faithful decoding: colour keys, integer grey, decodes that fill nothing ------------
+
+PNGSUITE = Path(__file__).parents[1].parent / "shared" / "pngsuite"
+
+
+def pypng_rgba8(source: bytes | Path) -> np.ndarray:
+    """An independent decoder's view of a PNG (pypng, which turns a tRNS colour key into
+    alpha at every bit depth), as (h, w, 4) uint8 by the rule round(v * 255 / max)."""
+    png = pytest.importorskip("png")
+    reader = png.Reader(bytes=source if isinstance(source, bytes) else source.read_bytes())
+    width, height, rows, info = reader.asDirect()
+    planes, top = info["planes"], (1 << info["bitdepth"]) - 1
+    samples = np.array([np.asarray(row, np.uint32) for row in rows]).reshape(height, width, planes)
+    out = ((samples * 510 + top) // (2 * top)).astype(np.uint8)
+    if planes in (1, 2):
+        out = np.concatenate([np.repeat(out[:, :, :1], 3, axis=2), out[:, :, 1:]], axis=2)
+    if out.shape[2] == 3:
+        out = np.concatenate([out, np.full((height, width, 1), 255, np.uint8)], axis=2)
+    return out
+
+
+def as_rgba(pixels: np.ndarray) -> np.ndarray:
+    if pixels.shape[2] == 4:
+        return pixels
+    return np.concatenate([pixels, np.full((*pixels.shape[:2], 1), 255, np.uint8)], axis=2)
+
+
+def keyed_png(greyscale: bool, depth: int) -> tuple[bytes, int]:
+    """A grey or RGB PNG whose tRNS colour key names one of its colours; (bytes, pixels keyed)."""
+    png = pytest.importorskip("png")
+    top = (1 << depth) - 1
+    height, width = 6, 9
+    planes = 1 if greyscale else 3
+    rng = np.random.default_rng(depth * 2 + greyscale)
+    samples = rng.integers(0, top + 1, (height, width, planes), dtype=np.uint32)
+    key = tuple(int(v) for v in samples[2, 3])
+    keyed = int((samples == np.array(key)).all(axis=2).sum())
+    writer = png.Writer(width, height, greyscale=greyscale, bitdepth=depth, transparent=key[0] if greyscale else key)
+    out = io.BytesIO()
+    writer.write(out, samples.reshape(height, width * planes).tolist())
+    return out.getvalue(), keyed
+
+
+@pytest.mark.parametrize(
+    ("greyscale", "depth"), [(True, 1), (True, 2), (True, 4), (True, 8), (True, 16), (False, 8), (False, 16)]
+)
+def test_a_trns_colour_key_becomes_alpha_at_every_depth(greyscale, depth):
+    data, keyed = keyed_png(greyscale, depth)
+    ours = read_image(data)
+    assert ours.shape[2] == 4
+    assert int((ours[:, :, 3] == 0).sum()) == keyed > 0
+    np.testing.assert_array_equal(ours, pypng_rgba8(data))
+
+
+@pytest.mark.parametrize("name", ["tbrn2c08", "tbbn0g04", "tbwn0g16", "tbbn2c16", "tbgn2c16", "tbbn3p08", "tp1n3p08"])
+def test_pngsuite_transparency_matches_an_independent_decoder(name):
+    path = PNGSUITE / f"{name}.png"
+    if not path.exists():
+        pytest.skip("../shared/pngsuite is not beside the repository")
+    ours, theirs = as_rgba(read_image(path)), pypng_rgba8(path)
+    np.testing.assert_array_equal(ours[:, :, 3], theirs[:, :, 3])
+    visible = theirs[:, :, 3] > 0
+    np.testing.assert_array_equal(ours[visible], theirs[visible])
+
+
+def test_colour_keyed_png_keeps_its_transparency_through_compress():
+    data, keyed = keyed_png(False, 8)
+    png, _ = quantcli.compress_bytes(data, QuantizeOptions(k=16))
+    back = np.asarray(Image.open(io.BytesIO(png)).convert("RGBA"))
+    assert int((back[:, :, 3] == 0).sum()) == keyed
+
+
+def integer_grey_files(tmp_path: Path) -> dict[str, tuple[Path, np.ndarray]]:
+    """A 16-bit ramp stored as PGM (maxval 65535 and 1000), TIFF unsigned and signed 16-bit,
+    and unsigned and signed 32-bit; each with the 8-bit grey the rule gives."""
+    tifffile = pytest.importorskip("tifffile")
+    ramp = (np.arange(48 * 40).reshape(40, 48) * 34).astype(np.uint16)
+    want = rule(ramp)
+    files = {}
+    pgm = tmp_path / "ramp16.pgm"
+    pgm.write_bytes(b"P5\n48 40\n65535\n" + ramp.astype(">u2").tobytes())
+    files["pgm16"] = (pgm, want)
+    small = (ramp.astype(np.uint32) * 1000 // 65535).astype(np.uint16)
+    pgm = tmp_path / "ramp1000.pgm"
+    pgm.write_bytes(b"P5\n48 40\n1000\n" + small.astype(">u2").tobytes())
+    files["pgm1000"] = (pgm, np.round(small.astype(np.float64) * 255 / 1000).astype(np.uint8))
+    stored = {
+        "tiff16": ramp,
+        "tiff16s": (ramp.astype(np.int32) - 32768).astype(np.int16),
+        "tiff32": ramp.astype(np.uint32) * 65537,  # 0..65535 spread over 0..2^32-1
+        "tiff32s": (ramp.astype(np.int64) * 65537 - 2**31).astype(np.int32),
+    }
+    for name, values in stored.items():
+        path = tmp_path / f"{name}.tif"
+        tifffile.imwrite(path, values)
+        files[name] = (path, want)
+    return files
+
+
+def test_integer_grey_follows_the_rule_in_every_mode(tmp_path):
+    for name, (path, want) in integer_grey_files(tmp_path).items():
+        out = read_image(path)
+        assert out.shape == (*want.shape, 3), name
+        np.testing.assert_array_equal(out[:, :, 0], want, err_msg=name)
+
+
+def test_a_header_with_no_pixel_data_is_refused_not_black():
+    """A TGA header whose type and depth Pillow has no decoder for: no tile, and load()
+    into preset memory would return it untouched (black), as Pillow's dilation4.lut did."""
+    header = bytes([0, 0, 1]) + bytes(9) + struct.pack("<HH", 20, 20) + bytes([16, 0x20])
+    assert reason(header + bytes(800)) == "corrupt image data (no pixel data)"

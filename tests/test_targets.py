@@ -60,6 +60,36 @@ def test_kill_9_mid_write_leaves_no_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
 
 
+def _has_unnamed_files(folder) -> bool:
+    try:
+        os.close(os.open(folder, os.O_TMPFILE | os.O_WRONLY))
+    except (AttributeError, OSError):
+        return False
+    return os.path.isdir("/proc/self/fd")
+
+
+def test_the_unnamed_file_route_is_the_one_that_runs(tmp_path, monkeypatch):
+    """Where the kernel has O_TMPFILE, no named temporary file is ever made: not for a new
+    output, not for --force (linkat through /proc/self/fd, AT_SYMLINK_FOLLOW; a plain
+    link() of that path fails with EXDEV and used to fall back to named files)."""
+    if not _has_unnamed_files(tmp_path):
+        pytest.skip("this file system has no O_TMPFILE")
+    from quantcli import targets
+
+    def no_named_files(*args, **kwargs):
+        raise AssertionError("fell back to a named temporary file")
+
+    monkeypatch.setattr(targets, "_named_temporary", no_named_files)
+    assert targets.unnamed_writes_work(tmp_path)
+    target = tmp_path / "a.png"
+    write_atomic(target, b"one")
+    write_atomic(target, b"two", force=True)
+    with pytest.raises(OutputExistsError):
+        write_atomic(target, b"three")
+    assert target.read_bytes() == b"two"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
 def test_local_target_reports_existence_and_reads(tmp_path):
     target = LocalTarget()
     path = tmp_path / "x.png"

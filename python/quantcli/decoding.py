@@ -9,7 +9,7 @@ from typing import IO, TYPE_CHECKING, Any
 import numpy as np
 
 from .colour import apply_profile_array, apply_profile_pil, scale16, to_rgb8
-from .png_checks import check_png
+from .png_checks import Refused, check_png
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -27,6 +27,26 @@ _DIRECT_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP", "DIB", "WEBP", "PPM",
 _PNG16_LOW_BYTE = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
 _PNG16_GREY_ALPHA = "LA;16B"
 _EXIF_ORIENTATION = 0x0112
+# PNG grey rawmodes and their bit depths, for a tRNS colour key in the decoded samples' units.
+_PNG_GREY_DEPTH = {"1": 1, "L;2": 2, "L;4": 4, "L": 8, "I;16B": 16}
+# Integer grey rawmodes (Pillow's mode "I" holds them all as int32): the sample's range.
+# PPM scales to 0..65535 by its maxval; unlisted rawmodes are taken as signed 32-bit.
+_UNSIGNED16 = (0, 65535)
+_INTEGER_RANGES = {
+    "I;16": _UNSIGNED16,
+    "I;16B": _UNSIGNED16,
+    "I;16L": _UNSIGNED16,
+    "I;16N": _UNSIGNED16,
+    "I;16S": (-32768, 32767),
+    "I;16BS": (-32768, 32767),
+    "I;16LS": (-32768, 32767),
+    "I;16NS": (-32768, 32767),
+    "I;32": (0, 2**32 - 1),
+    "I;32B": (0, 2**32 - 1),
+    "I;32L": (0, 2**32 - 1),
+    "I;32N": (0, 2**32 - 1),
+}
+_SIGNED32 = (-(2**31), 2**31 - 1)
 
 
 def pil() -> Any:
@@ -39,15 +59,73 @@ def decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
     """Decode the opened image's first frame: (pixels in sRGB, EXIF orientation).
 
     The pixels are (h, w), (h, w, 2|3|4) of any dtype; :func:`finish` converts them.
+    A PNG's tRNS colour key (grey or RGB, any bit depth) becomes an alpha channel.
     """
+    rawmode = _rawmode(image)  # the tiles are gone once loaded
+    key = _colour_key(image, rawmode)
     png16 = _png16_rawmode(image)
     if png16 is not None:
-        pixels = apply_profile_array(image, _decode_png16(image, fp, png16))
+        pixels = apply_profile_array(image, _decode_png16(image, fp, png16, key))
     elif image.mode in _DIRECT_MODES and image.format in _DIRECT_FORMATS:
-        pixels = apply_profile_array(image, _decode_direct(image, fp))
+        pixels = _decode_direct(image, fp)
+        if key is not None and pixels.ndim == 3:  # RGB decoded as opaque RGBA
+            pixels[:, :, 3][_keyed(pixels[:, :, :3], key)] = 0
+            pixels = apply_profile_array(image, pixels)
+        elif key is not None:
+            transparent = _keyed(pixels, key)
+            pixels = _with_alpha(apply_profile_array(image, pixels), transparent)
+        else:
+            pixels = apply_profile_array(image, pixels)
     else:
-        pixels = _decode_generic(image, fp)
+        pixels = _decode_generic(image, fp, rawmode, key)
     return pixels, _orientation(image)
+
+
+def _rawmode(image: PILImage.Image) -> str | None:
+    """The rawmode of the image's first tile (how its samples are stored), if it has one."""
+    tiles = image.tile
+    if not tiles:
+        return None
+    args = tiles[0].args
+    if isinstance(args, tuple):
+        args = args[0] if args else None
+    return args if isinstance(args, str) else None
+
+
+def _colour_key(image: PILImage.Image, rawmode: str | None) -> tuple[int, ...] | None:
+    """A grey or RGB PNG's tRNS colour key, in the units of the samples decoded: 8-bit for
+    depths up to 8 (Pillow spreads 1, 2 and 4-bit grey over 0..255), 16-bit otherwise."""
+    value = image.info.get("transparency")
+    if image.format != "PNG" or value is None or image.mode not in ("1", "L", "I", "I;16", "RGB"):
+        return None
+    if isinstance(value, tuple):
+        if len(value) != 3 or not all(isinstance(v, int) for v in value):
+            return None
+        return value  # RGB: 8-bit samples for an 8-bit PNG, 16-bit ones for RGB;16B
+    depth = _PNG_GREY_DEPTH.get(rawmode or "")
+    if not isinstance(value, int) or depth is None:
+        return None
+    if depth >= 8:
+        return (value,)
+    top = (1 << depth) - 1
+    return (value * (255 // top),) if value <= top else (-1,)  # -1: a key no pixel has
+
+
+def _keyed(samples: np.ndarray, key: tuple[int, ...]) -> np.ndarray:
+    """(h, w) bool: where the (h, w) or (h, w, len(key)) samples equal the colour key."""
+    if samples.ndim == 2:
+        return samples == key[0]
+    mask = samples[:, :, 0] == key[0]
+    for c in range(1, len(key)):
+        mask &= samples[:, :, c] == key[c]
+    return mask
+
+
+def _with_alpha(pixels: np.ndarray, transparent: np.ndarray) -> np.ndarray:
+    """8-bit grey or colour pixels with an alpha channel: 0 where ``transparent``, else 255."""
+    alpha = np.where(transparent, np.uint8(0), np.uint8(255))
+    colour = pixels[:, :, None] if pixels.ndim == 2 else pixels
+    return np.concatenate([colour, alpha[:, :, None]], axis=2)
 
 
 def _decode_direct(image: PILImage.Image, fp: IO[bytes]) -> np.ndarray:
@@ -69,6 +147,10 @@ def _load_into(image: PILImage.Image, buffer: np.ndarray, buffer_mode: str) -> N
     image_module = pil()
     height, width = buffer.shape[:2]
     mode = image.mode
+    if not image.tile and type(image).load is _image_file_load():
+        # A header with no pixel data (plugins that make their tiles in load() aside):
+        # ImageFile.load would leave the preset buffer as it is.
+        raise Refused("truncated image data" if image.format == "PNG" else "corrupt image data (no pixel data)")
     core = image_module.frombuffer(buffer_mode, (width, height), buffer, "raw", buffer_mode, 0, 1).im
     image.im = core
     image.load()
@@ -77,11 +159,23 @@ def _load_into(image: PILImage.Image, buffer: np.ndarray, buffer_mode: str) -> N
         buffer[...] = np.asarray(loaded).reshape(buffer.shape)
 
 
-def _decode_generic(image: PILImage.Image, fp: IO[bytes]) -> np.ndarray:
+def _image_file_load() -> Any:
+    from PIL import ImageFile
+
+    return ImageFile.ImageFile.load
+
+
+def _decode_generic(
+    image: PILImage.Image, fp: IO[bytes], rawmode: str | None, key: tuple[int, ...] | None
+) -> np.ndarray:
     """Any other mode (palette, grey + alpha, CMYK, 16-bit grey, ...): Pillow loads and
     converts, and the array is a copy of its result."""
     image.load()
     check_png(image, fp, None)
+    if image.mode == "I" or image.mode.startswith("I;16"):
+        if image.format == "PPM":  # Pillow spreads every PPM maxval over 0..65535
+            rawmode = "I;16"
+        return _integer_grey(np.asarray(image), rawmode, key)
     converted = apply_profile_pil(image)
     mode = converted.mode
     if mode == "P":
@@ -93,6 +187,20 @@ def _decode_generic(image: PILImage.Image, fp: IO[bytes]) -> np.ndarray:
     elif mode == "1":
         converted = converted.convert("L")
     return np.asarray(converted)
+
+
+def _integer_grey(values: np.ndarray, rawmode: str | None, key: tuple[int, ...] | None) -> np.ndarray:
+    """Integer grey samples (Pillow's modes I and I;16) to 8-bit by their stored range:
+    16-bit as ``round(v * 255 / 65535)``, signed and 32-bit ones from their full range;
+    with a colour key, grey + alpha."""
+    low, high = _INTEGER_RANGES.get(rawmode or "", _UNSIGNED16 if values.dtype.itemsize == 2 else _SIGNED32)
+    if (low, high) == (0, 2**32 - 1) and values.dtype == np.int32:
+        values = values.view(np.uint32)  # Pillow holds unsigned 32-bit samples as int32
+    if (low, high) == _UNSIGNED16:
+        grey = scale16(np.clip(values, 0, 65535))
+    else:
+        grey = np.rint((values.astype(np.float64) - low) * (255.0 / (high - low))).astype(np.uint8)
+    return grey if key is None else _with_alpha(grey, _keyed(values, key))
 
 
 def finish(decoded: list[tuple[np.ndarray, int]], label: str) -> np.ndarray:
@@ -172,8 +280,9 @@ def _png16_rawmode(image: PILImage.Image) -> str | None:
     return rawmode if rawmode in _PNG16_LOW_BYTE or rawmode == _PNG16_GREY_ALPHA else None
 
 
-def _decode_png16(image: PILImage.Image, fp: IO[bytes], rawmode: str) -> np.ndarray:
-    """A 16-bit RGB(A) or grey + alpha PNG with every bit kept, scaled by the rule.
+def _decode_png16(image: PILImage.Image, fp: IO[bytes], rawmode: str, key: tuple[int, ...] | None = None) -> np.ndarray:
+    """A 16-bit RGB(A) or grey + alpha PNG with every bit kept, scaled by the rule; an RGB
+    PNG's colour ``key`` (16-bit samples) becomes alpha.
 
     Pillow's PNG decoder unfilters by the pixel size of the rawmode; another rawmode of
     the same pixel size picks other bytes of each sample, through Pillow's own inflate and
@@ -199,7 +308,14 @@ def _decode_png16(image: PILImage.Image, fp: IO[bytes], rawmode: str) -> np.ndar
         _load_into(again, low, "RGBA")
     finally:
         again.close()
-    out = np.empty((height, width, channels), np.uint8)
+    keyed = key is not None and channels == 3
+    out = np.empty((height, width, 4 if keyed else channels), np.uint8)
+    transparent = np.ones((height, width), bool) if keyed else None
     for c in range(channels):
-        out[:, :, c] = scale16(high[:, :, c].astype(np.uint16) << 8 | low[:, :, c])
+        samples = high[:, :, c].astype(np.uint16) << 8 | low[:, :, c]
+        if transparent is not None:
+            transparent &= samples == key[c]
+        out[:, :, c] = scale16(samples)
+    if transparent is not None:
+        out[:, :, 3] = np.where(transparent, np.uint8(0), np.uint8(255))
     return out

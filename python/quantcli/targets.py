@@ -7,8 +7,9 @@ writer leaves nothing under the output's own name.
 
 On Linux a local file is written through ``O_TMPFILE`` (an unnamed file in the output's
 folder) and given its name with ``linkat``, so even ``kill -9`` mid-write leaves no
-file behind. Where that is not available (other systems, file systems without
-``O_TMPFILE``, ``--force`` replacing a file) the bytes go to a hidden temporary file
+file behind (with ``--force`` it is linked to a hidden name and renamed over the old
+file at once). Where that is not available (other systems, file systems without
+``O_TMPFILE`` or hard links, no ``/proc``) the bytes go to a hidden temporary file
 named ``.NAME.quantcli-PID-RANDOM.tmp`` in the same folder, then renamed; a later run
 removes such files whose process is gone (:func:`remove_stale_temporaries`).
 """
@@ -94,7 +95,7 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
         raise OutputExistsError(_exists_message(target))
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        if not force and _write_unnamed(target, data):
+        if _write_unnamed(target, data, force=force):
             return
         tmp = _named_temporary(target, data)
     except QuantcliError:
@@ -113,8 +114,25 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, force: bool = Fal
             os.unlink(tmp)
 
 
-def _write_unnamed(target: Path, data: bytes) -> bool:
-    """Write through O_TMPFILE and link it to ``target``; False when not supported here."""
+def unnamed_writes_work(folder: str | os.PathLike[str]) -> bool:
+    """Whether :func:`write_atomic` writes into ``folder`` through an unnamed file (Linux,
+    a file system with ``O_TMPFILE``, ``/proc`` mounted), so that a killed writer leaves
+    nothing; otherwise it writes a named temporary file that a later run sweeps away."""
+    probe = Path(folder) / f".probe{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    try:
+        written = _write_unnamed(probe, b"", force=False)
+    except OSError:
+        return False
+    if written:
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+    return written
+
+
+def _write_unnamed(target: Path, data: bytes, *, force: bool) -> bool:
+    """Write through O_TMPFILE and link it to ``target`` (with ``force``, to a named
+    temporary renamed over it: the name exists only for that instant); False when this
+    system or file system has no unnamed files."""
     flag = getattr(os, "O_TMPFILE", 0)
     if not flag:
         return False
@@ -127,16 +145,39 @@ def _write_unnamed(target: Path, data: bytes) -> bool:
     try:
         with open(fd, "wb", closefd=False) as f:
             f.write(data)
-        try:
-            os.link(f"/proc/self/fd/{fd}", target, follow_symlinks=True)
-        except FileExistsError:
-            raise OutputExistsError(_exists_message(target)) from None
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
-                return False  # no /proc, or no hard links: fall back to a named file
-            raise
+        name = f".{target.name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}.tmp" if force else target.name
+        if not _link_fd(fd, target.parent, name):
+            return False
     finally:
         os.close(fd)
+    if force:
+        try:
+            os.replace(target.parent / name, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(target.parent / name)
+            raise
+    return True
+
+
+def _link_fd(fd: int, folder: Path, name: str) -> bool:
+    """Give the unnamed file ``fd`` the ``name`` in ``folder``; False where it cannot be done.
+
+    linkat(AT_FDCWD, "/proc/self/fd/N", dirfd, name, AT_SYMLINK_FOLLOW) needs no privilege.
+    Python calls linkat only when given a directory descriptor or follow_symlinks=False;
+    a plain link() would link the /proc symlink itself and fail with EXDEV.
+    """
+    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=folder_fd, follow_symlinks=True)
+    except FileExistsError:
+        raise OutputExistsError(_exists_message(folder / name)) from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EMLINK):
+            return False  # no /proc, or no hard links: fall back to a named file
+        raise
+    finally:
+        os.close(folder_fd)
     return True
 
 
