@@ -106,6 +106,14 @@ def test_megapixels_show_enough_decimals_to_differ():
     assert reason(header) == "image too large: 10000x10001 (100.01 MP) exceeds --max-pixels 100 MP"
 
 
+def test_a_small_limit_is_given_in_pixels_not_as_0_mp():
+    """--max-pixels 100 against a large image once read "exceeds --max-pixels 0 MP"."""
+    bomb = (CORPUS / "bomb.png").read_bytes()
+    assert reason(bomb, max_pixels=100) == "image too large: 13000x13000 (169 MP) exceeds --max-pixels 100 pixels"
+    png = craft.png_file(craft.gradient(4, 5))
+    assert reason(png, max_pixels=1) == "image too large: 5x4 (20 pixels) exceeds --max-pixels 1 pixel"
+
+
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "100"])
 def test_max_pixels_must_be_a_positive_integer(bad):
     with pytest.raises(InvalidOptionError):
@@ -353,6 +361,16 @@ def test_error_names_a_file_with_control_characters_escaped(tmp_path):
     message = str(info.value)
     assert "\n" not in message and "\x1b" not in message
     assert message == f"{tmp_path}/evil\\n\\x1b[2Jname.png: not an image (unrecognised format)"
+
+
+def test_eps_is_said_to_be_unsupported_not_unrecognised():
+    """EPS is refused by design (Pillow would run Ghostscript on it), in either form."""
+    text = (CORPUS / "postscript.eps").read_bytes()
+    dos_binary = struct.pack("<IIIIIIIH", 0xC6D3D0C5, 30, len(text), 0, 0, 0, 0, 0xFFFF) + text
+    for data in (text, dos_binary):
+        assert reason(data) == "EPS is not supported (it would need Ghostscript)"
+        with pytest.raises(ImageReadError, match="EPS is not supported"):
+            image_size(data)
 
 
 def test_missing_folder_and_unreadable_files(tmp_path):

@@ -72,9 +72,9 @@ PEAK_BYTES_PER_PIXEL = 48
 BytesLike = bytes | bytearray | memoryview
 Source = str | os.PathLike[str] | BytesLike
 
-# Pillow formats never opened: Pillow runs Ghostscript on EPS data, an outside program
-# with its own history of vulnerabilities, on a file we know nothing about.
-_REFUSED_FORMATS = frozenset({"EPS"})
+# Pillow formats never opened, and why: Pillow runs Ghostscript on EPS data, an outside
+# program with its own history of vulnerabilities, on a file we know nothing about.
+_REFUSED_FORMATS = {"EPS": "EPS is not supported (it would need Ghostscript)"}
 # Magic numbers whose Pillow plugin is imported alone, so the common case does not load
 # every plugin Pillow has (tens of milliseconds at start-up).
 _PLUGIN_BY_MAGIC = (
@@ -241,6 +241,7 @@ def _open_image(fp: IO[bytes], label: str) -> PILImage.Image:
     image_module = pil()
     fatal = (MemoryError, image_module.DecompressionBombError, image_module.DecompressionBombWarning)
     failure: str | None = None
+    refused: str | None = None
     try:
         prefix = fp.read(24)
         empty = _png_without_pixels(prefix)
@@ -253,12 +254,16 @@ def _open_image(fp: IO[bytes], label: str) -> PILImage.Image:
             else:
                 loader()
             for fmt in list(image_module.ID):
-                if fmt in tried or fmt in _REFUSED_FORMATS:
+                if fmt in tried:
                     continue
                 tried.add(fmt)
                 factory, accept = image_module.OPEN[fmt]
                 recognised: object = False
                 try:
+                    if fmt in _REFUSED_FORMATS:
+                        if accept and accept(prefix) is True and refused is None:
+                            refused = _REFUSED_FORMATS[fmt]
+                        continue
                     recognised = accept(prefix) if accept else True
                     if not recognised or isinstance(recognised, str):
                         continue
@@ -277,7 +282,7 @@ def _open_image(fp: IO[bytes], label: str) -> PILImage.Image:
         raise ImageReadError(f"{label}: out of memory") from None
     except Exception as exc:
         raise ImageReadError(f"{label}: {_reason(exc)}") from None
-    raise ImageReadError(f"{label}: {failure or 'not an image (unrecognised format)'}")
+    raise ImageReadError(f"{label}: {failure or refused or 'not an image (unrecognised format)'}")
 
 
 def _png_without_pixels(prefix: bytes) -> tuple[int, int] | None:
@@ -307,12 +312,20 @@ def _check_size(size: tuple[int, int], max_pixels: int | None, label: str) -> No
 
 
 def _megapixels(pixels: int, limit: int) -> tuple[str, str]:
-    """Both counts in MP, with as few decimals as tell them apart (at most 6)."""
+    """Both counts in MP, with as few decimals as tell them apart (at most 6). A limit
+    that would read as 0 MP at that precision (``--max-pixels 100`` against a photo) is
+    given in pixels, and so is the image's count then, unless it is 1 MP or more."""
     for decimals in range(7):
         have, cap = _mp(pixels, decimals), _mp(limit, decimals)
         if have != cap:
             break
-    return f"{have} MP", f"{cap} MP"
+    if cap.strip("0.") and have.strip("0."):
+        return f"{have} MP", f"{cap} MP"
+    return (f"{have} MP" if pixels >= 1_000_000 else _pixels(pixels)), _pixels(limit)
+
+
+def _pixels(count: int) -> str:
+    return "1 pixel" if count == 1 else f"{count} pixels"
 
 
 def _mp(pixels: int, decimals: int = 0) -> str:

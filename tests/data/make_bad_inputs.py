@@ -299,7 +299,7 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "strip-past-end.tif": (tiff_strip_past_end(), "truncated image data"),
         "postscript.eps": (
             b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nnewpath 0 0 moveto 8 8 lineto stroke\n",
-            "not an image (unrecognised format)",
+            "EPS is not supported (it would need Ghostscript)",
         ),
         "rgb16.png": (sixteen, None),
         "adobe-rgb.png": (adobe, None),
