@@ -9,7 +9,9 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 import tracemalloc
+import warnings
 import zlib
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from conftest import crafting_helpers
 from PIL import Image, ImageCms, ImageOps
 from quantcli import ImageReadError, InvalidOptionError, QuantizeOptions
 from quantcli.colour import scale16
+from quantcli.decoding import reading
 from quantcli.images import (
     DEFAULT_MAX_PIXELS,
     display_name,
@@ -338,6 +341,30 @@ def test_exif_orientation_matches_pillow(orientation):
     np.testing.assert_array_equal(read_image(buf.getvalue()), want)
 
 
+@pytest.mark.parametrize("compression", ["raw", "tiff_deflate"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_tiff_orientation_matches_pillow(orientation, compression):
+    """Pillow rotates a TIFF as it loads it, at the stored size (transposed for 5 to 8),
+    so a TIFF is never decoded into memory of the shown size."""
+    pixels = craft.gradient(5, 7)
+    pixels[0, 0] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="TIFF", exif=exif, compression=compression)
+    with Image.open(io.BytesIO(buf.getvalue())) as image:
+        want = np.asarray(image.convert("RGB"))
+    np.testing.assert_array_equal(read_image(buf.getvalue()), want)
+
+
+@pytest.mark.parametrize("compression", [1, 8])
+def test_planar_rgb_tiff_reads(compression):
+    """One strip per colour band (PlanarConfiguration 2), through libtiff when deflated:
+    it was refused as "decoder error -2"."""
+    pixels = craft.gradient(6, 9)
+    np.testing.assert_array_equal(read_image(craft.tiff_planar_rgb(pixels, compression)), pixels)
+
+
 # --- names and messages ----------------------------------------------------------------
 
 
@@ -406,6 +433,104 @@ def test_reading_from_a_pipe(tmp_path):
         np.testing.assert_array_equal(read_image(fifo), craft.gradient())
     finally:
         writer.wait(timeout=60)
+
+
+# --- decoder messages: one line per file, nothing from Pillow or libtiff -------------------
+
+# Broken TIFFs from the corpus whose decoding makes Pillow warn or log, or libtiff write to
+# fd 2, each with its one reason (None: read, despite Pillow's warning).
+NOISY_TIFFS = (
+    "deflate-strip-past-end.tif",
+    "deflate-cut-short.tif",
+    "deflate-garbage.tif",
+    "samples-per-pixel.tif",
+    "tag-past-end.tif",
+)
+
+
+def test_a_batch_of_noisy_tiffs_prints_one_line_per_file(run_cli, tmp_path):
+    """Pillow's UserWarnings (with its site-packages path), its log records and libtiff's
+    C messages ("TIFFFillStrip: Read error on strip 0; got 18446744073709...") reach
+    stderr no more: only quantcli's lines, also with several decoding threads."""
+    sources = []
+    for copy in range(3):
+        for name in NOISY_TIFFS:
+            sources.append(tmp_path / f"{copy}-{name}")
+            sources[-1].write_bytes((CORPUS / name).read_bytes())
+    proc = run_cli("compress", *sources, "--out-dir", tmp_path / "out", "-j", "4", "-k", "8", check_rc=1)
+    lines = proc.stderr.decode().splitlines()
+    want = [f"quantcli: error: {path}: {EXPECTED[path.name[2:]]}" for path in sources if EXPECTED[path.name[2:]]]
+    assert lines[:-1] == want
+    assert lines[-1].startswith("quantcli: 3 written, 0 skipped, 12 failed;")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"{copy}-tag-past-end.png" for copy in range(3)]
+
+
+@pytest.mark.parametrize("name", ["deflate-strip-past-end.tif", "tag-past-end.tif"])
+def test_a_noisy_tiff_on_stdin_prints_one_line(run_cli, name):
+    """From bytes, libtiff reads through Pillow's own read procedure, which reports a read
+    past the end itself ("_tiffReadProc: Invalid Read at loc ...")."""
+    proc = run_cli("compress", "-", "-o", "-", "--stdout", "-q", stdin=(CORPUS / name).read_bytes())
+    if EXPECTED[name] is None:
+        assert proc.returncode == 0 and proc.stderr == b"" and proc.stdout.startswith(craft.PNG_SIGNATURE)
+    else:
+        assert (proc.returncode, proc.stderr.decode()) == (1, f"quantcli: error: <stdin>: {EXPECTED[name]}\n")
+
+
+@pytest.mark.parametrize("as_bytes", [False, True])
+def test_libtiff_writes_nothing_to_fd_2(capfd, as_bytes):
+    """libtiff's handlers write to file descriptor 2, past sys.stderr: captured here at the fd."""
+    for name in ("deflate-strip-past-end.tif", "deflate-cut-short.tif"):
+        source = (CORPUS / name).read_bytes() if as_bytes else CORPUS / name
+        assert reason(source) == "truncated image data"
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_tiff_pillow_reads_with_a_warning_is_read_even_under_error_filters():
+    """pytest turns warnings into errors here, as ``-W error`` would: Pillow's "Tag data
+    larger than file" would then abort the file, so it was refused with the warning as
+    the reason."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pixels = read_image(CORPUS / "tag-past-end.tif")
+    assert pixels.shape == (48, 64, 3)
+    np.testing.assert_array_equal(pixels[:, :, 0], craft.gradient(48, 64)[:, :, 0])
+
+
+def pillow_warning() -> None:
+    warnings.warn_explicit("a test warning", UserWarning, "TiffImagePlugin.py", 1, module="PIL.TiffImagePlugin")
+
+
+def test_pillow_warnings_are_silenced_only_in_a_thread_that_reads():
+    """The filter is scoped to reading threads: with -j, or in an application, another
+    thread's warnings (Pillow's included) go where they always went."""
+    read_image(CORPUS / "tag-past-end.tif")  # installs the filter
+    inside, release = threading.Event(), threading.Event()
+    outcome = {}
+
+    def reader() -> None:
+        with reading():
+            inside.set()
+            release.wait(10)
+            try:
+                pillow_warning()
+                outcome["reader"] = "silenced"
+            except UserWarning:
+                outcome["reader"] = "raised"
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert inside.wait(10)
+    try:
+        with pytest.raises(UserWarning, match="a test warning"):
+            pillow_warning()  # this thread is not reading: pytest's error filter applies
+        with pytest.warns(UserWarning, match="a test warning"):
+            pillow_warning()
+    finally:
+        release.set()
+        thread.join(10)
+    assert outcome == {"reader": "silenced"}
+    with pytest.raises(RuntimeWarning), reading():
+        warnings.warn("not from Pillow", RuntimeWarning, stacklevel=1)  # still an error
 
 
 # --- memory and import cost ------------------------------------------------------------

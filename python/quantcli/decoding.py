@@ -3,7 +3,12 @@ allows (see :mod:`quantcli.images` for the rule and the memory figures)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,18 +60,144 @@ def pil() -> Any:
     return Image
 
 
+# ---------------------------------------------------------------------------------------
+# Decoder messages
+#
+# Besides raising, Pillow reports odd input three ways, none of which may reach the
+# terminal beside quantcli's one line per file (``quantcli: error: PATH: reason``):
+#
+# - warnings.warn ("Tag data larger than file. Skipping tag 42112", printed with Pillow's
+#   site-packages path; under ``-W error`` or pytest's filterwarnings it raises instead and
+#   aborts a file Pillow can read);
+# - logging (the TIFF plugin logs "More samples per pixel than can be decoded" as an
+#   error, which Python prints when no handler is configured);
+# - libtiff's own C error and warning handlers, which write "TIFFFillStrip: Read error on
+#   strip 0; ..." or "_tiffReadProc: Invalid Read at loc 3309, eof: 2529." straight to
+#   file descriptor 2, past sys.stderr.
+#
+# Redirecting fd 2 around a decode is not safe: with -j, other threads decode and print
+# error lines, the progress bar and warnings meanwhile, and would lose them (or get the
+# decoder's). So each channel is closed at its source instead:
+#
+# - warnings: one filter at the front of ``warnings.filters`` that ignores warnings from
+#   Pillow's modules, and matches only in a thread inside :func:`reading` (its "message"
+#   pattern is an object whose ``match`` checks a thread-local flag; both the C and the
+#   Python warnings machinery call ``match`` on it). Other threads, and warnings from
+#   anything but Pillow, are untouched. It is put back in front when a later filter or
+#   ``catch_warnings`` displaced it.
+# - logging: a NullHandler on the "PIL" logger, the library convention that stops Python's
+#   last-resort handler from printing when the application configured no logging.
+# - libtiff: its process-wide handlers set to NULL (``TIFFSetErrorHandler`` and friends,
+#   the calls Pillow itself makes for warnings before each TIFF decode), found through
+#   Pillow's own extension module so it is the libtiff Pillow decodes with. This is done
+#   once, before the first libtiff decode, under a lock every libtiff decode in quantcli
+#   passes. The messages are lost, not moved: a failed decode still raises in Pillow,
+#   and :func:`decode` words the reason ("truncated image data" when a strip lies past the
+#   end of the file).
+
+
+class _InReadingThread:
+    """A warnings-filter "message" pattern that matches any text, in a reading thread only."""
+
+    def match(self, text: str) -> bool:
+        return getattr(_reading_state, "depth", 0) > 0
+
+
+_reading_state = threading.local()
+_quiet_lock = threading.Lock()
+_PIL_WARNINGS = ("ignore", _InReadingThread(), Warning, re.compile(r"PIL(\.|$)"), 0)
+_libtiff_quiet = False
+_LIBTIFF_HANDLER_SETTERS = (
+    "TIFFSetErrorHandler",
+    "TIFFSetErrorHandlerExt",
+    "TIFFSetWarningHandler",
+    "TIFFSetWarningHandlerExt",
+)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[None]:
+    """Within this block, this thread's Pillow warnings and log records, and libtiff's
+    messages, are silenced (see the comment above); the caller reports what went wrong."""
+    _quiet_warnings_and_logs()
+    _reading_state.depth = getattr(_reading_state, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _reading_state.depth -= 1
+
+
+def _quiet_warnings_and_logs() -> None:
+    filters = warnings.filters
+    if filters and filters[0] is _PIL_WARNINGS:
+        return
+    with _quiet_lock:
+        filters = warnings.filters
+        if filters and filters[0] is _PIL_WARNINGS:
+            return
+        with contextlib.suppress(ValueError):
+            filters.remove(_PIL_WARNINGS)
+        filters.insert(0, _PIL_WARNINGS)
+        mutated = getattr(warnings, "_filters_mutated", None)
+        if mutated is not None:
+            mutated()  # what warnings.filterwarnings does after changing the list
+        pil_logger = logging.getLogger("PIL")
+        if not any(isinstance(h, logging.NullHandler) for h in pil_logger.handlers):
+            pil_logger.addHandler(logging.NullHandler())
+
+
+def _quiet_libtiff() -> None:
+    """Set libtiff's error and warning handlers to none, once (see above)."""
+    global _libtiff_quiet
+    if _libtiff_quiet:
+        return
+    with _quiet_lock:
+        if _libtiff_quiet:
+            return
+        try:
+            import ctypes
+
+            from PIL import _imaging
+
+            # dlsym on the extension's handle searches it and the libraries it links to.
+            library = ctypes.CDLL(_imaging.__file__)
+            for name in _LIBTIFF_HANDLER_SETTERS:
+                setter = getattr(library, name, None)  # absent where libtiff is linked in statically
+                if setter is not None:
+                    setter.restype = ctypes.c_void_p
+                    setter.argtypes = [ctypes.c_void_p]
+                    setter(None)
+        except (ImportError, OSError, AttributeError):
+            pass  # no ctypes, or no libtiff to find: its messages stay as they were
+        _libtiff_quiet = True
+
+
 def decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
     """Decode the opened image's first frame: (pixels in sRGB, EXIF orientation).
 
     The pixels are (h, w), (h, w, 2|3|4) of any dtype; :func:`finish` converts them.
     A PNG's tRNS colour key (grey or RGB, any bit depth) becomes an alpha channel.
+    Call it inside :func:`reading`.
     """
+    if any(tile.codec_name == "libtiff" for tile in image.tile):
+        _quiet_libtiff()
+    try:
+        return _decode_first_frame(image, fp)
+    except Refused:
+        raise
+    except Exception:
+        if image.format == "TIFF" and _tiff_data_past_end(image, fp):
+            raise Refused("truncated image data") from None
+        raise
+
+
+def _decode_first_frame(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
     rawmode = _rawmode(image)  # the tiles are gone once loaded
     key = _colour_key(image, rawmode)
     png16 = _png16_rawmode(image)
     if png16 is not None:
         pixels = apply_profile_array(image, _decode_png16(image, fp, png16, key))
-    elif image.mode in _DIRECT_MODES and image.format in _DIRECT_FORMATS:
+    elif image.mode in _DIRECT_MODES and image.format in _DIRECT_FORMATS and _decodes_in_place(image):
         pixels = _decode_direct(image, fp)
         if key is not None and pixels.ndim == 3:  # RGB decoded as opaque RGBA
             pixels[:, :, 3][_keyed(pixels[:, :, :3], key)] = 0
@@ -79,6 +210,43 @@ def decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
     else:
         pixels = _decode_generic(image, fp, rawmode, key)
     return pixels, _orientation(image)
+
+
+def _decodes_in_place(image: PILImage.Image) -> bool:
+    """Whether Pillow's decoder can write into preset memory of the image's mode and size.
+    Not so for a TIFF whose stored size is transposed (orientation 5 to 8: Pillow rotates
+    after decoding), nor for planar RGB through libtiff (one plane per band, three bands
+    where the preset memory has four)."""
+    if image.format != "TIFF":
+        return True
+    planar = image.tag_v2.get(_TIFF_PLANAR_CONFIGURATION, 1) == 2
+    return getattr(image, "_tile_size", image.size) == image.size and not planar
+
+
+_TIFF_PLANAR_CONFIGURATION = 284
+# TIFF tags: where the strips (or tiles) of pixel data lie, and their lengths.
+_TIFF_DATA_TAGS = ((273, 279), (324, 325))
+
+
+def _tiff_data_past_end(image: PILImage.Image, fp: IO[bytes]) -> bool:
+    """Whether a TIFF's strips or tiles reach past the end of the file (libtiff then says
+    "Read error on strip 0; got 18446744073709551274 bytes", a negative count)."""
+    try:
+        size = fp.seek(0, 2)
+        tags = image.tag_v2
+        for offsets_tag, counts_tag in _TIFF_DATA_TAGS:
+            offsets, counts = tags.get(offsets_tag), tags.get(counts_tag)
+            if offsets is None:
+                continue
+            offsets = offsets if isinstance(offsets, tuple) else (offsets,)
+            counts = counts if isinstance(counts, tuple) else (counts,) if counts is not None else ()
+            if any(offset >= size for offset in offsets):
+                return True
+            if any(offset + count > size for offset, count in zip(offsets, counts, strict=False)):
+                return True
+    except Exception:  # unreadable tags: no better reason than the decoder's
+        return False
+    return False
 
 
 def _rawmode(image: PILImage.Image) -> str | None:

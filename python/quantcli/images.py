@@ -27,9 +27,12 @@ Every input is untrusted:
 - a PNG whose IDAT data ends before all the rows its header declares (cut short, or a
   zlib stream that ends cleanly too early) is refused as ``truncated image data``, never
   padded with black; an IDAT chunk with a wrong CRC is refused as corrupt;
-- formats that Pillow hands to an outside program (EPS, through Ghostscript) are not read;
+- formats that Pillow hands to an outside program (EPS, through Ghostscript) are not read
+  ("EPS is not supported");
 - errors are one line: ``<name>: <reason>``, with control characters in the name escaped
-  (:func:`display_name`).
+  (:func:`display_name`); the decoders' own warnings, log records and libtiff's messages
+  are silenced in the reading thread, never printed beside it, and a warning never
+  aborts a file Pillow can read (see :func:`quantcli.decoding.reading`).
 
 Memory: 8-bit RGB, RGBA and grey images in PNG, JPEG, TIFF, BMP, WebP, PPM and TGA decode
 straight into the NumPy array that is returned (an opaque RGB decode is compacted from 4
@@ -42,13 +45,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import struct
 from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
 from . import options
-from .decoding import decode, finish, pil
+from .decoding import decode, finish, pil, reading
 from .errors import ImageReadError, InvalidOptionError
 from .png_checks import PNG_SIGNATURE, Refused
 
@@ -116,7 +120,7 @@ def image_size(source: Source, name: str | None = None) -> tuple[int, int]:
         The input is missing, empty or not an image.
     """
     label = _label(source, name)
-    with _opened(source, label) as fp:
+    with reading(), _opened(source, label) as fp:
         image = _open_image(fp, label)
         try:
             return image.size
@@ -153,7 +157,7 @@ def read_image(source: Source, name: str | None = None, *, max_pixels: int | Non
         raise InvalidOptionError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
     label = _label(source, name)
     try:
-        with _opened(source, label) as fp:
+        with reading(), _opened(source, label) as fp:
             image = _open_image(fp, label)
             try:
                 _check_size(image.size, max_pixels, label)
@@ -360,6 +364,6 @@ def _reason(exc: BaseException) -> str:
         return "truncated image data"
     if "out of memory" in lowered:
         return "out of memory"
-    if "broken data stream" in lowered:
-        return "corrupt image data"
+    if "broken data stream" in lowered or re.fullmatch(r"decoder error -?\d+", lowered):
+        return "corrupt image data"  # the decoder's own message, if any, was silenced
     return f"corrupt image data ({message})"

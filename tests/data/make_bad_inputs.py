@@ -250,24 +250,114 @@ def gif_huge_screen() -> bytes:
     return screen + frame + b";"
 
 
+_TIFF_TYPE_FORMAT = {2: "B", 3: "H", 4: "I"}  # ASCII (as bytes), SHORT, LONG
+
+
+def tiff_bytes(entries: dict[int, tuple[int, tuple[int, ...]]], strips: list[bytes]) -> bytes:
+    """A little-endian TIFF written by hand: one directory of ``entries`` (tag -> (type,
+    values); values that do not fit in the entry are stored after it), then ``strips``,
+    whose offsets and byte counts fill StripOffsets (273) and StripByteCounts (279)
+    unless ``entries`` gives them."""
+    entries = dict(entries)
+    entries.setdefault(279, (4, tuple(len(strip) for strip in strips)))
+    entries.setdefault(273, (4, (0,) * len(strips)))  # placeholder of the right size
+    directory_end = 8 + 2 + 12 * len(entries) + 4
+
+    def layout(strip_offsets: tuple[int, ...] | None) -> tuple[bytes, bytes]:
+        ifd, blobs = struct.pack("<H", len(entries)), b""
+        for tag, (kind, values) in sorted(entries.items()):
+            if tag == 273 and strip_offsets is not None:
+                values = strip_offsets
+            packed = struct.pack(f"<{len(values)}{_TIFF_TYPE_FORMAT[kind]}", *values)
+            if len(packed) <= 4:
+                ifd += struct.pack("<HHI", tag, kind, len(values)) + packed.ljust(4, b"\0")
+            else:
+                ifd += struct.pack("<HHII", tag, kind, len(values), directory_end + len(blobs))
+                blobs += packed + b"\0" * (len(packed) % 2)
+        return ifd, blobs
+
+    _, blobs = layout(None)
+    start = directory_end + len(blobs)
+    offsets, position = [], start
+    for strip in strips:
+        offsets.append(position)
+        position += len(strip)
+    given = entries[273][1]
+    ifd, blobs = layout(tuple(offsets) if not any(given) else None)
+    return b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + blobs + b"".join(strips)
+
+
+def tiff_file(
+    grey: np.ndarray,
+    compression: int = 1,
+    strip_offset: int | None = None,
+    extra: tuple[tuple[int, int, int, int], ...] = (),
+) -> bytes:
+    """An 8-bit grey TIFF of one strip: ``compression`` 1 (none) or 8 (deflate, decoded by
+    libtiff); the strip at ``strip_offset`` if given (past the end, say), else after the
+    directory; ``extra`` (tag, type, count, value or offset) entries added or replacing the
+    usual ones as they are, such as a tag whose data lies past the end."""
+    height, width = grey.shape
+    strip = grey.astype(np.uint8).tobytes()
+    if compression == 8:
+        strip = zlib.compress(strip)
+    entries = {
+        256: (3, (width,)),  # ImageWidth
+        257: (3, (height,)),  # ImageLength
+        258: (3, (8,)),  # BitsPerSample
+        259: (3, (compression,)),  # Compression
+        262: (3, (1,)),  # Photometric: black is zero
+        277: (3, (1,)),  # SamplesPerPixel
+        278: (3, (height,)),  # RowsPerStrip
+        279: (4, (len(strip),)),  # StripByteCounts
+    }
+    if strip_offset is not None:
+        entries[273] = (4, (strip_offset,))
+    raw = {tag: (kind, count, value) for tag, kind, count, value in extra}
+    for tag, (kind, count, value) in raw.items():
+        # an entry as given: one short or long value, or a count with an offset that
+        # need not point at anything; patched in after the layout below
+        entries[tag] = (kind, (value,)) if count == 1 else (4, (value,))
+    data = tiff_bytes(entries, [strip] if strip_offset is None else [])
+    return _patch_tiff_entries(data, {tag: entry for tag, entry in raw.items() if entry[1] != 1})
+
+
+def _patch_tiff_entries(data: bytes, entries: dict[int, tuple[int, int, int]]) -> bytes:
+    """The TIFF with each listed directory entry's type, count and value field replaced."""
+    out = bytearray(data)
+    start = struct.unpack_from("<I", out, 4)[0]
+    for i in range(struct.unpack_from("<H", out, start)[0]):
+        at = start + 2 + 12 * i
+        tag = struct.unpack_from("<H", out, at)[0]
+        if tag in entries:
+            kind, count, value = entries[tag]
+            struct.pack_into("<HHI", out, at + 2, kind, count, value)
+    return bytes(out)
+
+
+def tiff_planar_rgb(rgb: np.ndarray, compression: int = 8) -> bytes:
+    """An 8-bit RGB TIFF stored planar (PlanarConfiguration 2: one strip per colour band),
+    deflated by default so that libtiff decodes it."""
+    height, width, _ = rgb.shape
+    strips = [rgb[:, :, band].astype(np.uint8).tobytes() for band in range(3)]
+    if compression == 8:
+        strips = [zlib.compress(strip) for strip in strips]
+    entries = {
+        256: (3, (width,)),
+        257: (3, (height,)),
+        258: (3, (8, 8, 8)),
+        259: (3, (compression,)),
+        262: (3, (2,)),  # RGB
+        277: (3, (3,)),
+        278: (3, (height,)),
+        284: (3, (2,)),  # PlanarConfiguration: separate planes
+    }
+    return tiff_bytes(entries, strips)
+
+
 def tiff_strip_past_end() -> bytes:
     """A little-endian 8x8 grey TIFF whose only strip lies beyond the end of the file."""
-    entries = [
-        (256, 3, 1, 8),  # ImageWidth
-        (257, 3, 1, 8),  # ImageLength
-        (258, 3, 1, 8),  # BitsPerSample
-        (259, 3, 1, 1),  # Compression: none
-        (262, 3, 1, 1),  # Photometric: black is zero
-        (273, 4, 1, 100000),  # StripOffsets: past the end
-        (277, 3, 1, 1),  # SamplesPerPixel
-        (278, 3, 1, 8),  # RowsPerStrip
-        (279, 4, 1, 64),  # StripByteCounts
-    ]
-    ifd = struct.pack("<H", len(entries))
-    for tag, kind, count, value in entries:
-        packed = struct.pack("<H", value) + b"\0\0" if kind == 3 else struct.pack("<I", value)
-        ifd += struct.pack("<HHI", tag, kind, count) + packed
-    return b"II*\0" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0)
+    return tiff_file(np.zeros((8, 8), np.uint8), strip_offset=100000)
 
 
 def corpus() -> dict[str, tuple[bytes, str | None]]:
@@ -276,6 +366,8 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
     idat = good.index(b"IDAT")
     jpeg = jpeg_bytes(gradient(32, 32))
     sixteen = png_file(RGB16_SAMPLES, depth=16, filters=[4, 1])
+    grey = gradient(48, 64)[:, :, 0]
+    deflated = tiff_file(grey, compression=8)
     adobe = png_file(gradient(), chunks_before_idat=(iccp_chunk(adobe_rgb_profile(), b"Adobe RGB compatible"),))
     return {
         "empty.png": (b"", "empty file (0 bytes)"),
@@ -297,6 +389,15 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "corrupt.jpg": (jpeg_with_bad_components(jpeg), "corrupt image (bad JPEG header)"),
         "huge-screen.gif": (gif_huge_screen(), "image too large: 65535x65535 (4295 MP) exceeds --max-pixels 100 MP"),
         "strip-past-end.tif": (tiff_strip_past_end(), "truncated image data"),
+        # libtiff decodes these and writes its own messages to fd 2 ("TIFFFillStrip: Read
+        # error on strip 0; got 18446744073709551274 bytes"); Pillow warns of a tag whose
+        # data lies past the end ("Tag data larger than file"), yet reads the image; the TIFF
+        # plugin logs "More samples per pixel than can be decoded" as an error.
+        "deflate-strip-past-end.tif": (tiff_file(grey, compression=8, strip_offset=100000), "truncated image data"),
+        "deflate-cut-short.tif": (deflated[: len(deflated) - 100], "truncated image data"),
+        "deflate-garbage.tif": (deflated[:-64] + bytes(range(64)), "corrupt image data"),
+        "tag-past-end.tif": (tiff_file(grey, compression=8, extra=((270, 2, 5000, 100000),)), None),
+        "samples-per-pixel.tif": (tiff_file(grey, extra=((277, 3, 1, 65535),)), "corrupt image (bad TIFF header)"),
         "postscript.eps": (
             b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nnewpath 0 0 moveto 8 8 lineto stroke\n",
             "EPS is not supported (it would need Ghostscript)",
