@@ -132,6 +132,35 @@ def test_pillows_own_bomb_limits_do_not_apply():
     assert reason(header, max_pixels=300_000_000) == "truncated image data"  # no IDAT at all
 
 
+def test_an_image_inside_a_container_is_bounded_before_it_is_decoded():
+    """A BLP declares one size and decodes the JPEG inside it, whatever that JPEG's size
+    (Pillow's blp1_jpeg2.blp: 425x256 holding 64512x256, 255 MB): --max-pixels, and the
+    declared size the memory budget counts, bound what is decoded, not only the header."""
+    wide = craft.jpeg_bytes(np.zeros((16, 4000, 3), np.uint8))  # 64,000 pixels
+    within = craft.blp1_jpeg(wide, (4000, 16))
+    assert read_image(within).shape == (16, 4000, 3)
+    assert (
+        reason(within, max_pixels=10_000) == "image too large: 4000x16 (64000 pixels) exceeds --max-pixels 10000 pixels"
+    )
+    hiding = craft.blp1_jpeg(wide, (100, 16))
+    assert image_size(hiding) == (100, 16)
+    _, peak = traced_peak(read_image, within, None)
+    message, hidden_peak = traced_peak(lambda: reason(hiding, max_pixels=10_000))
+    assert message == (
+        "image too large: 100x16 holds a 4000x16 image (64000 pixels) that exceeds --max-pixels 10000 pixels"
+    )
+    assert hidden_peak < peak / 4  # refused before the JPEG was decoded
+    assert reason(hiding, max_pixels=None) == "corrupt image data (a 4000x16 image inside a 100x16 one)"
+
+
+def test_an_icos_bitmap_and_mask_are_within_the_bound():
+    """An ICO's bitmap is stored twice as tall as the image (the AND mask below it)."""
+    pixels = craft.gradient(32, 32)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="ICO", sizes=[(32, 32)], bitmap_format="bmp")
+    np.testing.assert_array_equal(read_image(buf.getvalue(), max_pixels=32 * 32), pixels)
+
+
 def test_image_size_reads_the_header_only(tmp_path):
     path = tmp_path / "bomb.png"
     path.write_bytes((CORPUS / "bomb.png").read_bytes())

@@ -141,6 +141,7 @@ def _quiet_warnings_and_logs() -> None:
         mutated = getattr(warnings, "_filters_mutated", None)
         if mutated is not None:
             mutated()  # what warnings.filterwarnings does after changing the list
+        _bound_inner_images()
         pil_logger = logging.getLogger("PIL")
         if not any(isinstance(h, logging.NullHandler) for h in pil_logger.handlers):
             pil_logger.addHandler(logging.NullHandler())
@@ -172,15 +173,19 @@ def _quiet_libtiff() -> None:
         _libtiff_quiet = True
 
 
-def decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
+def decode(image: PILImage.Image, fp: IO[bytes], max_pixels: int | None = None) -> tuple[np.ndarray, int]:
     """Decode the opened image's first frame: (pixels in sRGB, EXIF orientation).
 
     The pixels are (h, w), (h, w, 2|3|4) of any dtype; :func:`finish` converts them.
     A PNG's tRNS colour key (grey or RGB, any bit depth) becomes an alpha channel.
-    Call it inside :func:`reading`.
+    An image embedded in the file (see :class:`EmbeddedImageTooLarge`) is decoded only
+    up to ``max_pixels`` and twice the size the header declares. Call it inside
+    :func:`reading`, after checking the declared size against ``max_pixels``.
     """
     if any(tile.codec_name == "libtiff" for tile in image.tile):
         _quiet_libtiff()
+    width, height = image.size
+    _reading_state.bound = (width, height, max_pixels)
     try:
         return _decode_first_frame(image, fp)
     except Refused:
@@ -189,6 +194,58 @@ def decode(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:
         if image.format == "TIFF" and _tiff_data_past_end(image, fp):
             raise Refused("truncated image data") from None
         raise
+    finally:
+        _reading_state.bound = None
+
+
+# ---------------------------------------------------------------------------------------
+# Images inside images
+#
+# Some containers declare one size and decode another image found inside them: a BLP's
+# JPEG (Pillow's blp1_jpeg2.blp declares 425x256 and holds a 64512x256 JPEG: 255 MB for a
+# 0.1 MP file, past any --max-pixels), an ICO's or ICNS's PNG or bitmap. The header's
+# size, all that read_image can check before decoding and all the -j memory budget
+# counts, does not bound them. Pillow calls Image._decompression_bomb_check with the
+# inner image's size just before decoding it, in every such plugin (and for a TIFF's
+# stored size, a GIF frame, a crop). So that function is wrapped, once: in a thread
+# inside decode() it checks the size against the caller's max_pixels and against twice
+# the declared size (an ICO's bitmap holds its AND mask below the image: exactly twice),
+# and raises EmbeddedImageTooLarge before any of it is decoded; Pillow's own process-wide
+# limit (MAX_IMAGE_PIXELS) stays for every other thread and use.
+
+
+class EmbeddedImageTooLarge(Refused):
+    """The image Pillow is about to decode is larger than the limit or the header says."""
+
+    def __init__(self, declared: tuple[int, int], inner: tuple[int, int], max_pixels: int | None) -> None:
+        super().__init__(f"an embedded {inner[0]}x{inner[1]} image in a {declared[0]}x{declared[1]} one")
+        self.declared, self.inner, self.max_pixels = declared, inner, max_pixels
+
+    @property
+    def over_limit(self) -> bool:
+        """Over max_pixels (else only over twice the declared size)."""
+        return self.max_pixels is not None and self.inner[0] * self.inner[1] > self.max_pixels
+
+
+def _bound_inner_images() -> None:
+    """Wrap Pillow's Image._decompression_bomb_check once (see above)."""
+    image_module = pil()
+    original = getattr(image_module, "_decompression_bomb_check", None)
+    if original is None or getattr(original, "quantcli_bound", False):
+        return  # another Pillow: only the header's size is checked
+
+    def check(size: tuple[int, int], *args: Any, **kwargs: Any) -> None:
+        bound = getattr(_reading_state, "bound", None)
+        if bound is None:
+            return original(size, *args, **kwargs)
+        width, height, max_pixels = bound
+        pixels = max(1, size[0]) * max(1, size[1])
+        if (max_pixels is not None and pixels > max_pixels) or pixels > 2 * max(1, width) * max(1, height):
+            raise EmbeddedImageTooLarge((width, height), (size[0], size[1]), max_pixels)
+        return None
+
+    check.quantcli_bound = True  # type: ignore[attr-defined]
+    image_module._decompression_bomb_check = check
 
 
 def _decode_first_frame(image: PILImage.Image, fp: IO[bytes]) -> tuple[np.ndarray, int]:

@@ -23,7 +23,9 @@ Conversion rule, applied to every decoded image (first frame only):
 Every input is untrusted:
 
 - the image's size is read from its header and checked against ``max_pixels``
-  (:data:`DEFAULT_MAX_PIXELS`) before any pixel is decoded;
+  (:data:`DEFAULT_MAX_PIXELS`) before any pixel is decoded; an image that the file holds
+  inside it and Pillow decodes instead (a BLP's JPEG, an ICO's or ICNS's PNG) is checked
+  before it is decoded too, against ``max_pixels`` and twice the declared size;
 - a PNG whose IDAT data ends before all the rows its header declares (cut short, or a
   zlib stream that ends cleanly too early) is refused as ``truncated image data``, never
   padded with black; an IDAT chunk with a wrong CRC is refused as corrupt;
@@ -52,7 +54,7 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from . import options
-from .decoding import decode, finish, pil, reading
+from .decoding import EmbeddedImageTooLarge, decode, finish, pil, reading
 from .errors import ImageReadError, InvalidOptionError
 from .png_checks import PNG_SIGNATURE, Refused
 
@@ -161,7 +163,7 @@ def read_image(source: Source, name: str | None = None, *, max_pixels: int | Non
             image = _open_image(fp, label)
             try:
                 _check_size(image.size, max_pixels, label)
-                decoded = [decode(image, fp)]
+                decoded = [decode(image, fp, max_pixels)]
             finally:
                 image.close()  # releases Pillow's hold on the pixel buffer
         # Handed over in a list the callee empties, so no frame here keeps the array and
@@ -169,6 +171,8 @@ def read_image(source: Source, name: str | None = None, *, max_pixels: int | Non
         return finish(decoded, label)
     except ImageReadError:
         raise
+    except EmbeddedImageTooLarge as exc:
+        raise ImageReadError(f"{label}: {_embedded_reason(exc)}") from None
     except Refused as exc:
         raise ImageReadError(f"{label}: {exc}") from None
     except MemoryError:
@@ -313,6 +317,17 @@ def _check_size(size: tuple[int, int], max_pixels: int | None, label: str) -> No
     if max_pixels is not None and width * height > max_pixels:
         have, limit = _megapixels(width * height, max_pixels)
         raise ImageReadError(f"{label}: image too large: {width}x{height} ({have}) exceeds --max-pixels {limit}")
+
+
+def _embedded_reason(exc: EmbeddedImageTooLarge) -> str:
+    """Why an image inside the file was not decoded: over --max-pixels, or far larger than
+    the size the file declares (which the memory budget counted)."""
+    (width, height), (inner_width, inner_height) = exc.declared, exc.inner
+    inner = f"{inner_width}x{inner_height}"
+    if exc.over_limit and exc.max_pixels is not None:
+        have, limit = _megapixels(inner_width * inner_height, exc.max_pixels)
+        return f"image too large: {width}x{height} holds a {inner} image ({have}) that exceeds --max-pixels {limit}"
+    return f"corrupt image data (a {inner} image inside a {width}x{height} one)"
 
 
 def _megapixels(pixels: int, limit: int) -> tuple[str, str]:

@@ -360,6 +360,16 @@ def tiff_strip_past_end() -> bytes:
     return tiff_file(np.zeros((8, 8), np.uint8), strip_offset=100000)
 
 
+def blp1_jpeg(jpeg: bytes, declared: tuple[int, int]) -> bytes:
+    """A BLP1 texture (Blizzard's format) declaring ``declared`` (width, height) and
+    holding ``jpeg`` as its first mipmap: what Pillow decodes, whatever its size."""
+    header = b"BLP1" + struct.pack("<iIIIiI", 0, 0, *declared, 5, 0)  # JPEG, no alpha
+    start = len(header) + 16 * 4 * 2 + 4  # mipmap offsets and lengths, JPEG header size
+    offsets = struct.pack("<16I", start, *([0] * 15))
+    lengths = struct.pack("<16I", len(jpeg), *([0] * 15))
+    return header + offsets + lengths + struct.pack("<I", 0) + jpeg
+
+
 def corpus() -> dict[str, tuple[bytes, str | None]]:
     """File name -> (content, expected reason or None)."""
     good = png_file(gradient(), filters=[1, 2, 3, 4])
@@ -398,6 +408,10 @@ def corpus() -> dict[str, tuple[bytes, str | None]]:
         "deflate-garbage.tif": (deflated[:-64] + bytes(range(64)), "corrupt image data"),
         "tag-past-end.tif": (tiff_file(grey, compression=8, extra=((270, 2, 5000, 100000),)), None),
         "samples-per-pixel.tif": (tiff_file(grey, extra=((277, 3, 1, 65535),)), "corrupt image (bad TIFF header)"),
+        "jpeg-larger-than-declared.blp": (
+            blp1_jpeg(jpeg_bytes(np.zeros((16, 4000, 3), np.uint8)), (100, 16)),
+            "corrupt image data (a 4000x16 image inside a 100x16 one)",
+        ),
         "postscript.eps": (
             b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nnewpath 0 0 moveto 8 8 lineto stroke\n",
             "EPS is not supported (it would need Ghostscript)",
