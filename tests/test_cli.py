@@ -29,6 +29,8 @@ JSON_KEYS = {
     "bytes_out",
     "ratio",
     "psnr",
+    "quality",
+    "target_met",
     "seconds",
     "status",
     "error",
@@ -535,6 +537,35 @@ def test_skip_if_larger_alone_exits_zero(run_cli, tmp_path: Path) -> None:
     assert row["status"] == "skipped"
     assert files_under(tmp_path) == {"tiny.png"}
     assert "1 skipped" in proc.stderr.decode()
+
+
+def test_json_and_summary_say_whether_the_quality_target_was_met(run_cli, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    save(src / "a.png", 1)
+    save(src / "b.png", 2)
+    # Eight colours cannot reach 99: K is the cap, and the rows and the summary say so.
+    proc = run_cli("compress", src, "-k", "8", "--quality", "99", "--out-dir", tmp_path / "out", "--json", check_rc=0)
+    rows = json_rows(proc.stdout)
+    assert [(r["k"], r["target_met"]) for r in rows] == [(8, False), (8, False)]
+    assert all(0 <= r["quality"] < 99 for r in rows)
+    assert proc.stderr.decode().splitlines()[-1].endswith("; 2 below their target (the most colours allowed were used)")
+    proc = run_cli("compress", src / "a.png", "-k", "64", "--quality", "20", "-o", tmp_path / "met.png", "--json")
+    [row] = json_rows(proc.stdout)
+    assert row["target_met"] is True and row["quality"] >= 20 and row["k"] < 64
+    assert "target" not in proc.stderr.decode()
+    proc = run_cli("compress", src / "a.png", "-k", "8", "-o", tmp_path / "fixed.png", "--json")
+    [row] = json_rows(proc.stdout)
+    assert row["target_met"] is None and row["quality"] is None  # no target
+
+
+def test_json_says_whether_the_psnr_target_was_met(run_cli, tmp_path: Path) -> None:
+    src = save(tmp_path / "a.png", 1)
+    args = ["compress", src, "-k", "auto", "--method", "quality", "--json", "--force"]
+    [missed] = json_rows(run_cli(*args, "--min-psnr", "90", check_rc=0).stdout)
+    assert missed["target_met"] is False and missed["k"] == 256 and missed["psnr"] < 90
+    assert missed["quality"] is None  # a PSNR target: psnr is the value reached
+    [met] = json_rows(run_cli(*args, "--min-psnr", "20", check_rc=0).stdout)
+    assert met["target_met"] is True and met["psnr"] >= 20 and met["k"] < 256
 
 
 def test_lossless_input_has_null_psnr(run_cli, tmp_path: Path) -> None:

@@ -218,6 +218,21 @@ def test_quality_out_of_reach_keeps_the_largest_k_above_min():
     assert QualityTooLowError.exit_code == 99
 
 
+def test_result_row_says_whether_the_quality_target_was_met():
+    img = sky()
+    data = io.BytesIO()
+    Image.fromarray(img).save(data, "PNG")
+    options = quantcli.QuantizeOptions(k=16)
+    top = palette_quality(img, 16, options)
+    _, missed = quantcli.compress_bytes(data.getvalue(), options, quality=(0, top + 1))
+    assert (missed.k, missed.target_met, missed.quality) == (16, False, top)
+    _, met = quantcli.compress_bytes(data.getvalue(), options, quality=(0, top - 5))
+    assert met.k < 16 and met.target_met is True and met.quality >= top - 5
+    _, fixed = quantcli.compress_bytes(data.getvalue(), options)
+    assert fixed.target_met is None and fixed.quality is None
+    assert missed.to_json()["target_met"] is False and missed.to_json()["quality"] == round(top, 2)
+
+
 def test_quality_below_min_encodes_nothing():
     img = gradient_image(40, 40, seed=9)
     with pytest.raises(QualityTooLowError) as raised:

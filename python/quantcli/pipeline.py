@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .errors import ImageReadError, OutputExistsError, QuantcliError
 from .options import DEFAULT_MAX_PIXELS, QuantizeOptions
@@ -34,6 +34,11 @@ class CompressResult:
     ``status`` is "written", "skipped" (``skip_if_larger`` kept the original, or
     ``skip_existing`` found the output there) or "error" (``error`` says why). Sizes are
     in bytes; ``psnr`` is None when lossless, skipped or unknown.
+
+    When K was chosen for a target, ``target_met`` says whether the K used reaches it
+    (False: even the largest K allowed stays below it, and that K was used) and the value
+    reached is given: ``quality`` (0-100) for a quality target, ``psnr`` for a PSNR target
+    (``min_psnr``). Both are None without a target.
     """
 
     path: str
@@ -49,6 +54,8 @@ class CompressResult:
     # The exit code an error row stands for (1, or 99 for --quality below its minimum);
     # not part of the JSON line.
     exit_code: int = 0
+    quality: float | None = None
+    target_met: bool | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -69,6 +76,8 @@ class CompressResult:
             "bytes_out": self.bytes_out,
             "ratio": None if ratio is None else round(ratio, 6),
             "psnr": None if self.psnr is None else round(self.psnr, 4),
+            "quality": None if self.quality is None else round(self.quality, 2),
+            "target_met": self.target_met,
             "seconds": round(self.seconds, 6),
             "status": self.status,
             "error": self.error,
@@ -114,8 +123,21 @@ class Outcome:
     payload: bytes | None = None
 
 
-def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, int, float, int]:
-    """Decode encoded image bytes and compress them: (PNG bytes, palette entries, PSNR, K used).
+class Encoded(NamedTuple):
+    """An image compressed by :func:`encode_image`: the PNG, its palette entries, its PSNR,
+    the K used, and for a target the quality reached (quality targets) and whether the
+    target was met (None without a target)."""
+
+    png: bytes
+    colors: int
+    psnr: float
+    k: int
+    quality: float | None = None
+    target_met: bool | None = None
+
+
+def encode_image(data: bytes, settings: Settings, name: str) -> Encoded:
+    """Decode encoded image bytes and compress them (see :class:`Encoded`).
 
     A plain PNG (``cpp/png_decoder.hpp``) with a fixed K takes one call into the core,
     which gives the same bytes as the general route below without Pillow or NumPy
@@ -129,29 +151,31 @@ def encode_image(data: bytes, settings: Settings, name: str) -> tuple[bytes, int
         plain = _core.compress_plain_png(data, settings.options, settings.max_pixels or 0)
         if plain is not None:
             png, colors, sse, samples = plain
-            return png, colors, psnr_from_mse(sse / samples), settings.options.k
+            return Encoded(png, colors, psnr_from_mse(sse / samples), settings.options.k)
     from .api import compress_pixels, encode_quantized
     from .images import read_image
 
     pixels = read_image(data, name=name, max_pixels=settings.max_pixels)
     options = settings.options
+    quality, met = None, None
     if settings.palette is None and settings.quality is not None:
         from .quality import QualityTooLowError, choose_k_for_quality
 
         try:
-            k, _ = choose_k_for_quality(pixels, options, settings.quality)
+            k, quality = choose_k_for_quality(pixels, options, settings.quality)
         except QualityTooLowError as exc:
             raise QualityTooLowError(f"{name}: {exc}") from None
+        met = quality >= settings.quality[1]
         options = replace(options, k=k)
     elif settings.palette is None and settings.choose is not None:
         from .choosek import quantize_chosen
 
         # The chosen K's fit, remapped as quantize remaps it: not fitted a second time.
         result, q = quantize_chosen(pixels, settings.choose, options, name)
-        return encode_quantized(q, options), len(q.palette), q.psnr, result.k
+        return Encoded(encode_quantized(q, options), len(q.palette), q.psnr, result.k, None, result.target_met)
     png, q = compress_pixels(pixels, options, settings.palette)
     k = len(settings.palette) if settings.palette is not None else options.k
-    return png, len(q.palette), q.psnr, k
+    return Encoded(png, len(q.palette), q.psnr, k, quality, met)
 
 
 def read_local(path: str) -> bytes:
@@ -245,8 +269,10 @@ def _run(
     data = read() if read is not None else read_local(job.source)
     if not data:
         raise ImageReadError(f"{job.display}: empty file (0 bytes)")
-    png, colors, psnr, k = encode_image(data, settings, job.display)
-    row = CompressResult(path=job.display, output=job.output, k=k, colors=colors, bytes_in=len(data))
+    png, colors, psnr, k, quality, met = encode_image(data, settings, job.display)
+    row = CompressResult(
+        path=job.display, output=job.output, k=k, colors=colors, bytes_in=len(data), quality=quality, target_met=met
+    )
     if settings.skip_if_larger and len(png) >= len(data):
         # The original is kept, so what the user ends up with is the input's size.
         row = replace(row, output=None, bytes_out=len(data), status="skipped")

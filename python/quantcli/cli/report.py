@@ -67,13 +67,14 @@ def report_compress(results: Iterable[Any], total: int | None, *, as_json: bool,
     failure is an image below ``--quality``'s minimum. Raises StdoutClosed when stdout
     goes away.
     """
-    counts = {"written": 0, "skipped": 0, "error": 0}
+    counts = {"written": 0, "skipped": 0, "error": 0, "missed": 0}
     codes: set[int] = set()
     bytes_in = bytes_out = 0
     start = time.perf_counter()
     with Progress(total, enabled=not quiet, description="compressing") as progress:
         for result in results:
             counts[result.status] += 1
+            counts["missed"] += result.target_met is False
             if result.status == "error":
                 codes.add(result.exit_code or EXIT_FAILED)
                 progress.print_error(result.error or result.path)
@@ -91,7 +92,9 @@ def report_compress(results: Iterable[Any], total: int | None, *, as_json: bool,
 
 
 def summary_line(counts: dict, *, interrupted: bool = False) -> str:
-    """``quantcli: 3 written, 0 skipped, 1 failed; 1.2 MB -> 300.0 kB (25.0%) in 0.42 s``."""
+    """``quantcli: 3 written, 0 skipped, 1 failed; 1.2 MB -> 300.0 kB (25.0%) in 0.42 s``,
+    then ``; 2 below their target (the most colours allowed were used)`` when K was chosen
+    for a quality or PSNR target that some images did not reach."""
     saved = f"{size_text(counts['bytes_in'])} -> {size_text(counts['bytes_out'])}"
     if counts["bytes_in"]:
         saved += f" ({100.0 * counts['bytes_out'] / counts['bytes_in']:.1f}%)"
@@ -99,4 +102,7 @@ def summary_line(counts: dict, *, interrupted: bool = False) -> str:
         f"quantcli: {counts['written']} written, {counts['skipped']} skipped, {counts['error']} failed; "
         f"{saved} in {counts['seconds']:.2f} s"
     )
+    missed = counts.get("missed", 0)
+    if missed:
+        line += f"; {missed} below {'its' if missed == 1 else 'their'} target (the most colours allowed were used)"
     return line + ("; interrupted" if interrupted else "")
