@@ -562,6 +562,13 @@ def test_pillow_warnings_are_silenced_only_in_a_thread_that_reads():
         warnings.warn("not from Pillow", RuntimeWarning, stacklevel=1)  # still an error
 
 
+def test_compress_help_names_the_slow_formats(run_cli):
+    text = " ".join(run_cli("compress", "--help", check_rc=0).stdout.decode().split())
+    assert "EPS is not supported" in text
+    for slow in ("JPEG 2000 (.jp2, .j2k, .jpf)", "QOI", "uncompressed DDS", "XPM", "BLP", "plain-text PBM"):
+        assert slow in text
+
+
 # --- memory and import cost ------------------------------------------------------------
 
 
