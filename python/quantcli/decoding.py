@@ -90,10 +90,10 @@ def pil() -> Any:
 # - libtiff: its process-wide handlers set to NULL (``TIFFSetErrorHandler`` and friends,
 #   the calls Pillow itself makes for warnings before each TIFF decode), found through
 #   Pillow's own extension module so it is the libtiff Pillow decodes with. This is done
-#   once, before the first libtiff decode, under a lock every libtiff decode in quantcli
-#   passes. The messages are lost, not moved: a failed decode still raises in Pillow,
-#   and :func:`decode` words the reason ("truncated image data" when a strip lies past the
-#   end of the file).
+#   once, under a lock, before quantcli's first libtiff decode: every libtiff decode in
+#   quantcli first waits for it, so none runs while the handlers change. The messages are
+#   lost, not moved: a failed decode still raises in Pillow, and :func:`decode` words the
+#   reason ("truncated image data" when a strip lies past the end of the file).
 
 
 class _InReadingThread:
@@ -119,7 +119,7 @@ _LIBTIFF_HANDLER_SETTERS = (
 def reading() -> Iterator[None]:
     """Within this block, this thread's Pillow warnings and log records, and libtiff's
     messages, are silenced (see the comment above); the caller reports what went wrong."""
-    _quiet_warnings_and_logs()
+    _install_reading_hooks()
     _reading_state.depth = getattr(_reading_state, "depth", 0) + 1
     try:
         yield
@@ -127,7 +127,9 @@ def reading() -> Iterator[None]:
         _reading_state.depth -= 1
 
 
-def _quiet_warnings_and_logs() -> None:
+def _install_reading_hooks() -> None:
+    """The warnings filter in front (again, if displaced), the PIL logger's NullHandler and
+    the bound on images inside images (see below), all scoped to reading threads."""
     filters = warnings.filters
     if filters and filters[0] is _PIL_WARNINGS:
         return
