@@ -36,6 +36,16 @@ def png_bytes(h: int = 48, w: int = 64, seed: int = 0, alpha: bool = False) -> b
     return out.getvalue()
 
 
+def few_colours_png(colours: int = 12, h: int = 48, w: int = 64) -> bytes:
+    """Stripes of ``colours`` colours as PNG bytes: every quality or PSNR target is reached
+    with that many colours (a photo-like gradient of this size stays below quality 80)."""
+    palette = np.random.default_rng(1).integers(0, 256, size=(colours, 3), dtype=np.uint8)
+    stripes = (np.arange(w) * colours // w)[None, :].repeat(h, axis=0)
+    out = io.BytesIO()
+    Image.fromarray(palette[stripes]).save(out, "PNG")
+    return out.getvalue()
+
+
 def image_bytes(fmt: str, h: int = 40, w: int = 56, seed: int = 3) -> bytes:
     """A gradient in another format (TIFF, JPEG, ...)."""
     out = io.BytesIO()

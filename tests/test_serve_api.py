@@ -130,6 +130,32 @@ def test_quality_with_a_fixed_k_is_a_cap_and_min_psnr_needs_auto(api):
     assert "Only with k=auto" in params["min_psnr"]["description"]
 
 
+def test_a_missed_target_is_said_in_headers_and_json(api):
+    """The K of a target nobody can reach is the largest allowed, reported as missed with
+    the value reached; a target reached says so; a fixed K has no target."""
+    data = png_bytes(h=120, w=160, seed=4)
+    missed = api.post("/api/v1/compress?k=8&quality=99", content=data, headers=api.alice)
+    assert missed.status_code == 200, missed.text
+    _, result = compress_bytes(data, QuantizeOptions(k=8, dither="auto"), quality=(0, 99))
+    assert missed.headers["x-quantcli-k"] == "8" and missed.headers["x-quantcli-target-met"] == "false"
+    assert float(missed.headers["x-quantcli-quality"]) == pytest.approx(result.quality, abs=0.01)
+    assert result.quality < 99
+    met = api.post("/api/v1/compress?k=auto&quality=20", content=data, headers=api.alice)
+    assert met.headers["x-quantcli-target-met"] == "true" and float(met.headers["x-quantcli-quality"]) >= 20
+    psnr = api.post("/api/v1/compress?k=auto&min_psnr=99", content=data, headers=api.alice)
+    assert psnr.headers["x-quantcli-target-met"] == "false" and "x-quantcli-quality" not in psnr.headers
+    fixed = api.post("/api/v1/compress?k=8", content=data, headers=api.alice)
+    assert "x-quantcli-target-met" not in fixed.headers and "x-quantcli-quality" not in fixed.headers
+
+    stored = api.post("/api/v1/images?k=8&quality=99", content=data, headers=api.alice).json()
+    assert stored["target_met"] is False and stored["quality"] == pytest.approx(result.quality, abs=0.01)
+    assert api.get(f"/api/v1/images/{stored['id']}", headers=api.alice).json()["target_met"] is False
+    plain = api.post("/api/v1/images?k=8", content=data, headers=api.alice).json()
+    assert plain["target_met"] is None and plain["quality"] is None
+    schema = api.get("/api/openapi.json").json()["components"]["schemas"]["ImageInfo"]["properties"]
+    assert "target_met" in schema and "quality" in schema
+
+
 def test_an_empty_body_is_400_and_documented(api):
     from pathlib import Path
 

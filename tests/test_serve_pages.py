@@ -21,6 +21,7 @@ from serve_support import (
     cheap_password_hashes,  # noqa: F401 (an autouse fixture)
     colours,
     decode,
+    few_colours_png,
     form_token,
     image_bytes,
     make_app,
@@ -411,6 +412,36 @@ def test_shared_palette_and_auto_k_jobs(web):
 
 
 @pytest.mark.parametrize(
+    ("fields", "k_text", "target"),
+    [
+        ({"k": "8", "quality": "99"}, "(no K up to 8 reaches quality 99: the most colours allowed)", "missed: quality"),
+        ({"k": "auto", "quality": "20"}, "(the fewest colours reaching quality 20)", "met: quality"),
+        ({"k": "auto", "min_psnr": "99"}, "(no K up to 256 reaches 99 dB PSNR: the most colours allowed)", "missed: "),
+        ({"k": "16"}, None, None),
+    ],
+)
+def test_result_and_job_pages_say_whether_the_target_was_met(web, fields, k_text, target):
+    """A target no K allowed reaches is reported as missed, with the value reached, never
+    as "the fewest colours reaching" it."""
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes(h=120, w=160, seed=4)}, **fields)
+    page = web.get(f"/jobs/{job}").text
+    image = re.search(r'<a class="name" href="/images/([^"/]+)">', page).group(1)
+    body = web.get(f"/images/{image}", headers={"Accept": "text/html"}).text
+    info = web.get(f"/jobs/{job}/status").json()
+    assert info["status"] == "done"
+    if target is None:
+        assert 'id="target"' not in body and "target " not in page
+        return
+    assert k_text in body
+    wanted = f"quality {fields['quality']}" if "quality" in fields else f"{fields['min_psnr']} dB PSNR"
+    shown = re.search(r'<td id="target" class="(\w+)">([^<]+)</td>', body)
+    assert shown.group(1) == target.split(":")[0] and shown.group(2).startswith(target)
+    assert shown.group(2).endswith(f"(the target: {wanted})")
+    assert f"target {shown.group(2)}" in page
+
+
+@pytest.mark.parametrize(
     ("fields", "rule"),
     [
         ({"k": "auto"}, "the fewest colours reaching quality 80, the default"),
@@ -423,9 +454,9 @@ def test_shared_palette_and_auto_k_jobs(web):
 )
 def test_pages_say_which_rule_chose_k(web, fields, rule):
     """The result and job pages name the rule that chose K, never a PSNR target the job did
-    not have."""
+    not have. The image reaches every target: a missed one is said otherwise (below)."""
     csrf = sign_in(web)
-    job = run_job(web, csrf, {"a.png": png_bytes(seed=3)}, **fields)
+    job = run_job(web, csrf, {"a.png": few_colours_png()}, **fields)
     page = web.get(f"/jobs/{job}").text
     image = re.search(r'<a class="name" href="/images/([^"/]+)">', page).group(1)
     result = web.get(f"/images/{image}").text

@@ -91,6 +91,14 @@ class ImageInfo(BaseModel):
     bytes_out: int | None = None
     ratio: float | None = Field(None, description="bytes_out / bytes_in")
     psnr: float | None = Field(None, description="dB; null when lossless")
+    quality: float | None = Field(
+        None, description="With a quality target: the quality reached (0-100), the palette's; else null"
+    )
+    target_met: bool | None = Field(
+        None,
+        description="With a target (quality, or k=auto with min_psnr): whether the K used reaches it; false: "
+        "even the largest K allowed stays below it, and that K was used. Null without a target.",
+    )
     palette: list[PaletteEntry] | None = Field(None, description="Dominant colour first")
     job: str | None = Field(None, description="The upload-page job it belongs to")
     created_at: datetime
@@ -118,6 +126,8 @@ def image_info(row: Image) -> dict[str, Any]:
         "bytes_out": row.bytes_out,
         "ratio": ratio,
         "psnr": None if row.psnr is None else round(row.psnr, 4),
+        "quality": None if row.quality is None else round(row.quality, 2),
+        "target_met": row.target_met,
         "palette": None if row.palette_json is None else json.loads(row.palette_json),
         "job": row.job_id,
         "created_at": row.created_at,
@@ -165,7 +175,9 @@ async def on_pool(request: Request, fn: Any, *args: Any) -> Any:
         200: {
             "content": {"image/png": {}},
             "description": "The palette PNG. Headers: X-Quantcli-K, X-Quantcli-Colors, X-Quantcli-Bytes-In, "
-            "X-Quantcli-Bytes-Out, X-Quantcli-Ratio, X-Quantcli-PSNR (dB, or inf when lossless).",
+            "X-Quantcli-Bytes-Out, X-Quantcli-Ratio, X-Quantcli-PSNR (dB, or inf when lossless); with a "
+            "target, X-Quantcli-Target-Met (true or false) and, for a quality target, X-Quantcli-Quality "
+            "(the quality reached, 0-100).",
         },
         **UPLOAD_ERRORS,
     },
@@ -200,6 +212,10 @@ async def compress(
         "x-quantcli-ratio": f"{result.ratio:.6f}",
         "x-quantcli-psnr": "inf" if result.psnr is None else f"{result.psnr:.4f}",
     }
+    if result.target_met is not None:
+        headers["x-quantcli-target-met"] = "true" if result.target_met else "false"
+    if result.quality is not None:
+        headers["x-quantcli-quality"] = f"{result.quality:.2f}"
     return Response(done.png, media_type="image/png", headers=headers)
 
 

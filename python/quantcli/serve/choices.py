@@ -58,6 +58,45 @@ class Choices:
             rule += f", at least {low}"
         return rule if self.quality is not None else rule + ", the default"
 
+    @property
+    def target(self) -> str | None:
+        """The target K was chosen for, for people ("quality 85", "38 dB PSNR"); None for a
+        fixed K with no quality target."""
+        from ..options import AUTO_QUALITY
+        from ..quality import parse_quality
+
+        if self.auto and self.min_psnr is not None:
+            return f"{self.min_psnr:g} dB PSNR"
+        if self.quality is not None:
+            return f"quality {parse_quality(self.quality)[1]}"
+        return f"quality {AUTO_QUALITY[1]}" if self.auto else None
+
+    def k_reason(self, target_met: bool | None) -> str | None:
+        """How K was chosen for one image: :attr:`k_rule`, or, when its target was missed,
+        that no K allowed reaches it and the most colours allowed were used."""
+        if target_met is not False or self.target is None:
+            return self.k_rule
+        return f"no K up to {K_MAX if self.auto else self.k} reaches {self.target}: the most colours allowed"
+
+
+def target_outcome(image: dict[str, Any], choices: Choices | None) -> str | None:
+    """Whether an image's target was met, and the value reached, for people: "met: quality
+    86.2 (the target: quality 85)", "missed: 31.4 dB PSNR (the target: 38 dB PSNR)"; None
+    when K had no target. ``image`` is the API's JSON of the image; ``choices`` those of
+    its job (None for an image stored through the API: the target is then not named)."""
+    met = image.get("target_met")
+    if met is None:
+        return None
+    if image.get("quality") is not None:
+        reached = f"quality {image['quality']:.1f}"
+    elif image.get("psnr") is not None:
+        reached = f"{image['psnr']:.1f} dB PSNR"
+    else:
+        reached = "lossless"
+    outcome = f"{'met' if met else 'missed'}: {reached}"
+    target = choices.target if choices is not None else None
+    return outcome + (f" (the target: {target})" if target else "")
+
 
 def quality_supported() -> bool:
     """Whether a perceptual quality target can be given (it always can now)."""

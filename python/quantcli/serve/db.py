@@ -188,6 +188,9 @@ class Image(Base):
     bytes_in: Mapped[int] = mapped_column(Integer)
     bytes_out: Mapped[int | None] = mapped_column(Integer, nullable=True)
     psnr: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # With a target (a quality, or min_psnr): whether it was met, and the quality reached.
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    target_met: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     palette_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     curve_json: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -309,6 +309,8 @@ class Service:
                 row.colors = result.colors
                 row.bytes_out = result.bytes_out
                 row.psnr = result.psnr
+                row.quality = result.quality
+                row.target_met = result.target_met
                 row.seconds = result.seconds
                 row.output_key = output_key
                 row.palette_json = None if done.palette is None else json.dumps(done.palette)
