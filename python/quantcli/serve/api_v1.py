@@ -19,6 +19,7 @@ from .choices import Choices, parse_choices, settings_for
 from .compressing import compress_data
 from .db import DONE, Image
 from .pool import Busy
+from .storage import StorageError
 from .uploads import UploadRefused
 from .web import ApiUser, api_user, download_headers, owned, read_stored, read_upload, service
 from .work import StoredImage
@@ -36,7 +37,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or wrong API key"},
     413: {"description": "Upload over --max-upload, or image over --max-pixels"},
     422: {"description": "Bad parameter, or not a readable image (the reason is in detail)"},
-    503: {"description": "Every worker busy and the queue full; retry later"},
+    503: {
+        "description": "Every worker busy and the queue full, or the server out of storage (nothing was "
+        "kept); retry after Retry-After seconds"
+    },
 }
 
 UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -156,6 +160,8 @@ async def accept_or_refuse(request: Request, user_id: int, name: str | None, **j
         raise HTTPException(exc.status, exc.reason) from None
     except InvalidOptionError as exc:
         raise HTTPException(409, str(exc)) from None
+    except StorageError as exc:  # nothing of the upload was kept
+        raise HTTPException(503, str(exc), {"Retry-After": "60"}) from None
 
 
 async def on_pool(request: Request, fn: Any, *args: Any) -> Any:

@@ -12,16 +12,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import __version__
 from .accounts import AddressThrottle
 from .config import MAX_FORM_BYTES, ServeConfig
+from .storage import StorageError, storage_error
 from .web import HERE, BodyLimit, NotSignedIn, SecurityHeaders, error_response, render, wants_json
 from .work import Service
 
 log = logging.getLogger("quantcli.serve")
+
+#: Retry-After (seconds) of a 503 for a failed write: space is freed by people, not at once.
+STORAGE_RETRY_AFTER = "60"
 
 # Requests whose body is an image: they may be as large as --max-upload.
 _UPLOADS = re.compile(r"^/(api/v1/(compress|images)|jobs/[^/]+/images)/?$")
@@ -118,6 +123,16 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         return error_response(request, 422, _one_line(exc))
+
+    @app.exception_handler(StorageError)
+    async def storage_failed(request: Request, exc: StorageError) -> Response:
+        return error_response(request, 503, str(exc), {"Retry-After": STORAGE_RETRY_AFTER})
+
+    @app.exception_handler(OperationalError)
+    async def database_failed(request: Request, exc: OperationalError) -> Response:
+        # A full disk, or a database that is down or locked: the user can only wait.
+        log.error("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(request, 503, str(storage_error(exc)), {"Retry-After": STORAGE_RETRY_AFTER})
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:

@@ -14,6 +14,7 @@ import numpy as np
 from ..options import QuantizeOptions
 from ..pipeline import CompressResult, Settings, run_job
 from ..planner import Job as PipelineJob
+from .storage import StorageError, StoreTarget, is_storage_failure, storage_error
 
 log = logging.getLogger("quantcli.serve")
 
@@ -28,6 +29,8 @@ class Compressed:
     result: CompressResult
     png: bytes | None
     palette: list[dict[str, Any]] | None
+    #: The output could not be stored (the row's error says so without a path): 503.
+    storage: StorageError | None = None
 
     @property
     def ok(self) -> bool:
@@ -41,19 +44,24 @@ def compress_data(data: bytes, name: str, settings: Settings, *, target: Any = N
     outcome = run_job(job, settings, read=lambda: data, target=target)
     result = outcome.result
     if result.status == "error":
-        return Compressed(public_error(result, name), None, None)
+        storage = target.failure if isinstance(target, StoreTarget) else None
+        return Compressed(public_error(result, name), None, None, storage)
     png = outcome.payload
     return Compressed(result, png, palette_counts(png) if png else None)
 
 
 def public_error(result: CompressResult, name: str) -> CompressResult:
     """The result with a reason fit for the client: the pipeline's one line without the
-    file's name; the text of an internal error is logged, not shown."""
+    file's name; the text of an internal error, and the path of an output that could not
+    be written (a Spark task's), are logged, not shown."""
     message = result.error or "failed"
     reason = message[len(name) + 2 :] if message.startswith(name + ": ") else message
     if reason.startswith("internal error"):
         log.error("compressing %s: %s", name, reason)
         reason = "internal error"
+    elif is_storage_failure(reason):
+        log.error("compressing %s: %s", name, reason)
+        reason = str(storage_error(Exception(reason)))
     return dataclasses.replace(result, error=reason)
 
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from ..errors import InvalidOptionError
@@ -22,6 +23,7 @@ from .charts import curve_svg
 from .choices import choices_of, parse_choices, quality_supported
 from .config import MAX_JOB_IMAGES
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job, Refusal
+from .storage import StorageError
 from .web import (
     User,
     check_csrf,
@@ -96,7 +98,7 @@ async def upload_to_job(request: Request, job_id: str, name: Annotated[str | Non
     try:
         image = await accept_or_refuse(request, user.user_id, name, job_id=job_id)
     except HTTPException as exc:
-        if exc.status_code in (400, 413, 422):
+        if exc.status_code in (400, 413, 422, 503):
             await run_in_threadpool(_refuse, request, job_id, name, exc.status_code, str(exc.detail))
         raise
     return {"id": image.id, "name": image.name}
@@ -265,6 +267,8 @@ async def image_before(request: Request, image_id: str) -> Response:
         png = await on_pool(request, service(request).preview, stored)
     except InvalidOptionError as exc:
         raise HTTPException(422, str(exc)) from None
+    except StorageError:
+        raise
     except Exception:
         raise HTTPException(422, "the source cannot be shown") from None
     return Response(png, media_type="image/png", headers=headers)
@@ -320,11 +324,14 @@ def _refuse(request: Request, job_id: str, name: str | None, status: int, reason
     """Record a file refused for an open job (at most as many as a job's images)."""
     from .uploads import label_of
 
-    with service(request).db.session() as s:
-        job = s.get(Job, job_id)
-        if job is None or job.status != OPEN or len(job.refusals) >= MAX_JOB_IMAGES:
-            return
-        job.refusals.append(Refusal(name=label_of(name), status=status, reason=reason))
+    try:
+        with service(request).db.session() as s:
+            job = s.get(Job, job_id)
+            if job is None or job.status != OPEN or len(job.refusals) >= MAX_JOB_IMAGES:
+                return
+            job.refusals.append(Refusal(name=label_of(name), status=status, reason=reason))
+    except OperationalError:  # the database is full too: the answer still says why
+        return
 
 
 def _owned_in_thread(request: Request, model: Any, object_id: str, user_id: int) -> Any:

@@ -191,8 +191,12 @@ def error_response(request: Request, status: int, detail: str, headers: dict[str
     if wants_json(request):
         body = json.dumps({"detail": detail}).encode()
         return Response(body, status, headers=headers, media_type="application/json")
-    user = optional_signed_in(request) if status != 500 else None
-    return render(request, "error.html", status, status=status, detail=detail, user=user)
+    user = None
+    if status not in (500, 503):  # not a database that may be failing
+        user = optional_signed_in(request)
+    page = render(request, "error.html", status, status=status, detail=detail, user=user)
+    page.headers.update(headers or {})
+    return page
 
 
 def download_headers(filename: str, *, attachment: bool) -> dict[str, str]:

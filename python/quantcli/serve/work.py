@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import InvalidOptionError
 from ..pipeline import CompressResult, Settings
@@ -29,7 +30,7 @@ from .compressing import Compressed, compress_data, curve_of, palette_counts, pr
 from .config import ServeConfig
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
 from .pool import Busy, WorkerPool
-from .storage import OUTPUT, PREVIEW, Store, private_folder
+from .storage import OUTPUT, PREVIEW, StorageError, Store, private_folder, storage_error
 from .uploads import check_upload, label_of, web_media_type
 
 log = logging.getLogger("quantcli.serve")
@@ -210,6 +211,8 @@ class Service:
     def _run_job(self, job_id: str) -> None:
         try:
             self._run_job_images(job_id)
+        except StorageError as exc:  # logged where it happened; the job says it plainly
+            self._fail_job(job_id, str(exc))
         except Exception as exc:
             log.exception("job %s", job_id)
             self._fail_job(job_id, "internal error" if not isinstance(exc, InvalidOptionError) else str(exc))
@@ -278,7 +281,10 @@ class Service:
                     image.error = f"the job failed: {reason}"
 
     def process(self, image: StoredImage, settings: Settings) -> bool:
-        """Compress one stored image and record its result; False if its row is gone."""
+        """Compress one stored image and record its result; False if its row is gone.
+
+        Raises StorageError (after recording the image's error) when its output could not
+        be stored."""
         with self.db.session() as s:
             row = s.get(Image, image.id)
             if row is None:
@@ -292,10 +298,12 @@ class Service:
                 CompressResult(image.name, None, None, status="error", error="source missing"), None, None
             )
         else:
-            done = compress_data(
-                data, image.name, settings, target=self.store.target, output=self.store.location(image.output_key)
-            )
-        return self.record(image, done, image.output_key if done.ok else None)
+            output = self.store.location(image.output_key)
+            done = compress_data(data, image.name, settings, target=self.store.pipeline_target(), output=output)
+        kept = self.record(image, done, image.output_key if done.ok else None)
+        if done.storage is not None:
+            raise done.storage  # the next image would fail too: the caller stops
+        return kept
 
     def record(self, image: StoredImage, done: Compressed, output_key: str | None) -> bool:
         """Store an image's result; when the row was deleted meanwhile, delete its files."""
@@ -389,8 +397,11 @@ class Service:
                         bytes_in=len(data),
                     )
                 )
-        except BaseException:
-            self.store.delete_folder(Store.folder(user_id, image_id))
+        except BaseException as exc:
+            self.store.delete_folder(Store.folder(user_id, image_id))  # nothing half-stored stays
+            if isinstance(exc, SQLAlchemyError):
+                log.error("storing upload %s: %s", image_id, exc)
+                raise storage_error(exc) from None
             raise
         return StoredImage(image_id, user_id, label, key)
 
@@ -410,12 +421,14 @@ class Service:
         except Exception as exc:
             log.warning("choose-k curve of %s: %s", image.id, exc)
             curve = {"k": k, "scores": [], "error": "the curve could not be computed"}
-        with self.db.session() as s:
-            row = s.get(Image, image.id)
-            if row is not None:
-                row.curve_json = json.dumps(curve)
-        with self._lock:
-            self._curves.discard(image.id)
+        try:
+            with self.db.session() as s:
+                row = s.get(Image, image.id)
+                if row is not None:
+                    row.curve_json = json.dumps(curve)
+        finally:  # a failed write is asked for again at the next poll
+            with self._lock:
+                self._curves.discard(image.id)
         return curve
 
     def request_curve(self, image: StoredImage, k: int) -> bool:
