@@ -67,6 +67,7 @@ QuantizeOptions quantize_options(const py::handle& options) {
     out.init = init_method(options.attr("init").cast<std::string>());
     out.threads = options.attr("threads").cast<int>();
     out.run_margin = options.attr("run_margin").cast<float>();
+    out.max_colors = options.attr("max_colors").cast<std::size_t>();
     return out;
 }
 

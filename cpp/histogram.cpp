@@ -21,7 +21,10 @@ inline std::size_t slot_of(ColorKey key, int shift) {
 // valid when the table grows; ids index `counts`.
 class ColorTable {
 public:
-    explicit ColorTable(std::size_t expected) {
+    // insert() answers kFull instead of adding a colour past `limit` (0: no limit).
+    static constexpr std::uint32_t kFull = 0xFFFFFFFFu;
+
+    explicit ColorTable(std::size_t expected, std::size_t limit = 0) : limit_(limit) {
         std::size_t cap = 1024;
         while (cap < 2 * expected) cap *= 2;
         resize(cap);
@@ -38,6 +41,7 @@ public:
             if (s.key == kEmptySlot) break;
             slot = (slot + 1) & mask_;
         }
+        if (limit_ != 0 && colors_.size() >= limit_) return kFull;
         const auto id = static_cast<std::uint32_t>(colors_.size());
         slots_[slot] = {key, id};
         colors_.push_back(key);
@@ -74,6 +78,7 @@ private:
     std::vector<std::uint64_t> counts_;
     std::size_t mask_ = 0;
     int shift_ = 0;
+    std::size_t limit_ = 0;
 };
 
 // LSD radix sort of keys, returning the permutation (sorted position -> original id).
@@ -98,8 +103,9 @@ std::vector<std::uint32_t> radix_order(const std::vector<ColorKey>& keys) {
 
 // Counts every pixel; `Channels` is a template parameter so the key is built without
 // a branch per pixel.
+// False when the table filled up (its limit) before every pixel was counted.
 template <int Channels>
-void count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, std::uint32_t* pixel_color) {
+bool count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, std::uint32_t* pixel_color) {
     // Neighbouring pixels often share a colour: remember the last one to skip the probe.
     ColorKey last_key = kEmptySlot;
     std::uint32_t last_id = 0;
@@ -113,8 +119,85 @@ void count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, 
         } else {
             last_key = key;
             last_id = table.insert(key);
+            if (last_id == ColorTable::kFull) return false;
         }
         if (pixel_color) pixel_color[i] = last_id;
+    }
+    return true;
+}
+
+// The cell of a colour on the grid that drops `bits` low bits: of R, G and B, and of alpha
+// unless it is 255 (opaque stays opaque); fully transparent stays the transparent key.
+inline ColorKey cell_of(ColorKey key, int bits) {
+    if (key == kTransparentKey) return key;
+    const std::uint32_t byte_mask = (0xFFu << bits) & 0xFFu;
+    const std::uint32_t rgb_mask = byte_mask * 0x010101u;
+    const std::uint32_t alpha = key >> 24;
+    const std::uint32_t cell_alpha = alpha == 255 ? 255 : std::max<std::uint32_t>(alpha & byte_mask, 1);
+    return (key & rgb_mask) | (cell_alpha << 24);
+}
+
+// Counts the pixels by cell on the grid that drops `bits`, summing each cell's channels so
+// that its entry can be the mean of its pixels. False when the table fills up.
+template <int Channels>
+bool count_cells(const std::uint8_t* pixels, std::size_t n, int bits, ColorTable& table,
+                 std::vector<std::array<std::uint64_t, 4>>& sums, std::uint32_t* pixel_color) {
+    ColorKey last_key = kEmptySlot;
+    std::uint32_t last_id = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        const ColorKey key = pixel_key(pixels, i, Channels);
+        if (key != last_key) {
+            last_key = key;
+            last_id = table.insert(cell_of(key, bits));
+            if (last_id == ColorTable::kFull) return false;
+            if (last_id == sums.size()) sums.push_back({0, 0, 0, 0});
+        } else {
+            ++table.counts()[last_id];
+        }
+        std::array<std::uint64_t, 4>& sum = sums[last_id];
+        for (int ch = 0; ch < 4; ++ch) sum[ch] += key_channel(key, ch);
+        if (pixel_color) pixel_color[i] = last_id;
+    }
+    return true;
+}
+
+// The histogram of `n` pixels on the finest grid with at most `max_colors` cells.
+Histogram coarse_histogram(const std::uint8_t* pixels, std::size_t n, int channels, std::uint32_t* ids,
+                           std::size_t max_colors) {
+    for (int bits = 1;; ++bits) {
+        ColorTable table(std::min<std::size_t>(max_colors, n), bits < 8 ? max_colors : 0);
+        std::vector<std::array<std::uint64_t, 4>> sums;
+        sums.reserve(std::min<std::size_t>(max_colors, n));
+        const bool fits = channels == 4 ? count_cells<4>(pixels, n, bits, table, sums, ids)
+                                        : count_cells<3>(pixels, n, bits, table, sums, ids);
+        if (!fits) continue;
+        // Each cell's entry: its pixels' rounded mean, which lies inside the cell, so the
+        // entries are distinct; then sorted by key as the exact histogram is.
+        const std::vector<std::uint64_t>& counts = table.counts();
+        std::vector<ColorKey> means(counts.size());
+        for (std::size_t c = 0; c < counts.size(); ++c) {
+            std::uint8_t v[4];
+            for (int ch = 0; ch < 4; ++ch) {
+                v[ch] = static_cast<std::uint8_t>((sums[c][ch] + counts[c] / 2) / counts[c]);
+            }
+            means[c] = pack_rgba(v[0], v[1], v[2], v[3]);
+        }
+        sums = {};
+        const std::vector<std::uint32_t> order = radix_order(means);
+        Histogram hist;
+        hist.dropped_bits = bits;
+        hist.colors.resize(order.size());
+        hist.counts.resize(order.size());
+        std::vector<std::uint32_t> rank(order.size());
+        for (std::size_t r = 0; r < order.size(); ++r) {
+            hist.colors[r] = means[order[r]];
+            hist.counts[r] = counts[order[r]];
+            rank[order[r]] = static_cast<std::uint32_t>(r);
+        }
+        if (ids) {
+            for (std::size_t p = 0; p < n; ++p) ids[p] = rank[ids[p]];
+        }
+        return hist;
     }
 }
 
@@ -125,7 +208,7 @@ std::uint64_t Histogram::total() const {
 }
 
 Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
-                          std::vector<std::uint32_t>* pixel_color, int threads) {
+                          std::vector<std::uint32_t>* pixel_color, int threads, std::size_t max_colors) {
     if (pixel_color) pixel_color->resize(n);
     std::uint32_t* ids = pixel_color ? pixel_color->data() : nullptr;
     // Each thread counts one stretch of the image in a table of its own, with ids local
@@ -138,20 +221,24 @@ Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channel
     for (std::size_t c = 0; c < chunks; ++c) {
         // Photos have about one new colour per 4 to 10 pixels: sizing for that up front
         // saves the rehashes of a table grown from small.
-        tables.emplace_back(std::min<std::size_t>(chunk / 8 + 256, std::size_t{1} << 22));
+        // A chunk with more than max_colors colours means the image has more too.
+        const std::size_t expected = std::min<std::size_t>(chunk / 8 + 256, std::size_t{1} << 22);
+        tables.emplace_back(max_colors ? std::min(expected, max_colors) : expected, max_colors);
     }
     std::vector<std::vector<std::uint32_t>> orders(chunks);
+    std::vector<char> complete(chunks, 1);
     parallel_for(chunks, threads, [&](std::size_t c) {
         const std::size_t begin = c * chunk, end = std::min(n, begin + chunk);
         const std::uint8_t* start = pixels + begin * static_cast<std::size_t>(channels);
         std::uint32_t* out = ids ? ids + begin : nullptr;
-        if (channels == 4) {
-            count_pixels<4>(start, end - begin, tables[c], out);
-        } else {
-            count_pixels<3>(start, end - begin, tables[c], out);
-        }
-        orders[c] = radix_order(tables[c].colors());
+        complete[c] = channels == 4 ? count_pixels<4>(start, end - begin, tables[c], out)
+                                    : count_pixels<3>(start, end - begin, tables[c], out);
+        if (complete[c]) orders[c] = radix_order(tables[c].colors());
     });
+    if (std::find(complete.begin(), complete.end(), 0) != complete.end()) {
+        tables.clear();
+        return coarse_histogram(pixels, n, channels, ids, max_colors);
+    }
 
     // Merge the sorted tables; rank[c][local id] is the colour's index in the result.
     Histogram hist;
@@ -179,6 +266,10 @@ Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channel
         }
         hist.colors.push_back(smallest);
         hist.counts.push_back(count);
+    }
+    if (max_colors != 0 && hist.size() > max_colors) {
+        tables.clear();
+        return coarse_histogram(pixels, n, channels, ids, max_colors);
     }
     if (ids) {
         parallel_for(chunks, threads, [&](std::size_t c) {

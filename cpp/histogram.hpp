@@ -16,6 +16,10 @@ struct Histogram {
     // Optional, one per colour: the weight the palette fit gives the colour instead of its
     // count (the sum of its pixels' importance). Empty: the counts.
     std::vector<std::uint64_t> weights;
+    // Low bits dropped from each channel before counting (build_histogram's max_colors):
+    // 0 for the exact histogram; otherwise each entry is the rounded mean of the pixels
+    // of one cell of the coarser grid, and `colors` only approximate the pixels.
+    int dropped_bits = 0;
 
     std::size_t size() const { return colors.size(); }
     std::uint64_t total() const;
@@ -25,8 +29,15 @@ struct Histogram {
 // table, then orders them by key with a radix sort. When `pixel_color` is not null it
 // receives, for every pixel, the index of its colour in the returned histogram. Large
 // images are counted on up to `threads` threads; the result does not depend on it.
+// With `max_colors` > 0 an image of more colours is counted on a coarser grid instead
+// (the fewest low bits dropped from R, G, B and translucent alpha that leave at most
+// `max_colors` cells; opaque and fully transparent stay exact), each cell standing for its
+// pixels by their rounded mean: the memory and the palette stages' work then grow with
+// `max_colors`, not with the image's colours. The exact count is never built for such an
+// image.
 Histogram build_histogram(const std::uint8_t* pixels, std::size_t n, int channels,
-                          std::vector<std::uint32_t>* pixel_color = nullptr, int threads = 1);
+                          std::vector<std::uint32_t>* pixel_color = nullptr, int threads = 1,
+                          std::size_t max_colors = 0);
 
 // Adds counts colour by colour; the result is sorted like its inputs.
 Histogram merge_histograms(const Histogram& a, const Histogram& b);

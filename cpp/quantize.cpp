@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "dither.hpp"
 #include "importance.hpp"
@@ -31,6 +32,22 @@ std::uint64_t rgb_squared_error(ColorKey key, const Rgba8& c) {
         e += static_cast<std::uint64_t>(d * d);
     }
     return e;
+}
+
+// The sRGB squared error of the labels against the pixels themselves (a coarse histogram's
+// colours only approximate them), summed per block and then in block order.
+double pixel_squared_error(const std::uint8_t* pixels, std::size_t n, int channels, const Quantized& q,
+                           int threads) {
+    constexpr std::size_t kBlock = 1 << 16;
+    std::vector<std::uint64_t> block_sse(block_count(n, kBlock), 0);
+    parallel_for(block_sse.size(), threads, [&](std::size_t b) {
+        std::uint64_t sum = 0;
+        for (std::size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+            sum += rgb_squared_error(pixel_key(pixels, i, channels), q.palette[q.labels[i]]);
+        }
+        block_sse[b] = sum;
+    });
+    return static_cast<double>(std::accumulate(block_sse.begin(), block_sse.end(), std::uint64_t{0}));
 }
 
 // Counts and squared errors (sRGB and perceptual) of a remap that went colour by colour.
@@ -188,7 +205,8 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
                    const QuantizeOptions& options) {
     const int threads = resolve_threads(options.threads);
     std::vector<std::uint32_t> pixel_color;
-    Histogram hist = build_histogram(pixels, width * height, channels, &pixel_color, threads);
+    Histogram hist =
+        build_histogram(pixels, width * height, channels, &pixel_color, threads, options.max_colors);
     const bool lossy = hist.size() > static_cast<std::size_t>(options.k);
     WeightedPoints points = perceptual_points(hist);
     std::vector<std::uint8_t> flatness;
@@ -206,6 +224,7 @@ Quantized quantize(const std::uint8_t* pixels, std::size_t width, std::size_t he
     q.labels.resize(width * height);
     remap_image(hist, points, pixel_color, flatness, width, height, fit.color_label,
                 lossy ? options.dither : 0.0f, lossy ? options.run_margin : 0.0f, threads, q);
+    if (hist.dropped_bits > 0) q.sse = pixel_squared_error(pixels, width * height, channels, q, threads);
     return q;
 }
 

@@ -26,6 +26,9 @@ struct QuantizeOptions {
     // Near-tie margin (squared units of the perceptual space) of remap_preferring_runs; 0:
     // nearest colours.
     float run_margin = 0.0f;
+    // Most histogram entries the palette is fitted to (build_histogram's max_colors); an
+    // image with more colours is counted on a coarser grid. 0: always the exact colours.
+    std::size_t max_colors = 0;
 };
 
 struct PaletteFit {

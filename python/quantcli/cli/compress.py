@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ..options import AUTO_QUALITY, MAX_LEVEL
+from ..options import AUTO_QUALITY, MAX_LEVEL, SPEED_MAX, SPEED_MIN
 from .base import Method, OutFormat
 from .common import (
     ConfOption,
@@ -16,12 +16,10 @@ from .common import (
     InputsArgument,
     JsonOption,
     MasterOption,
-    MaxIterOption,
     MaxPixelsOption,
     RecursiveOption,
     RunMarginOption,
     SeedOption,
-    TolOption,
 )
 from .compress_settings import COMPRESS_DEFAULTS as D
 
@@ -112,13 +110,44 @@ DitherOption = Annotated[
     ),
 ]
 LevelOption = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--level",
         min=0,
         max=MAX_LEVEL,
         metavar=f"0-{MAX_LEVEL}",
-        help="PNG effort: 0-9 zlib (fast, all cores), 10-12 libdeflate's near-optimal parser (smaller).",
+        show_default=False,
+        help="PNG effort: 0-9 zlib (fast, all cores), 10-12 libdeflate's near-optimal parser (smaller). "
+        "Default: --speed's (10 at speed 3).",
+    ),
+]
+SpeedOption = Annotated[
+    int,
+    typer.Option(
+        "--speed",
+        min=SPEED_MIN,
+        max=SPEED_MAX,
+        metavar=f"{SPEED_MIN}-{SPEED_MAX}",
+        help="1: smallest files, slowest; 7: fastest, rough (as pngquant's --speed). Sets --level, --max-iter, "
+        "--tol (unless given) and how many colours the palette is fitted to. Times, bytes and quality of "
+        "each: README, 'Speed presets'.",
+    ),
+]
+CompressMaxIterOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-iter", min=0, metavar="N", show_default=False, help="Most k-means iterations (default: --speed's)."
+    ),
+]
+CompressTolOption = Annotated[
+    float | None,
+    typer.Option(
+        "--tol",
+        min=0.0,
+        metavar="FRACTION",
+        show_default=False,
+        help="Stop k-means once an iteration improves the squared error by less than this fraction "
+        "(default: --speed's).",
     ),
 ]
 JobsOption = Annotated[
@@ -181,9 +210,10 @@ def compress(
     skip_if_larger: SkipIfLargerOption = D["skip_if_larger"],
     dither: DitherOption = D["dither"],
     seed: SeedOption = D["seed"],
+    speed: SpeedOption = D["speed"],
     level: LevelOption = D["level"],
-    max_iter: MaxIterOption = D["max_iter"],
-    tol: TolOption = D["tol"],
+    max_iter: CompressMaxIterOption = D["max_iter"],
+    tol: CompressTolOption = D["tol"],
     run_margin: RunMarginOption = D["run_margin"],
     max_pixels: MaxPixelsOption = D["max_pixels"],
     jobs: JobsOption = D["jobs"],
