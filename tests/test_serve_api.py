@@ -24,6 +24,7 @@ from serve_support import (
     make_app,
     png_bytes,
     stored_files,
+    wait_for,
 )
 
 
@@ -277,7 +278,7 @@ def test_upload_over_max_upload_is_413_by_its_header(tmp_path):
         for path in ("/api/v1/compress", "/api/v1/images"):
             response = client.post(path, content=big, headers=bearer(service.keys["alice"]))
             assert response.status_code == 413
-            assert response.json() == {"detail": "upload too large: more than 10 kB (--max-upload)"}
+            assert response.json() == {"detail": "upload too large: more than the limit of 10 kB per file"}
         assert not stored_files(service)
 
 
@@ -319,7 +320,7 @@ def test_upload_over_max_upload_is_413_while_streaming(tmp_path):
         asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 413
     assert json.loads(b"".join(m.get("body", b"") for m in sent[1:])) == {
-        "detail": "upload too large: more than 10 kB (--max-upload)"
+        "detail": "upload too large: more than the limit of 10 kB per file"
     }
     assert chunks_read == 11  # 11 kB read, over the 10 kB limit: the other 989 kB never are
     assert not stored_files(service)
@@ -351,11 +352,15 @@ def test_pixel_limit_is_checked_from_the_header_before_decoding(tmp_path, monkey
 
     monkeypatch.setattr(quantcli.images, "read_image", no_decoding)
     with TestClient(app) as client:
-        for data, size in ((png_bytes(h=40, w=40), "40x40 (0.0 MP)"), (huge_png_header(), "60000x60000 (3600.0 MP)")):
+        for data, size in (
+            (png_bytes(h=40, w=40), "40x40 (1,600 pixels)"),
+            (huge_png_header(), "60000x60000 (3600 megapixels)"),
+        ):
             for path in ("/api/v1/compress", "/api/v1/images"):
                 response = client.post(path, content=data, headers=bearer(service.keys["alice"]))
                 assert response.status_code == 413
-                assert response.json() == {"detail": f"image too large: {size} exceeds --max-pixels 0.001 MP"}
+                detail = f"image too large: {size} is over the limit of 1,000 pixels per image"
+                assert response.json() == {"detail": detail}
 
 
 def test_a_full_queue_answers_503(tmp_path):
@@ -450,3 +455,68 @@ def test_json_is_plain_json(api):
     assert json.loads(created.text)["status"] == "done"
     source = api.get(f"/api/v1/images/{created.json()['id']}/source", headers=api.alice)
     assert source.headers["content-type"] == "application/octet-stream"  # TIFF: not shown inline
+
+
+def test_images_over_the_memory_budget_wait_for_room(tmp_path, monkeypatch):
+    """Two uploads that together exceed the budget run one after the other: the second
+    waits in the queue (no 500, no failure), as ``compress -j`` admits big files."""
+    from quantcli.serve import work
+    from quantcli.serve.pool import MemoryBudget
+
+    pixels = 48 * 64
+    app, service = make_app(tmp_path, workers=2, memory_budget=MemoryBudget.cost(pixels) + 1)
+    release, running = threading.Event(), []
+    real = work.compress_data
+
+    def compress_data(*args, **kwargs):
+        running.append(args[1])
+        release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(work, "compress_data", compress_data)
+    answers: list = []
+    with TestClient(app) as client:
+        key = bearer(service.keys["alice"])
+
+        def upload(name: str) -> None:
+            answers.append(client.post(f"/api/v1/images?k=8&name={name}", content=png_bytes(), headers=key))
+
+        first = threading.Thread(target=upload, args=("first.png",))
+        first.start()
+        wait_for(lambda: running == ["first.png"])
+        second = threading.Thread(target=upload, args=("second.png",))
+        second.start()
+        wait_for(lambda: service.memory.waiting == 1)  # admitted by the pool, waiting for memory
+        assert running == ["first.png"] and service.memory.used == MemoryBudget.cost(pixels)
+        release.set()
+        first.join(60)
+        second.join(60)
+    assert sorted(a.status_code for a in answers) == [201, 201]
+    assert running == ["first.png", "second.png"] and service.memory.used == 0
+
+
+def test_the_service_takes_fewer_pixels_than_the_command_line_by_default(tmp_path):
+    from quantcli.images import DEFAULT_MAX_PIXELS, PEAK_BYTES_PER_PIXEL
+    from quantcli.local_engine import memory_budget
+    from quantcli.serve.config import ServeConfig
+    from quantcli.serve.pool import MemoryBudget
+
+    config = ServeConfig(data_dir=str(tmp_path))
+    assert config.max_pixels == 25_000_000 < DEFAULT_MAX_PIXELS
+    assert config.memory_budget == memory_budget()  # the -j rule: half the RAM
+    assert MemoryBudget.cost(1000) == 1000 * PEAK_BYTES_PER_PIXEL
+
+
+def test_out_of_memory_is_503_with_retry_after(api, monkeypatch):
+    import quantcli.pipeline
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(quantcli.pipeline, "encode_image", no_memory)
+    for path in ("/api/v1/compress?k=8", "/api/v1/images?k=8"):
+        response = api.post(path, content=png_bytes(), headers=api.alice)
+        assert response.status_code == 503, response.text
+        assert response.headers["retry-after"] == "30"
+        assert response.json() == {"detail": "the server is out of memory just now; try again later"}
+    assert not stored_files(api.service)

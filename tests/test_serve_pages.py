@@ -492,7 +492,7 @@ def test_job_uploads_are_checked(tmp_path):
         put = dict(headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
         too_big = client.put(f"/jobs/{job}/images?name=big.png", content=b"\0" * 30_000, **put)
         assert too_big.status_code == 413
-        assert too_big.json()["detail"] == "upload too large: more than 20 kB (--max-upload)"
+        assert too_big.json()["detail"] == "upload too large: more than the limit of 20 kB per file"
         many_pixels = client.put(f"/jobs/{job}/images?name=wide.png", content=png_bytes(h=80, w=80), **put)
         assert many_pixels.status_code == 413
         assert many_pixels.json()["detail"].startswith("image too large: 80x80")
@@ -512,7 +512,7 @@ def test_job_uploads_are_checked(tmp_path):
         assert re.search(r"images finished \(\w+\); 3 files refused", page)
         refused = re.findall(r'<li><span class="name">([^<]+)</span>: <span class="error">([^<]+)</span>', page)
         assert refused == [
-            ("big.png", "upload too large: more than 20 kB (--max-upload)"),
+            ("big.png", "upload too large: more than the limit of 20 kB per file"),
             ("wide.png", many_pixels.json()["detail"]),
             ("x.png", "corrupt image (bad GIF header)"),
         ]
@@ -537,7 +537,8 @@ def test_files_the_page_did_not_send_are_listed_as_refused(web):
     assert web.get(f"/jobs/{job}/status").json()["refused"] == 1
     page = web.get(f"/jobs/{job}").text
     assert "1 of 1 images finished (done); 1 file refused" in page
-    assert '<span class="name">huge.tif</span>: <span class="error">upload too large: more than 50 MB' in page
+    refusal = "upload too large: more than the limit of 50 MB per file"
+    assert f'<span class="name">huge.tif</span>: <span class="error">{refusal}' in page
 
 
 def test_other_users_jobs_and_images_are_not_found(web):

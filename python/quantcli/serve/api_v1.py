@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from ..errors import InvalidOptionError
 from .choices import Choices, parse_choices, settings_for
-from .compressing import compress_data
 from .db import DONE, Image
 from .pool import Busy
 from .storage import StorageError
@@ -35,11 +34,11 @@ RAW_IMAGE_BODY = {
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "No or wrong API key"},
-    413: {"description": "Upload over --max-upload, or image over --max-pixels"},
+    413: {"description": "Upload over the server's size limit, or image over its pixel limit"},
     422: {"description": "Bad parameter, or not a readable image (the reason is in detail)"},
     503: {
-        "description": "Every worker busy and the queue full, or the server out of storage (nothing was "
-        "kept); retry after Retry-After seconds"
+        "description": "Every worker busy and the queue full, the server out of memory, or out of storage "
+        "(nothing was kept); retry after Retry-After seconds"
     },
 }
 
@@ -202,14 +201,14 @@ async def compress(
     svc = service(request)
     label = label_of(name)
     try:
-        await run_in_threadpool(check_upload, data, label, svc.config.max_pixels)
+        width, height = await run_in_threadpool(check_upload, data, label, svc.config.max_pixels)
     except UploadRefused as exc:
         raise HTTPException(exc.status, exc.reason) from None
     settings = settings_for(choices, threads=svc.pool.threads_per_image, max_pixels=svc.config.max_pixels)
-    done = await on_pool(request, compress_data, data, label, settings)
+    done = await on_pool(request, svc.compress_upload, data, label, settings, width * height)
     result = done.result
     if not done.ok:
-        raise HTTPException(422, result.error or "not a readable image")
+        _refuse_failed(result.error)
     headers = {
         "x-quantcli-k": str(result.k),
         "x-quantcli-colors": str(result.colors),
@@ -252,7 +251,7 @@ async def create_image(
     row = await run_in_threadpool(_get, request, user.user_id, image.id)
     if row.status != DONE:
         await run_in_threadpool(_delete, request, user.user_id, image.id)
-        raise HTTPException(422, row.error or "not a readable image")
+        _refuse_failed(row.error)
     body = ImageInfo.model_validate(image_info(row)).model_dump_json()
     return Response(body, 201, media_type="application/json", headers={"location": f"/api/v1/images/{image.id}"})
 
@@ -320,6 +319,18 @@ def delete_image(request: Request, image_id: str, user: Annotated[ApiUser, Depen
 
 
 # ---------------------------------------------------------------------------------------
+
+
+#: The error of an image the server ran out of memory for (the pipeline's words).
+OUT_OF_MEMORY = "out of memory"
+
+
+def _refuse_failed(error: str | None) -> None:
+    """The answer for an image that failed: 422 with the reason, or 503 when the server ran
+    out of memory (the image may well go through later)."""
+    if error == OUT_OF_MEMORY:
+        raise HTTPException(503, "the server is out of memory just now; try again later", {"Retry-After": "30"})
+    raise HTTPException(422, error or "not a readable image")
 
 
 def _get(request: Request, user_id: int, image_id: str) -> Image:

@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidOptionError
-from ..images import DEFAULT_MAX_PIXELS
 
 DEFAULT_MAX_UPLOAD = 50 * 1000 * 1000  # 50 MB
+#: Largest image the service takes, in pixels: 25 MP (a 24 MP camera photo), a quarter of
+#: the command line's 100 MP. At quantcli.images.PEAK_BYTES_PER_PIXEL (48) such an image
+#: may take 1.2 GB while it is compressed; the memory budget counts it so.
+DEFAULT_SERVE_MAX_PIXELS = 25_000_000
 DEFAULT_QUEUE = 64
 #: Most images in one job of the upload page.
 MAX_JOB_IMAGES = 500
@@ -82,7 +85,13 @@ class ServeConfig:
     max_upload : int
         Largest upload in bytes; larger ones get 413 while they stream in.
     max_pixels : int
-        Largest image (width x height) accepted; checked from the header before decoding.
+        Largest image (width x height) accepted; checked from the header before decoding
+        (default :data:`DEFAULT_SERVE_MAX_PIXELS`, 25 MP).
+    memory_budget : int
+        Bytes the images being compressed (and their curves and previews) may take at
+        once, each counted as ``width * height * 48``, as ``compress -j`` counts them;
+        an image that does not fit waits for room (one image alone always runs). Default:
+        half the RAM.
     workers : int
         Images compressed at once (threads; the core uses the remaining cores inside).
     queue : int
@@ -101,7 +110,8 @@ class ServeConfig:
     db_url: str | None = None
     store: str | None = None
     max_upload: int = DEFAULT_MAX_UPLOAD
-    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_pixels: int = DEFAULT_SERVE_MAX_PIXELS
+    memory_budget: int = field(default_factory=lambda: _half_the_ram())
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     queue: int = DEFAULT_QUEUE
     allow_signup: bool = False
@@ -113,7 +123,14 @@ class ServeConfig:
     spark_min_images: int = 50
 
     def __post_init__(self) -> None:
-        for name, low in (("max_upload", 1), ("max_pixels", 1), ("workers", 1), ("queue", 0), ("spark_min_images", 1)):
+        for name, low in (
+            ("max_upload", 1),
+            ("max_pixels", 1),
+            ("memory_budget", 1),
+            ("workers", 1),
+            ("queue", 0),
+            ("spark_min_images", 1),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 flag = "--" + name.replace("_", "-")
@@ -140,6 +157,12 @@ class ServeConfig:
     def store_root(self) -> str:
         """Where stored images go: a local folder or a URI."""
         return resolve_store(self.store_location, self.data_dir)
+
+
+def _half_the_ram() -> int:
+    from ..local_engine import memory_budget
+
+    return memory_budget()
 
 
 def resolve_store(location: str, data_dir: str) -> str:

@@ -122,8 +122,8 @@ def refused_by_page(
     with svc.db.session() as s:
         _job_in(s, user.user_id, job_id)
     if size <= svc.config.max_upload:
-        raise HTTPException(422, "the file is within --max-upload; upload it")
-    reason = f"upload too large: more than {format_size(svc.config.max_upload)} (--max-upload)"
+        raise HTTPException(422, "the file is within the size limit; upload it")
+    reason = f"upload too large: more than the limit of {format_size(svc.config.max_upload)} per file"
     _refuse(request, job_id, name, 413, reason)
     return {"reason": reason}
 
@@ -262,7 +262,7 @@ async def image_before(request: Request, image_id: str) -> Response:
         return Response(
             await run_in_threadpool(read_stored, request, row.source_key), media_type=row.media_type, headers=headers
         )
-    stored = StoredImage(row.id, row.user_id, row.name, row.source_key)
+    stored = StoredImage.of(row)
     try:
         png = await on_pool(request, service(request).preview, stored)
     except InvalidOptionError as exc:
@@ -284,7 +284,7 @@ def image_curve(request: Request, image_id: str, user: User) -> Response:
             return Response(f'{{"status": "done", "curve": {row.curve_json}}}', media_type="application/json")
         if row.status != DONE or row.k is None:
             raise HTTPException(409, f"no curve: the image is {row.status}")
-        stored, k = StoredImage(row.id, row.user_id, row.name, row.source_key), row.k
+        stored, k = StoredImage.of(row), row.k
     started = svc.request_curve(stored, k)
     body = json.dumps({"status": "pending" if started else "busy"})
     return Response(body, 202, media_type="application/json", headers={"Retry-After": "1"})

@@ -61,7 +61,15 @@ def check_upload(data: bytes, label: str, max_pixels: int) -> tuple[int, int]:
     if width * height > max_pixels:
         raise UploadRefused(
             413,
-            f"image too large: {width}x{height} ({width * height / 1e6:.1f} MP) "
-            f"exceeds --max-pixels {max_pixels / 1e6:g} MP",
+            f"image too large: {width}x{height} ({megapixels(width * height)}) is over the limit of "
+            f"{megapixels(max_pixels)} per image",
         )
     return width, height
+
+
+def megapixels(pixels: int) -> str:
+    """A pixel count for people: ``24 megapixels``, ``16.7 megapixels``, ``1,000 pixels``
+    below a tenth of a megapixel."""
+    if pixels < 100_000:
+        return f"{pixels:,} pixels"
+    return f"{pixels / 1e6:.1f}".removesuffix(".0") + " megapixels"

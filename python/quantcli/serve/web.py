@@ -263,7 +263,7 @@ class BodyLimit:
         upload = self.is_upload(scope)
         limit = self.upload_limit if upload else self.form_limit
         detail = (
-            f"upload too large: more than {format_size(limit)} (--max-upload)"
+            f"upload too large: more than the limit of {format_size(limit)} per file"
             if upload
             else f"request too large: more than {format_size(limit)}"
         )

@@ -29,7 +29,7 @@ from .choices import Choices, choices_of, settings_for
 from .compressing import Compressed, compress_data, curve_of, palette_counts, preview_png, public_error
 from .config import ServeConfig
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
-from .pool import Busy, WorkerPool
+from .pool import Busy, MemoryBudget, WorkerPool
 from .storage import OUTPUT, PREVIEW, StorageError, Store, private_folder, storage_error
 from .uploads import check_upload, label_of, web_media_type
 
@@ -69,6 +69,12 @@ class StoredImage:
     user_id: int
     name: str
     source_key: str
+    pixels: int = 0  # width x height, from the header: what the memory budget counts
+
+    @classmethod
+    def of(cls, row: Image) -> StoredImage:
+        """The image of a database row."""
+        return cls(row.id, row.user_id, row.name, row.source_key, row.width * row.height)
 
     @property
     def output_key(self) -> str:
@@ -86,6 +92,7 @@ class Service:
         self.db.check_store(config.store_location)
         self.store = Store(config.store_root)
         self.pool = WorkerPool(config.workers, config.queue)
+        self.memory = MemoryBudget(config.memory_budget)
         self.instance = new_id()  # this server, as the owner of the jobs it claims
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -229,8 +236,8 @@ class Service:
             if job is None:
                 return
             choices = choices_of(job)
-            every = [StoredImage(i.id, i.user_id, i.name, i.source_key) for i in job.images]
-            todo = [StoredImage(i.id, i.user_id, i.name, i.source_key) for i in job.images if i.status == PENDING]
+            every = [StoredImage.of(i) for i in job.images]
+            todo = [StoredImage.of(i) for i in job.images if i.status == PENDING]
             use_spark = self.config.engine == "spark" and len(todo) >= self.config.spark_min_images
             if use_spark:
                 job.engine = "spark"
@@ -299,7 +306,8 @@ class Service:
             )
         else:
             output = self.store.location(image.output_key)
-            done = compress_data(data, image.name, settings, target=self.store.pipeline_target(), output=output)
+            with self.memory.admit(image.pixels):
+                done = compress_data(data, image.name, settings, target=self.store.pipeline_target(), output=output)
         kept = self.record(image, done, image.output_key if done.ok else None)
         if done.storage is not None:
             raise done.storage  # the next image would fail too: the caller stops
@@ -403,7 +411,7 @@ class Service:
                 log.error("storing upload %s: %s", image_id, exc)
                 raise storage_error(exc) from None
             raise
-        return StoredImage(image_id, user_id, label, key)
+        return StoredImage(image_id, user_id, label, key, width * height)
 
     # -- work for requests
 
@@ -411,13 +419,21 @@ class Service:
         """Run request work (an API compress, a curve, a preview) on the pool; Busy when full."""
         return self.pool.submit(fn, *args)
 
+    def compress_upload(self, data: bytes, name: str, settings: Settings, pixels: int) -> Compressed:
+        """Compress an upload that is not stored (the API's compress), within the memory
+        budget (called on the pool)."""
+        with self.memory.admit(pixels):
+            return compress_data(data, name, settings)
+
     def curve(self, image: StoredImage, k: int) -> dict[str, Any]:
         """Compute and store an image's choose-k curve (called on the pool)."""
         from ..images import read_image
 
         try:
-            pixels = read_image(self.store.read(image.source_key), image.name, max_pixels=self.config.max_pixels)
-            curve = curve_of(pixels, k, self.pool.threads_per_image)
+            with self.memory.admit(image.pixels):
+                pixels = read_image(self.store.read(image.source_key), image.name, max_pixels=self.config.max_pixels)
+                curve = curve_of(pixels, k, self.pool.threads_per_image)
+                del pixels
         except Exception as exc:
             log.warning("choose-k curve of %s: %s", image.id, exc)
             curve = {"k": k, "scores": [], "error": "the curve could not be computed"}
@@ -453,8 +469,10 @@ class Service:
             return self.store.read(key)
         except OSError:
             pass
-        pixels = read_image(self.store.read(image.source_key), image.name, max_pixels=self.config.max_pixels)
-        png = preview_png(pixels)
+        with self.memory.admit(image.pixels):
+            pixels = read_image(self.store.read(image.source_key), image.name, max_pixels=self.config.max_pixels)
+            png = preview_png(pixels)
+            del pixels
         self.store.write(key, png, force=True)
         return png
 
