@@ -794,3 +794,13 @@ def test_uploads_never_started_expire_with_their_files(web):
     assert web.get(f"/jobs/{jobs[1]}").status_code == 200  # still within its day
     assert web.get(f"/jobs/{started}").status_code == 200  # started jobs are kept
     assert len(stored_files(web.service)) == 3  # the fresh upload, and the started job's source and PNG
+
+
+def test_a_job_whose_every_image_failed_is_failed(web):
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes()[:60], "b.png": png_bytes()[:70]}, k="8")
+    status = web.get(f"/jobs/{job}/status").json()
+    assert status["status"] == "failed" and status["errors"] == 2
+    assert "The job failed: no image could be compressed (each says why)" in web.get(f"/jobs/{job}").text
+    mixed = run_job(web, csrf, {"a.png": png_bytes()[:60], "b.png": png_bytes()}, k="8")
+    assert web.get(f"/jobs/{mixed}/status").json()["status"] == "done"

@@ -256,7 +256,10 @@ class Service:
         with self.db.session() as s:
             job = s.get(Job, job_id)
             if job is not None:
-                job.status = DONE
+                failed = bool(job.images) and all(i.status == ERROR for i in job.images)
+                job.status = FAILED if failed else DONE
+                if failed:
+                    job.error = "no image could be compressed (each says why)"
                 job.finished_at = utcnow()
                 job.owner = job.lease_until = None
 
