@@ -10,7 +10,7 @@ import numpy as np
 
 from . import _core
 from .errors import InvalidOptionError
-from .options import MAX_LEVEL, Dither, QuantizeOptions, _require_int
+from .options import DEFAULT_LEVEL, MAX_LEVEL, Dither, QuantizeOptions, _require_int
 from .psnr import psnr_from_mse
 
 
@@ -121,7 +121,7 @@ def encode_png(
     labels: np.ndarray,
     palette: np.ndarray,
     *,
-    level: int = QuantizeOptions.level,
+    level: int = DEFAULT_LEVEL,
     threads: int = QuantizeOptions.threads,
 ) -> bytes:
     """Encode a palette image as PNG bytes (colour type 3, bit depth 1, 2, 4 or 8).
