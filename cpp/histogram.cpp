@@ -101,35 +101,11 @@ std::vector<std::uint32_t> radix_order(const std::vector<ColorKey>& keys) {
     return order;
 }
 
-// Counts every pixel; `Channels` is a template parameter so the key is built without
-// a branch per pixel.
-// False when the table filled up (its limit) before every pixel was counted.
-template <int Channels>
-bool count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, std::uint32_t* pixel_color) {
-    // Neighbouring pixels often share a colour: remember the last one to skip the probe.
-    ColorKey last_key = kEmptySlot;
-    std::uint32_t last_id = 0;
-    // The probes are cache misses on big images: prefetch a few pixels ahead.
-    constexpr std::size_t kAhead = 16;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i + kAhead < n) table.prefetch(pixel_key(pixels, i + kAhead, Channels));
-        const ColorKey key = pixel_key(pixels, i, Channels);
-        if (key == last_key) {
-            ++table.counts()[last_id];
-        } else {
-            last_key = key;
-            last_id = table.insert(key);
-            if (last_id == ColorTable::kFull) return false;
-        }
-        if (pixel_color) pixel_color[i] = last_id;
-    }
-    return true;
-}
-
 // The cell of a colour on the grid that drops `bits` low bits: of R, G and B, and of alpha
 // unless it is 255 (opaque stays opaque); fully transparent stays the transparent key.
+// 0 bits: the colour itself.
 inline ColorKey cell_of(ColorKey key, int bits) {
-    if (key == kTransparentKey) return key;
+    if (bits == 0 || key == kTransparentKey) return key;
     const std::uint32_t byte_mask = (0xFFu << bits) & 0xFFu;
     const std::uint32_t rgb_mask = byte_mask * 0x010101u;
     const std::uint32_t alpha = key >> 24;
@@ -137,25 +113,34 @@ inline ColorKey cell_of(ColorKey key, int bits) {
     return (key & rgb_mask) | (cell_alpha << 24);
 }
 
-// Counts the pixels by cell on the grid that drops `bits`, summing each cell's channels so
-// that its entry can be the mean of its pixels. False when the table fills up.
+using ChannelSums = std::vector<std::array<std::uint64_t, 4>>;
+
+// Counts every pixel by its cell (`bits`, see cell_of; 0: its exact colour); with `sums`,
+// also sums each cell's channels, so that its entry can be the mean of its pixels.
+// `Channels` is a template parameter so the key is built without a branch per pixel.
+// False when the table filled up (its limit) before every pixel was counted.
 template <int Channels>
-bool count_cells(const std::uint8_t* pixels, std::size_t n, int bits, ColorTable& table,
-                 std::vector<std::array<std::uint64_t, 4>>& sums, std::uint32_t* pixel_color) {
+bool count_pixels(const std::uint8_t* pixels, std::size_t n, ColorTable& table, std::uint32_t* pixel_color,
+                  int bits = 0, ChannelSums* sums = nullptr) {
+    // Neighbouring pixels often share a colour: remember the last one to skip the probe.
     ColorKey last_key = kEmptySlot;
     std::uint32_t last_id = 0;
+    // The probes are cache misses on big images: prefetch a few pixels ahead.
+    constexpr std::size_t kAhead = 16;
     for (std::size_t i = 0; i < n; ++i) {
+        if (i + kAhead < n) table.prefetch(cell_of(pixel_key(pixels, i + kAhead, Channels), bits));
         const ColorKey key = pixel_key(pixels, i, Channels);
-        if (key != last_key) {
+        if (key == last_key) {
+            ++table.counts()[last_id];
+        } else {
             last_key = key;
             last_id = table.insert(cell_of(key, bits));
             if (last_id == ColorTable::kFull) return false;
-            if (last_id == sums.size()) sums.push_back({0, 0, 0, 0});
-        } else {
-            ++table.counts()[last_id];
+            if (sums && last_id == sums->size()) sums->push_back({0, 0, 0, 0});
         }
-        std::array<std::uint64_t, 4>& sum = sums[last_id];
-        for (int ch = 0; ch < 4; ++ch) sum[ch] += key_channel(key, ch);
+        if (sums) {
+            for (int ch = 0; ch < 4; ++ch) (*sums)[last_id][ch] += key_channel(key, ch);
+        }
         if (pixel_color) pixel_color[i] = last_id;
     }
     return true;
@@ -166,10 +151,10 @@ Histogram coarse_histogram(const std::uint8_t* pixels, std::size_t n, int channe
                            std::size_t max_colors) {
     for (int bits = 1;; ++bits) {
         ColorTable table(std::min<std::size_t>(max_colors, n), bits < 8 ? max_colors : 0);
-        std::vector<std::array<std::uint64_t, 4>> sums;
+        ChannelSums sums;
         sums.reserve(std::min<std::size_t>(max_colors, n));
-        const bool fits = channels == 4 ? count_cells<4>(pixels, n, bits, table, sums, ids)
-                                        : count_cells<3>(pixels, n, bits, table, sums, ids);
+        const bool fits = channels == 4 ? count_pixels<4>(pixels, n, table, ids, bits, &sums)
+                                        : count_pixels<3>(pixels, n, table, ids, bits, &sums);
         if (!fits) continue;
         // Each cell's entry: its pixels' rounded mean, which lies inside the cell, so the
         // entries are distinct; then sorted by key as the exact histogram is.

@@ -350,9 +350,13 @@ def _keyed(samples: np.ndarray, key: tuple[int, ...]) -> np.ndarray:
 
 def _with_alpha(pixels: np.ndarray, transparent: np.ndarray) -> np.ndarray:
     """8-bit grey or colour pixels with an alpha channel: 0 where ``transparent``, else 255."""
-    alpha = np.where(transparent, np.uint8(0), np.uint8(255))
     colour = pixels[:, :, None] if pixels.ndim == 2 else pixels
-    return np.concatenate([colour, alpha[:, :, None]], axis=2)
+    return np.concatenate([colour, _alpha(transparent)[:, :, None]], axis=2)
+
+
+def _alpha(transparent: np.ndarray) -> np.ndarray:
+    """(h, w) uint8 alpha: 0 where ``transparent``, else 255."""
+    return np.where(transparent, np.uint8(0), np.uint8(255))
 
 
 def _decode_direct(image: PILImage.Image, fp: IO[bytes]) -> np.ndarray:
@@ -544,5 +548,5 @@ def _decode_png16(image: PILImage.Image, fp: IO[bytes], rawmode: str, key: tuple
             transparent &= samples == key[c]
         out[:, :, c] = scale16(samples)
     if transparent is not None:
-        out[:, :, 3] = np.where(transparent, np.uint8(0), np.uint8(255))
+        out[:, :, 3] = _alpha(transparent)
     return out

@@ -145,7 +145,7 @@ def _write_unnamed(target: Path, data: bytes, *, force: bool) -> bool:
     try:
         with open(fd, "wb", closefd=False) as f:
             f.write(data)
-        name = f".{target.name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}.tmp" if force else target.name
+        name = _temporary_name(target) if force else target.name
         if not _link_fd(fd, target.parent, name):
             return False
     finally:
@@ -181,8 +181,13 @@ def _link_fd(fd: int, folder: Path, name: str) -> bool:
     return True
 
 
+def _temporary_name(target: Path) -> str:
+    """``.NAME.quantcli-PID-RANDOM.tmp``: hidden, and known to remove_stale_temporaries."""
+    return f".{target.name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}.tmp"
+
+
 def _named_temporary(target: Path, data: bytes) -> str:
-    tmp = target.parent / f".{target.name}{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}.tmp"
+    tmp = target.parent / _temporary_name(target)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666 & ~_UMASK)
     try:
         with open(fd, "wb", closefd=False) as f:
