@@ -3,6 +3,7 @@ and a real server started on 127.0.0.1."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -76,6 +77,17 @@ def colours(png: bytes) -> int:
     """Distinct colours of a PNG."""
     pixels = decode(png)
     return len(np.unique(pixels.reshape(-1, pixels.shape[2]), axis=0))
+
+
+@contextlib.contextmanager
+def app_client(tmp_path: Path, **config):
+    """A TestClient on :func:`make_app`'s app, with its service as ``client.service``."""
+    from fastapi.testclient import TestClient
+
+    app, service = make_app(tmp_path, **config)
+    with TestClient(app) as client:
+        client.service = service
+        yield client
 
 
 def make_app(tmp_path: Path, **config):

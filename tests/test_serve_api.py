@@ -15,6 +15,7 @@ pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient
 from quantcli import QuantizeOptions, compress_bytes
 from serve_support import (
+    app_client,
     bearer,
     cheap_password_hashes,  # noqa: F401 (an autouse fixture)
     colours,
@@ -30,11 +31,9 @@ from serve_support import (
 
 @pytest.fixture
 def api(tmp_path):
-    app, service = make_app(tmp_path)
-    with TestClient(app) as client:
-        client.service = service
-        client.alice = bearer(service.keys["alice"])
-        client.bob = bearer(service.keys["bob"])
+    with app_client(tmp_path) as client:
+        client.alice = bearer(client.service.keys["alice"])
+        client.bob = bearer(client.service.keys["bob"])
         yield client
 
 

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from quantcli import QuantizeOptions, compress_bytes
 from serve_support import (
     PASSWORD,
+    app_client,
     cheap_password_hashes,  # noqa: F401 (an autouse fixture)
     colours,
     decode,
@@ -35,9 +36,7 @@ from serve_support import (
 
 @pytest.fixture
 def web(tmp_path):
-    app, service = make_app(tmp_path)
-    with TestClient(app) as client:
-        client.service = service
+    with app_client(tmp_path) as client:
         yield client
 
 
@@ -484,9 +483,7 @@ def _shared_palette(files, k):
 
 
 def test_job_uploads_are_checked(tmp_path):
-    app, service = make_app(tmp_path, max_upload=20_000, max_pixels=5000)
-    with TestClient(app) as client:
-        client.service = service
+    with app_client(tmp_path, max_upload=20_000, max_pixels=5000) as client:
         csrf = sign_in(client)
         job = client.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
         put = dict(headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
@@ -500,7 +497,7 @@ def test_job_uploads_are_checked(tmp_path):
         assert corrupt.status_code == 422 and corrupt.json()["detail"] == "corrupt image (bad GIF header)"
         empty_start = client.post(f"/jobs/{job}/start", **put)
         assert empty_start.status_code == 409
-        assert not stored_files(service)
+        assert not stored_files(client.service)
         ok = client.put(f"/jobs/{job}/images?name=ok.png", content=png_bytes(h=40, w=40), **put)
         assert ok.status_code == 201
         assert client.post(f"/jobs/{job}/start", **put).status_code == 202

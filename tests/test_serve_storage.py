@@ -20,10 +20,10 @@ from quantcli import targets
 from quantcli.serve.storage import OUT_OF_STORAGE
 from serve_support import (
     PASSWORD,
+    app_client,
     bearer,
     cheap_password_hashes,  # noqa: F401 (an autouse fixture)
     form_token,
-    make_app,
     png_bytes,
     run_job,
     sign_in,
@@ -56,9 +56,7 @@ def assert_plain(response, tmp_path: Path) -> None:
 
 @pytest.fixture
 def served(tmp_path):
-    app, service = make_app(tmp_path)
-    with TestClient(app) as client:
-        client.service = service
+    with app_client(tmp_path) as client:
         yield client
 
 
