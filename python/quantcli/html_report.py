@@ -103,8 +103,8 @@ def _visuals(entry: Entry, output: str | None, settings: Any, *, embed: bool, re
     from .images import read_image
 
     source = entry.result.path
-    by_choose = settings is not None and getattr(settings, "choose", None) is not None and settings.palette is None
-    by_quality = settings is not None and getattr(settings, "quality", None) is not None and bool(entry.result.k)
+    by_choose = settings is not None and settings.k_per_image and settings.choose is not None
+    by_quality = settings is not None and settings.k_per_image and settings.quality is not None and bool(entry.result.k)
     curve = by_choose or by_quality
     pixels = read_image(source) if embed or curve else None
     entry.before = thumbnail(pixels) if pixels is not None and embed else _link(source, report_dir)

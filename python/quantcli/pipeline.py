@@ -106,12 +106,18 @@ class Settings:
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # None: no limit
 
     @property
+    def k_per_image(self) -> bool:
+        """Whether K is chosen per image (a quality target or a choose-k method); with a
+        given palette, that palette's size is the K instead."""
+        return self.palette is None and (self.choose is not None or self.quality is not None)
+
+    @property
     def error_k(self) -> int | None:
         """The ``k`` of an error row: unknown when K is chosen per image, the palette's
         size with a given palette."""
         if self.palette is not None:
             return len(self.palette)
-        return None if self.choose is not None or self.quality is not None else self.options.k
+        return None if self.k_per_image else self.options.k
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,7 @@ def encode_image(data: bytes, settings: Settings, name: str) -> Encoded:
     (tests/test_plain_png.py holds the two together); every other input, a bad one
     included, takes the general route.
     """
-    if settings.palette is None and settings.quality is None and settings.choose is None:
+    if settings.palette is None and not settings.k_per_image:
         from . import _core
         from .psnr import psnr_from_mse
 

@@ -193,8 +193,7 @@ def run_spark(
     from ..errors import QuantcliError
     from ..interrupt import interruptible
 
-    auto = settings.choose is not None or settings.quality is not None
-    naming = naming_for(ext, auto, settings.options.k, out_dir, None, settings.force)
+    naming = naming_for(ext, settings.k_per_image, settings.options.k, out_dir, None, settings.force)
     try:
         from ..spark.session import get_session
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from ..options import (
-    AUTO_QUALITY,
     DEFAULT_MAX_PIXELS,
     DEFAULT_RUN_MARGIN,
     DEFAULT_SPEED,
@@ -95,7 +94,7 @@ def execute(
     """Run ``compress`` with these parameters; ends with SystemExit and the exit code."""
     from .compress_run import check_report, naming_for, one_in_memory, run_local, run_spark
 
-    settings = _settings(
+    request = request_of(
         colors,
         quality,
         method,
@@ -113,6 +112,7 @@ def execute(
         skip_existing=skip_existing,
         skip_if_larger=skip_if_larger,
     )
+    settings = request.settings()
     names = list(inputs or [])
     listed = _read_list(files_from, null, names)
     if not names and not listed:
@@ -150,12 +150,23 @@ def execute(
         if out_dir is not None:
             usage("--out-dir does not apply to stdin; use -o or stdout")
         one_in_memory(None, settings, output, as_json, stdout_ok)
-    auto = settings.choose is not None or settings.quality is not None
-    naming = naming_for(ext, auto, settings.options.k, out_dir, output, force)
+    naming = naming_for(ext, request.k_per_image, settings.options.k, out_dir, output, force)
     run_local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report)
 
 
-def _settings(
+# The CLI's words for each clash of quantcli.request.CONFLICTS.
+_CONFLICT_WORDS = {
+    "quality-and-method": "--quality and --method are two ways of choosing K; give one",
+    "per-image-k-and-palette": (
+        "-k auto and --quality pick K per image; they do not combine with --palette shared or FILE"
+    ),
+    "method-without-auto": "--method chooses K for -k auto; give -k auto with it",
+    "min-psnr-without-quality-method": "--min-psnr is the target of -k auto --method quality; give those with it",
+    "force-and-skip-existing": "use either --force or --skip-existing, not both",
+}
+
+
+def request_of(
     colors: str,
     quality: str | None,
     method: Method | None,
@@ -174,51 +185,35 @@ def _settings(
     skip_existing: bool,
     skip_if_larger: bool,
 ):
-    """The pipeline settings the options ask for; a usage error (exit 2) when they do not go together."""
+    """The request the options stand for; a usage error (exit 2) when they do not go together."""
     from ..errors import QuantcliError
-    from ..options import QuantizeOptions
-    from ..pipeline import Settings
+    from ..request import CompressRequest, RequestConflict
 
     try:
-        auto = _parse_k(colors)
-        target = _parse_quality(quality, auto, method)
-        choose = None
-        if auto and method is not None:
-            from ..choosek import ChooseKOptions
-
-            psnr = {} if min_psnr is None else {"min_psnr": min_psnr}
-            choose = ChooseKOptions(method=method.value, bytes_level=None, **psnr)
-        options = QuantizeOptions(
-            k=K_MAX if auto else int(colors),
-            seed=seed,
+        request = CompressRequest(
+            k="auto" if _parse_k(colors) else int(colors),
+            quality=_parse_quality(quality, method),
+            method=None if method is None else method.value,
+            min_psnr=min_psnr,
             dither=_parse_dither(dither),
+            seed=seed,
+            speed=speed,
+            level=level,
             max_iter=max_iter,
             tol=tol,
-            level=level,
             run_margin=run_margin,
-            speed=speed,
+            palette=_palette_file(palette),
+            force=force,
+            skip_existing=skip_existing,
+            skip_if_larger=skip_if_larger,
+            max_pixels=max_pixels or None,
         )
-        fixed_palette = _palette_file(palette)
+        request.settings()  # every value checked now, before any work
+    except RequestConflict as exc:
+        usage(_CONFLICT_WORDS[exc.rule])
     except QuantcliError as exc:
         usage(str(exc))
-    if (auto or target is not None) and palette != "per-image":
-        usage("-k auto and --quality pick K per image; they do not combine with --palette shared or FILE")
-    if method is not None and not auto:
-        usage("--method chooses K for -k auto; give -k auto with it")
-    if min_psnr is not None and (method is None or method.value != "quality"):
-        usage("--min-psnr is the target of -k auto --method quality; give those with it")
-    if force and skip_existing:
-        usage("use either --force or --skip-existing, not both")
-    return Settings(
-        options=options,
-        quality=target,
-        choose=choose,
-        palette=fixed_palette,
-        force=force,
-        skip_if_larger=skip_if_larger,
-        skip_existing=skip_existing,
-        max_pixels=max_pixels or None,
-    )
+    return request
 
 
 def _parse_k(text: str) -> bool:
@@ -238,19 +233,19 @@ def _parse_k(text: str) -> bool:
     return False
 
 
-def _parse_quality(text: str | None, auto: bool, method: Method | None):
-    """``--quality`` as (min, max); ``-k auto`` without a method means the default target."""
-    if text is not None:
-        from ..errors import InvalidOptionError
-        from ..quality import parse_quality
+def _parse_quality(text: str | None, method: Method | None):
+    """``--quality`` as (min, max), or None."""
+    if text is None:
+        return None
+    from ..errors import InvalidOptionError
+    from ..quality import parse_quality
 
-        if method is not None:
-            raise InvalidOptionError("--quality and --method are two ways of choosing K; give one")
-        try:
-            return parse_quality(text)
-        except InvalidOptionError as exc:
-            raise InvalidOptionError(f"--quality: {exc}") from None
-    return AUTO_QUALITY if auto and method is None else None
+    if method is not None:  # said before a malformed value, as it always was
+        raise InvalidOptionError(_CONFLICT_WORDS["quality-and-method"])
+    try:
+        return parse_quality(text)
+    except InvalidOptionError as exc:
+        raise InvalidOptionError(f"--quality: {exc}") from None
 
 
 def _parse_dither(text: str):
@@ -266,9 +261,9 @@ def _parse_dither(text: str):
 
 
 def _palette_file(value: str):
-    """The palette of ``--palette FILE``; None for per-image and shared."""
+    """The palette of ``--palette FILE``; per-image and shared as they are."""
     if value in ("per-image", "shared"):
-        return None
+        return value
     from ..errors import QuantcliError
     from ..palette import read_palette
 

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError
-from ..options import K_MAX, K_MIN, QuantizeOptions
-from ..pipeline import Settings
+from ..options import DITHER_MODES, K_MAX, K_MIN
+from ..request import CompressRequest, RequestConflict
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from ..pipeline import Settings
     from .db import Job
 
 
@@ -35,7 +36,7 @@ class Choices:
 
     @property
     def auto(self) -> bool:
-        """Whether K is chosen per image."""
+        """Whether k=auto was asked for (K chosen per image for the default or a PSNR target)."""
         return self.k == "auto"
 
     @property
@@ -161,13 +162,8 @@ def parse_choices(
         if not K_MIN <= number <= K_MAX:
             raise InvalidOptionError(f"k must be from {K_MIN} to {K_MAX} or auto, got {number}")
         text = str(number)
-    is_shared = parse_bool("shared", shared)
-    if text == "auto" and is_shared:
-        raise InvalidOptionError("k=auto picks K per image; it does not combine with a shared palette")
     target = None
     if min_psnr not in (None, ""):
-        if text != "auto":
-            raise InvalidOptionError("min_psnr is the target of k=auto; give k=auto with it")
         try:
             target = float(min_psnr)
         except (TypeError, ValueError):
@@ -178,12 +174,10 @@ def parse_choices(
         quality = None
     elif len(quality) > 32:
         raise InvalidOptionError("quality is too long")
-    elif target is not None:
-        raise InvalidOptionError("give either quality or min_psnr, not both")
-    elif is_shared:
-        raise InvalidOptionError("quality picks K per image; it does not combine with a shared palette")
-    choices = Choices(k=text, dither=parse_dither(dither), shared=is_shared, quality=quality, min_psnr=target)
-    settings_for(choices)  # every check the options object makes, now rather than in a worker
+    choices = Choices(
+        k=text, dither=parse_dither(dither), shared=parse_bool("shared", shared), quality=quality, min_psnr=target
+    )
+    settings_for(choices)  # every check the request and the options object make, now rather than in a worker
     return choices
 
 
@@ -192,28 +186,45 @@ def choices_of(job: Job) -> Choices:
     return Choices(k=job.k, dither=job.dither, shared=job.shared, quality=job.quality, min_psnr=job.min_psnr)
 
 
+def request_of(choices: Choices, *, max_pixels: int | None = None) -> CompressRequest:
+    """The compress request the choices stand for; outputs are overwritten (a job that
+    is resumed after a restart writes its outputs again).
+
+    Raises
+    ------
+    InvalidOptionError
+        When two choices do not go together, in the web form's words.
+    """
+    from ..quality import parse_quality
+
+    extra: dict[str, Any] = {} if max_pixels is None else {"max_pixels": max_pixels}
+    try:
+        return CompressRequest(
+            k="auto" if choices.auto else int(choices.k),
+            quality=None if choices.quality is None else parse_quality(choices.quality),
+            method=None if choices.min_psnr is None else "quality",
+            min_psnr=choices.min_psnr,
+            dither=choices.dither if choices.dither in DITHER_MODES else float(choices.dither),
+            palette="shared" if choices.shared else "per-image",
+            force=True,
+            **extra,
+        )
+    except RequestConflict as exc:
+        raise InvalidOptionError(_conflict_words(exc.rule, choices)) from None
+
+
+def _conflict_words(rule: str, choices: Choices) -> str:
+    """A clash of :data:`quantcli.request.CONFLICTS` in the web form's words."""
+    if rule == "per-image-k-and-palette":
+        what = "k=auto picks" if choices.auto else "quality picks"
+        return f"{what} K per image; it does not combine with a shared palette"
+    if rule == "quality-and-method":
+        return "give either quality or min_psnr, not both"
+    return "min_psnr is the target of k=auto; give k=auto with it"  # the only other clash a form can make
+
+
 def settings_for(
     choices: Choices, *, threads: int = 0, palette: np.ndarray | None = None, max_pixels: int | None = None
 ) -> Settings:
-    """The pipeline settings for the choices; outputs are overwritten (a job that is
-    resumed after a restart writes its outputs again)."""
-    from ..options import DITHER_MODES
-    from ..quality import parse_quality
-
-    dither: Any = choices.dither if choices.dither in DITHER_MODES else float(choices.dither)
-    values: dict[str, Any] = {"k": K_MAX if choices.auto else int(choices.k), "dither": dither, "threads": threads}
-    quality, choose = None, None
-    if choices.quality is not None:
-        quality = parse_quality(choices.quality)
-    elif choices.auto and choices.min_psnr is not None:
-        from ..choosek import ChooseKOptions
-
-        choose = ChooseKOptions(method="quality", min_psnr=choices.min_psnr, bytes_level=None)
-    elif choices.auto:
-        from ..options import AUTO_QUALITY
-
-        quality = AUTO_QUALITY
-    extra: dict[str, Any] = {} if max_pixels is None else {"max_pixels": max_pixels}
-    return Settings(
-        options=QuantizeOptions(**values), quality=quality, choose=choose, palette=palette, force=True, **extra
-    )
+    """The pipeline settings for the choices (see :func:`request_of`)."""
+    return request_of(choices, max_pixels=max_pixels).settings(palette=palette, threads=threads)
