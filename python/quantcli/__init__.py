@@ -43,6 +43,8 @@ _EXPORTS = {
     "QualityTooLowError": "quality",
     "compress_to_quality": "quality",
     "quantize_to_quality": "quality",
+    "quantize_image": "pillow",
+    "save": "pillow",
 }
 
 __all__ = [
@@ -72,9 +74,11 @@ __all__ = [
     "encode_png",
     "psnr_from_mse",
     "quantize",
+    "quantize_image",
     "quantize_to_quality",
     "read_image",
     "remap",
+    "save",
     "to_rgb8",
     "write_atomic",
 ]
@@ -116,6 +120,7 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, eagerly
     )
     from .images import read_image
     from .options import QuantizeOptions
+    from .pillow import quantize_image, save
     from .pipeline import CompressResult, compress_bytes, compress_file
     from .quality import QualityTooLowError, compress_to_quality, quantize_to_quality
     from .targets import write_atomic
