@@ -459,8 +459,8 @@ def test_json_is_plain_json(api):
 def test_images_over_the_memory_budget_wait_for_room(tmp_path, monkeypatch):
     """Two uploads that together exceed the budget run one after the other: the second
     waits in the queue (no 500, no failure), as ``compress -j`` admits big files."""
+    from quantcli.memory import MemoryBudget
     from quantcli.serve import work
-    from quantcli.serve.pool import MemoryBudget
 
     pixels = 48 * 64
     app, service = make_app(tmp_path, workers=2, memory_budget=MemoryBudget.cost(pixels) + 1)
@@ -495,15 +495,14 @@ def test_images_over_the_memory_budget_wait_for_room(tmp_path, monkeypatch):
 
 
 def test_the_service_takes_fewer_pixels_than_the_command_line_by_default(tmp_path):
-    from quantcli.images import DEFAULT_MAX_PIXELS, PEAK_BYTES_PER_PIXEL
-    from quantcli.local_engine import memory_budget
+    from quantcli.images import DEFAULT_MAX_PIXELS
+    from quantcli.memory import EXACT_PEAK_BYTES_PER_PIXEL, MemoryBudget, default_budget
     from quantcli.serve.config import ServeConfig
-    from quantcli.serve.pool import MemoryBudget
 
     config = ServeConfig(data_dir=str(tmp_path))
     assert config.max_pixels == 25_000_000 < DEFAULT_MAX_PIXELS
-    assert config.memory_budget == memory_budget()  # the -j rule: half the RAM
-    assert MemoryBudget.cost(1000) == 1000 * PEAK_BYTES_PER_PIXEL
+    assert config.memory_budget == default_budget()  # the -j rule: half the RAM
+    assert MemoryBudget.cost(1000) == 1000 * EXACT_PEAK_BYTES_PER_PIXEL
 
 
 def test_out_of_memory_is_503_with_retry_after(api, monkeypatch):

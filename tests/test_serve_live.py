@@ -277,7 +277,7 @@ def test_load_concurrent_uploads_from_two_users(tmp_path):
         # Bounded memory: two workers hold two images; queued requests hold their upload.
         grown = server.peak_rss() - baseline
         print(f"server memory: {baseline / 2**20:.0f} MiB after warm-up, peak {grown / 2**20:.0f} MiB above it")
-        per_image = 160 * 240 * 48  # PEAK_BYTES_PER_PIXEL of quantcli.images, generously
+        per_image = 160 * 240 * 88  # EXACT_PEAK_BYTES_PER_PIXEL of quantcli.memory
         assert grown < 2 * per_image + 20 * 200_000 + 150 * 2**20, f"grew {grown / 2**20:.0f} MiB"
     finally:
         server.stop()

@@ -67,12 +67,6 @@ if TYPE_CHECKING:
 #: which the command line's fast path imports without NumPy.
 DEFAULT_MAX_PIXELS = options.DEFAULT_MAX_PIXELS
 
-#: Peak memory of one image through the whole compress path (decode, convert, quantize,
-#: encode), in bytes per pixel, for budgeting ``width * height * this`` per image in
-#: flight: the worst case measured, an RGBA photo where nearly every pixel is a distinct
-#: colour (47; an RGB photo: 12-13; reading alone: 4, 8 for a progressive JPEG). See
-#: ``bench/results/peak_memory.md``; the excess over reading is the core's quantize step.
-PEAK_BYTES_PER_PIXEL = 48
 
 # What read_image accepts as encoded bytes.
 BytesLike = bytes | bytearray | memoryview
@@ -114,7 +108,7 @@ def image_size(source: Source, name: str | None = None) -> tuple[int, int]:
     """The (width, height) an image's header declares, read without decoding any pixel.
 
     Cheap enough to call on every input to budget memory before work starts (see
-    :data:`PEAK_BYTES_PER_PIXEL`). The header is not proof that the pixel data is good.
+    :func:`quantcli.memory.image_cost`). The header is not proof that the pixel data is good.
 
     Raises
     ------

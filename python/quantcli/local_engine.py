@@ -8,13 +8,13 @@ on a pool of threads (the C++ core releases the GIL, so threads use every core).
 from __future__ import annotations
 
 import os
-import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from .interrupt import Interrupt
+from .memory import EXACT_PEAK_BYTES_PER_PIXEL, MemoryBudget, image_cost, peak_bytes_per_pixel
 from .pipeline import CompressResult, Settings, run_job
 from .planner import Job, Naming, Planner, expand_inputs, is_own_output
 
@@ -39,43 +39,12 @@ def plan(
     yield from planner.plan_all(expand_inputs(listed, literal=True, **find))
 
 
-def memory_budget() -> int:
-    """Bytes the images in flight may take at once: half of this machine's RAM."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
-    except (ValueError, OSError, AttributeError):
-        return 8 << 30
-
-
-class _Budget:
-    """Admits jobs while their estimated peak memory fits the budget; one job always fits."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self._lock = threading.Condition()
-
-    def acquire(self, cost: int, stop: Interrupt | None) -> bool:
-        with self._lock:
-            while self.used and self.used + cost > self.limit:
-                if stop:
-                    return False
-                self._lock.wait(0.2)
-            self.used += cost
-            return True
-
-    def release(self, cost: int) -> None:
-        with self._lock:
-            self.used -= cost
-            self._lock.notify_all()
-
-
-def peak_bytes(job: Job) -> int:
-    """A job's estimated peak memory: its pixel count (from the header) times
-    :data:`quantcli.images.PEAK_BYTES_PER_PIXEL`; 0 when the header cannot be read (the
-    job then fails on its own)."""
+def peak_bytes(job: Job, per_pixel: int) -> int:
+    """A job's estimated peak memory (:func:`quantcli.memory.image_cost` of its pixel
+    count, from the header, at ``per_pixel`` bytes); 0 when the header cannot be read (the job then fails on its
+    own)."""
     from .errors import QuantcliError
-    from .images import PEAK_BYTES_PER_PIXEL, image_size
+    from .images import image_size
 
     if job.error is not None:
         return 0
@@ -83,7 +52,7 @@ def peak_bytes(job: Job) -> int:
         width, height = image_size(job.source)
     except (QuantcliError, OSError):
         return 0
-    return width * height * PEAK_BYTES_PER_PIXEL
+    return image_cost(width * height, per_pixel)
 
 
 def run(
@@ -103,7 +72,12 @@ def run(
     if settings.options.threads == 0 and workers > 1:
         threads = max(1, (os.cpu_count() or 1) // workers)
         settings = replace(settings, options=replace(settings.options, threads=threads))
-    yield from map_ordered(lambda job: run_job(job, settings).result, jobs, workers=workers, stop=stop, budget=budget)
+
+    def work(job: Job) -> CompressResult:
+        return run_job(job, settings).result
+
+    per_pixel = peak_bytes_per_pixel(settings)
+    yield from map_ordered(work, jobs, workers=workers, stop=stop, budget=budget, per_pixel=per_pixel)
 
 
 def map_ordered(
@@ -113,15 +87,16 @@ def map_ordered(
     workers: int,
     stop: Interrupt | None = None,
     budget: int | None = None,
+    per_pixel: int = EXACT_PEAK_BYTES_PER_PIXEL,
 ) -> Iterator[T]:
     """``work(job)`` for every job on ``workers`` threads, yielded in input order.
 
     At most a few jobs per worker are in flight, so a list of millions of files needs
     little memory, and a big image starts only while the estimated peak memory of the
-    images in flight (:func:`peak_bytes`) fits ``budget`` bytes (default
-    :func:`memory_budget`, half the RAM), so ``-j`` never runs more big images at once
-    than the machine holds. When ``stop`` becomes true, no new job starts; the ones in
-    flight finish.
+    images in flight (:func:`peak_bytes`, ``per_pixel`` bytes per pixel) fits ``budget`` bytes (default
+    :func:`quantcli.memory.default_budget`, half the RAM), so ``-j`` never runs more big
+    images at once than the machine holds (the rule of :mod:`quantcli.memory`). When
+    ``stop`` becomes true, no new job starts; the ones in flight finish.
     """
     if workers <= 1:
         for job in jobs:
@@ -131,7 +106,7 @@ def map_ordered(
         return
     from concurrent.futures import Future, ThreadPoolExecutor  # not needed for one file: start-up time
 
-    admit = _Budget(memory_budget() if budget is None else budget)
+    admit = MemoryBudget(budget)
 
     def one(job: Job, cost: int) -> T:
         try:
@@ -142,7 +117,7 @@ def map_ordered(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="quantcli") as pool:
         window: deque[Future[T]] = deque()
         for job in jobs:
-            cost = peak_bytes(job)
+            cost = peak_bytes(job, per_pixel)
             if stop or not admit.acquire(cost, stop):
                 break
             window.append(pool.submit(one, job, cost))

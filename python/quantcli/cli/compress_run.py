@@ -47,7 +47,7 @@ def _check_out_dir(out_dir: str | None) -> None:
 
 
 def run_local(
-    names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report=None
+    names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report=None, budget=None
 ) -> None:
     """--engine local: plan the outputs, fit a shared palette if asked, run every file, report."""
     from dataclasses import replace
@@ -70,7 +70,7 @@ def run_local(
     from ..interrupt import interruptible
 
     with interruptible() as stop:
-        results = local_engine.run(planned, settings, workers=workers, stop=stop)
+        results = local_engine.run(planned, settings, workers=workers, stop=stop, budget=budget)
         _finish(results, len(planned), as_json, quiet, stop, report=report, settings=settings)
 
 

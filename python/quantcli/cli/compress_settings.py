@@ -45,6 +45,7 @@ COMPRESS_DEFAULTS: dict[str, Any] = {
     "run_margin": DEFAULT_RUN_MARGIN,
     "max_pixels": DEFAULT_MAX_PIXELS,
     "jobs": None,
+    "memory": None,  # None: quantcli.memory.default_budget()
     "as_json": False,
     "quiet": False,
     "palette": "per-image",
@@ -81,6 +82,7 @@ def execute(
     run_margin: float,
     max_pixels: int,
     jobs: int | None,
+    memory: str | None,
     as_json: bool,
     quiet: bool,
     palette: str,
@@ -125,7 +127,10 @@ def execute(
         usage(f"-o/--output names a file, not a folder: {output!r} (use --out-dir for a folder)")
     if report is not None:
         check_report(report, names, output, out_format, force)
+    budget = _memory_budget(memory)
     if engine is Engine.spark:
+        if budget is not None:
+            usage("--memory applies to --engine local: a Spark task holds one image at a time (README, Memory)")
         run_spark(
             names,
             listed,
@@ -151,7 +156,20 @@ def execute(
             usage("--out-dir does not apply to stdin; use -o or stdout")
         one_in_memory(None, settings, output, as_json, stdout_ok)
     naming = naming_for(ext, request.k_per_image, settings.options.k, out_dir, output, force)
-    run_local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report)
+    run_local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report, budget)
+
+
+def _memory_budget(text: str | None) -> int | None:
+    """``--memory``: the budget in bytes, or None for the default."""
+    from ..errors import InvalidOptionError
+    from ..memory import parse_memory
+
+    if text is None:
+        return None
+    try:
+        return parse_memory(text)
+    except InvalidOptionError as exc:
+        usage(f"--memory: {exc}")
 
 
 # The CLI's words for each clash of quantcli.request.CONFLICTS.

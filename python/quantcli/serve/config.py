@@ -11,8 +11,8 @@ from ..errors import InvalidOptionError
 
 DEFAULT_MAX_UPLOAD = 50 * 1000 * 1000  # 50 MB
 #: Largest image the service takes, in pixels: 25 MP (a 24 MP camera photo), a quarter of
-#: the command line's 100 MP. At quantcli.images.PEAK_BYTES_PER_PIXEL (48) such an image
-#: may take 1.2 GB while it is compressed; the memory budget counts it so.
+#: the command line's 100 MP. The memory budget counts such an image at
+#: quantcli.memory.EXACT_PEAK_BYTES_PER_PIXEL (88): 2.2 GB, the worst case measured.
 DEFAULT_SERVE_MAX_PIXELS = 25_000_000
 DEFAULT_QUEUE = 64
 #: Most images in one job of the upload page.
@@ -89,7 +89,7 @@ class ServeConfig:
         (default :data:`DEFAULT_SERVE_MAX_PIXELS`, 25 MP).
     memory_budget : int
         Bytes the images being compressed (and their curves and previews) may take at
-        once, each counted as ``width * height * 48``, as ``compress -j`` counts them;
+        once, each counted as ``width * height * 88``, as ``compress -j`` counts them;
         an image that does not fit waits for room (one image alone always runs). Default:
         half the RAM.
     workers : int
@@ -160,9 +160,9 @@ class ServeConfig:
 
 
 def _half_the_ram() -> int:
-    from ..local_engine import memory_budget
+    from ..memory import default_budget
 
-    return memory_budget()
+    return default_budget()
 
 
 def resolve_store(location: str, data_dir: str) -> str:

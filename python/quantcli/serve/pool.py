@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from ..memory import MemoryBudget
+
+__all__ = ["Busy", "MemoryBudget", "WorkerPool"]
 
 
 class Busy(Exception):
     """Every worker is busy and the queue is full."""
-
-
-class MemoryBudget:
-    """Admits image work while the estimated peak memory of the images in flight fits
-    ``limit`` bytes; an image alone always fits. The command line's ``-j`` rule
-    (:mod:`quantcli.local_engine`): each image costs ``width * height *``
-    :data:`quantcli.images.PEAK_BYTES_PER_PIXEL`, and the default limit is half the RAM."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.used = 0
-        self.waiting = 0  # images waiting for room
-        self._room = threading.Condition()
-
-    @staticmethod
-    def cost(pixels: int) -> int:
-        """The estimated peak bytes of an image of ``pixels`` pixels."""
-        from ..images import PEAK_BYTES_PER_PIXEL
-
-        return max(0, pixels) * PEAK_BYTES_PER_PIXEL
-
-    @contextlib.contextmanager
-    def admit(self, pixels: int) -> Iterator[None]:
-        """Wait until an image of ``pixels`` pixels fits, hold its share while the block runs."""
-        cost = self.cost(pixels)
-        with self._room:
-            self.waiting += 1
-            try:
-                while self.used and self.used + cost > self.limit:
-                    self._room.wait()
-            finally:
-                self.waiting -= 1
-            self.used += cost
-        try:
-            yield
-        finally:
-            with self._room:
-                self.used -= cost
-                self._room.notify_all()
 
 
 class WorkerPool:
