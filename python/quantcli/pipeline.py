@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .errors import ImageReadError, OutputExistsError, QuantcliError
 from .options import DEFAULT_MAX_PIXELS, QuantizeOptions
-from .planner import Job
+from .planner import Job, is_own_output_bytes
 from .targets import LocalTarget, Target
 
 if TYPE_CHECKING:  # NumPy is imported only when an image needs it (not for a plain PNG)
@@ -103,6 +103,7 @@ class Settings:
     force: bool = False
     skip_if_larger: bool = False
     skip_existing: bool = False
+    skip_own_outputs: bool = False  # an input quantcli wrote is left as it is (status "skipped")
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # None: no limit
 
     @property
@@ -275,6 +276,11 @@ def _run(
     data = read() if read is not None else read_local(job.source)
     if not data:
         raise ImageReadError(f"{job.display}: empty file (0 bytes)")
+    if settings.skip_own_outputs and is_own_output_bytes(data):
+        # Already ours: compressing it again would change nothing worth a write, so an
+        # in-place run (the pre-commit hook) leaves it alone and a second run is a no-op.
+        row = CompressResult(job.display, None, settings.error_k, bytes_in=len(data), bytes_out=len(data))
+        return Outcome(replace(row, status="skipped", seconds=time.perf_counter() - start), data)
     png, colors, psnr, k, quality, met = encode_image(data, settings, job.display)
     row = CompressResult(
         path=job.display, output=job.output, k=k, colors=colors, bytes_in=len(data), quality=quality, target_met=met

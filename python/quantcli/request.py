@@ -75,6 +75,7 @@ class CompressRequest:
     force: bool = False
     skip_existing: bool = False
     skip_if_larger: bool = False
+    skip_own_outputs: bool = False
     max_pixels: int | None = DEFAULT_MAX_PIXELS  # None: no limit
 
     def __post_init__(self) -> None:
@@ -137,6 +138,7 @@ class CompressRequest:
             palette=fixed,
             force=self.force,
             skip_if_larger=self.skip_if_larger,
+            skip_own_outputs=self.skip_own_outputs,
             skip_existing=self.skip_existing,
             max_pixels=self.max_pixels or None,
         )

@@ -100,6 +100,14 @@ SkipIfLargerOption = Annotated[
         help="Keep the original when the result is not smaller: write nothing (stdout gets the input's bytes).",
     ),
 ]
+SkipOwnOutputsOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-own-outputs",
+        help="Leave inputs that quantcli wrote (its PNG marker) as they are, named ones too: status skipped. "
+        "Makes an in-place run (--ext .png --force) a no-op the second time, as the pre-commit hook needs.",
+    ),
+]
 DitherOption = Annotated[
     str,
     typer.Option(
@@ -219,6 +227,7 @@ def compress(
     force: ForceOption = D["force"],
     skip_existing: SkipExistingOption = D["skip_existing"],
     skip_if_larger: SkipIfLargerOption = D["skip_if_larger"],
+    skip_own_outputs: SkipOwnOutputsOption = D["skip_own_outputs"],
     dither: DitherOption = D["dither"],
     seed: SeedOption = D["seed"],
     speed: SpeedOption = D["speed"],

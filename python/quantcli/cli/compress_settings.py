@@ -36,6 +36,7 @@ COMPRESS_DEFAULTS: dict[str, Any] = {
     "force": False,
     "skip_existing": False,
     "skip_if_larger": False,
+    "skip_own_outputs": False,
     "dither": "auto",
     "seed": 0,
     "speed": DEFAULT_SPEED,
@@ -73,6 +74,7 @@ def execute(
     force: bool,
     skip_existing: bool,
     skip_if_larger: bool,
+    skip_own_outputs: bool,
     dither: str,
     seed: int,
     speed: int,
@@ -113,6 +115,7 @@ def execute(
         force=force,
         skip_existing=skip_existing,
         skip_if_larger=skip_if_larger,
+        skip_own_outputs=skip_own_outputs,
     )
     settings = request.settings()
     names = list(inputs or [])
@@ -202,6 +205,7 @@ def request_of(
     force: bool,
     skip_existing: bool,
     skip_if_larger: bool,
+    skip_own_outputs: bool = False,
 ):
     """The request the options stand for; a usage error (exit 2) when they do not go together."""
     from ..errors import QuantcliError
@@ -224,6 +228,7 @@ def request_of(
             force=force,
             skip_existing=skip_existing,
             skip_if_larger=skip_if_larger,
+            skip_own_outputs=skip_own_outputs,
             max_pixels=max_pixels or None,
         )
         request.settings()  # every value checked now, before any work
