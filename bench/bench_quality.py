@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 from machine import cpu_model
 from PIL import Image
+from scores import Reference, composite, decode, psnr, ssimulacra2_score  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench"
@@ -120,70 +121,8 @@ def prepare_corpus(count: int, megapixels: float) -> list[CorpusImage]:
 # Scores
 
 
-class Reference:
-    """SSIMULACRA2 of distorted images against one reference, its half of the work done once.
-
-    The steps are the ``ssimulacra2`` package's own functions, called on arrays instead of
-    paths so that alpha can be composited the way CORPUS.md asks (its path API drops alpha).
-    """
-
-    def __init__(self, rgb: np.ndarray) -> None:
-        import ssimulacra2.ssimulacra2 as s2
-
-        self._s2 = s2
-        self._scales = []
-        linear = s2.srgb_to_linear(rgb.astype(np.float64))
-        for scale in range(s2.kNumScales):
-            if linear.shape[0] < 8 or linear.shape[1] < 8:
-                break
-            xyb = s2.make_positive_xyb(s2.linear_rgb_to_xyb(linear))
-            self._scales.append((xyb, s2.blur_image(xyb * xyb), s2.blur_image(xyb)))
-            if scale < s2.kNumScales - 1:
-                linear = s2.downsample(linear, 2, 2)
-
-    def score(self, rgb: np.ndarray) -> float:
-        s2 = self._s2
-        msssim = s2.Msssim()
-        linear = s2.srgb_to_linear(rgb.astype(np.float64))
-        for xyb1, sigma11, mu1 in self._scales:
-            xyb2 = s2.make_positive_xyb(s2.linear_rgb_to_xyb(linear))
-            data = s2.MsssimScale()
-            mu2 = s2.blur_image(xyb2)
-            data.avg_ssim = s2.ssim_map(mu1, mu2, sigma11, s2.blur_image(xyb2 * xyb2), s2.blur_image(xyb1 * xyb2))
-            data.avg_edgediff = s2.edge_diff_map(xyb1, mu1, xyb2, mu2)
-            msssim.scales.append(data)
-            linear = s2.downsample(linear, 2, 2)
-        return float(msssim.score())
-
-
-def composite(rgba: np.ndarray, grey: int) -> np.ndarray:
-    """RGBA over a flat grey, as RGB uint8."""
-    a = rgba[..., 3:4].astype(np.float64) / 255.0
-    return np.rint(rgba[..., :3] * a + grey * (1.0 - a)).astype(np.uint8)
-
-
-def ssimulacra2_score(reference: np.ndarray, distorted: np.ndarray) -> float:
-    """SSIMULACRA2 of two (h, w, 3|4) uint8 images; RGBA: the lower of dark and light grey backgrounds."""
-    if reference.shape[2] == 3 and distorted.shape[2] == 3:
-        return Reference(reference).score(distorted)
-    ref, dist = _rgba(reference), _rgba(distorted)
-    return min(Reference(composite(ref, g)).score(composite(dist, g)) for g in (26, 230))
-
-
-def _rgba(img: np.ndarray) -> np.ndarray:
-    if img.shape[2] == 4:
-        return img
-    return np.concatenate([img, np.full((*img.shape[:2], 1), 255, np.uint8)], axis=2)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
-
-
-def decode(path: Path) -> np.ndarray:
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"))
+# Reference, composite, ssimulacra2_score, psnr and decode live in scores.py (shared with
+# bench_categories.py); they are imported above and stay importable from here.
 
 
 # ---------------------------------------------------------------------------------------
