@@ -52,10 +52,11 @@ from . import _core
 from .api import Quantized, _from_core, psnr_from_mse
 from .choosek_rules import best_silhouette, knee_point, search_smallest
 from .choosek_types import ChooseKError, ChooseKOptions, ChooseKResult, KScore
-from .errors import InvalidOptionError, QuantcliError
+from .errors import InvalidOptionError
 from .images import DEFAULT_MAX_PIXELS, read_image
 from .options import QuantizeOptions
 from .palette import HistogramMerger, image_histogram
+from .per_file import guarded
 
 
 def choose_k(
@@ -150,11 +151,12 @@ def choose_k_shared(
     errors: list[ChooseKError] = []
     channels = 0
     for path in paths:
-        t0 = time.perf_counter()
-        try:
-            pixels = read_image(path, max_pixels=max_pixels)
-        except QuantcliError as exc:
-            errors.append(ChooseKError(str(path), str(exc), time.perf_counter() - t0))
+        pixels = guarded(
+            str(path),
+            lambda path=path: read_image(path, max_pixels=max_pixels),
+            lambda message, _code, seconds, path=path: errors.append(ChooseKError(str(path), message, seconds)),
+        )
+        if pixels is None:
             continue
         merger.add(image_histogram(pixels))
         channels = max(channels, pixels.shape[2])
@@ -304,14 +306,21 @@ def choose_k_inputs(
 
 
 def _one(source: str | bytes, name: str, options: ChooseKOptions, quantize: QuantizeOptions | None, max_pixels):
+    return choose_k_input(name, lambda: read_image(source, name=name, max_pixels=max_pixels), options, quantize)
+
+
+def choose_k_input(
+    name: str, load: Callable[[], np.ndarray], options: ChooseKOptions, quantize: QuantizeOptions | None
+) -> ChooseKResult | ChooseKError:
+    """choose-k on one input of a batch, on either engine: the result for the pixels
+    ``load()`` decodes, or the input's error row (:func:`quantcli.per_file.guarded`);
+    the seconds count the decoding."""
     start = time.perf_counter()
-    try:
-        pixels = read_image(source, name=name, max_pixels=max_pixels)
-        return _timed(choose_k(pixels, options, quantize=quantize, name=name), start)
-    except QuantcliError as exc:
-        return ChooseKError(name, str(exc), time.perf_counter() - start)
-    except MemoryError:
-        return ChooseKError(name, f"{name}: out of memory", time.perf_counter() - start)
+    return guarded(
+        name,
+        lambda: _timed(choose_k(load(), options, quantize=quantize, name=name), start),
+        lambda message, _code, seconds: ChooseKError(name, message, seconds),
+    )
 
 
 def _options(options: ChooseKOptions | None, values: dict[str, Any]) -> ChooseKOptions:
@@ -347,6 +356,7 @@ __all__ = [
     "choose_k",
     "choose_k_file",
     "choose_k_histogram",
+    "choose_k_input",
     "choose_k_inputs",
     "choose_k_shared",
     "quantize_chosen",

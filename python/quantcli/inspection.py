@@ -247,13 +247,6 @@ def empty_row(path: str, error: str | None = None, output: str | None = None) ->
     return row
 
 
-def read_local(path: str) -> bytes:
-    """A local file's bytes; ImageReadError naming it otherwise."""
-    from .pipeline import read_local as read
-
-    return read(path)
-
-
 def inspect_job(
     job: Job,
     options: InspectOptions,
@@ -271,13 +264,13 @@ def inspect_job(
     read, read_output
         Return the input's and the output's bytes (default: the local files).
     """
-    from .pipeline import failure
+    from .per_file import guarded
 
-    try:
-        return _inspect(job, options, read, read_output)
-    except Exception as exc:  # a bug must cost one file, not the rest of the batch
-        message, _ = failure(job.display, exc)
-    return empty_row(job.display, message, job.output)
+    return guarded(
+        job.display,
+        lambda: _inspect(job, options, read, read_output),
+        lambda message, _code, _seconds: empty_row(job.display, message, job.output),
+    )
 
 
 def _inspect(
@@ -287,9 +280,9 @@ def _inspect(
 
     if job.error is not None:
         return empty_row(job.display, job.error, job.output)
-    data = read() if read is not None else read_local(job.source)
-    if not data:
-        raise ImageReadError(f"{job.display}: empty file (0 bytes)")
+    from .per_file import read_input
+
+    data = read_input(job.display, job.source, read)
     pixels = read_image(data, name=job.display, max_pixels=options.max_pixels)
     row = empty_row(job.display, None, job.output)
     row["bytes"] = len(data)
@@ -297,9 +290,7 @@ def _inspect(
     if job.target is None:
         return row
     name = job.output or job.target
-    out_data = read_output() if read_output is not None else read_local(job.target)
-    if not out_data:
-        raise ImageReadError(f"{name}: empty file (0 bytes)")
+    out_data = read_input(name, job.target, read_output)
     out_pixels = read_image(out_data, name=name, max_pixels=options.max_pixels)
     if out_pixels.shape[:2] != pixels.shape[:2]:
         h, w = pixels.shape[:2]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
-from .errors import ImageReadError, InvalidOptionError, QuantcliError
+from .errors import ImageReadError, InvalidOptionError
 from .images import read_image
 from .options import QuantizeOptions
 
@@ -138,10 +138,9 @@ def collection_histogram(
     """
 
     def one(source: str | os.PathLike[str]) -> ColorHistogram | None:
-        try:
-            return image_histogram(read(source))
-        except (QuantcliError, MemoryError):
-            return None
+        from .per_file import guarded
+
+        return guarded(str(source), lambda: image_histogram(read(source)), lambda *_: None)
 
     merger = HistogramMerger()
     if workers <= 1:

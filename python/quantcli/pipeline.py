@@ -1,10 +1,12 @@
 """The per-file pipeline: one input's whole journey, the same for every front end.
 
 read -> decode -> choose K (``-k auto``) -> quantize -> encode -> skip-if-larger check
--> atomic write to a target. The local engine, the Spark tasks, the web service and the
-Python API (:func:`compress_file`, :func:`compress_bytes`) all call :func:`run_job`;
-a front end only decides which files, and where their outputs go. A failure of any
-kind becomes an error row here, and nowhere else.
+-> atomic write to a target. The local engine, the Spark tasks and the web service call
+:func:`run_job`; the Python API (:func:`compress_file`, :func:`compress_bytes`) takes
+the same route but raises where run_job gives an error row. A front end only decides
+which files, and where their outputs go. A failure of any
+kind becomes an error row by :func:`quantcli.per_file.guarded`, the contract of
+every per-file front end.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .errors import ImageReadError, OutputExistsError, QuantcliError
+from .errors import OutputExistsError
 from .options import DEFAULT_MAX_PIXELS, QuantizeOptions
+from .per_file import guarded, read_input
 from .planner import Job, is_own_output_bytes
 from .targets import LocalTarget, Target
 
@@ -185,24 +188,6 @@ def encode_image(data: bytes, settings: Settings, name: str) -> Encoded:
     return Encoded(png, len(q.palette), q.psnr, k, quality, met)
 
 
-def read_local(path: str) -> bytes:
-    """The bytes of a local input file; ImageReadError with a plain reason otherwise."""
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        reason = "no such file"
-    except IsADirectoryError:
-        reason = "is a folder, not an image"
-    except PermissionError:
-        reason = "permission denied"
-    except OSError as exc:
-        reason = f"cannot read ({exc.strerror or exc})"
-    from .images import display_name
-
-    raise ImageReadError(f"{display_name(path)}: {reason}")
-
-
 def run_job(
     job: Job,
     settings: Settings,
@@ -228,21 +213,11 @@ def run_job(
         makes was written by an earlier attempt and counts as written.
     """
     start = time.perf_counter()
-    try:
-        return _run(job, settings, read, target, retry, start)
-    except Exception as exc:  # a bug must cost one file, not the rest of the batch
-        message, code = failure(job.display, exc)
-    return Outcome(error_row(job, message, settings, start, code))
-
-
-def failure(display: str, exc: BaseException) -> tuple[str, int]:
-    """The error line and exit code of an input whose work raised ``exc``: the rule of
-    every per-file front end (compress, inspect)."""
-    if isinstance(exc, QuantcliError):
-        return str(exc), exc.exit_code
-    if isinstance(exc, MemoryError):
-        return f"{display}: out of memory", 1
-    return f"{display}: internal error ({type(exc).__name__}: {exc})", 1
+    return guarded(
+        job.display,
+        lambda: _run(job, settings, read, target, retry, start),
+        lambda message, code, _: Outcome(error_row(job, message, settings, start, code)),
+    )
 
 
 def error_row(
@@ -273,9 +248,7 @@ def _run(
             row = CompressResult(job.display, job.output, settings.error_k, status="skipped")
             return Outcome(replace(row, seconds=time.perf_counter() - start))
         raise OutputExistsError(f"{job.output}: exists (use --force to overwrite)")
-    data = read() if read is not None else read_local(job.source)
-    if not data:
-        raise ImageReadError(f"{job.display}: empty file (0 bytes)")
+    data = read_input(job.display, job.source, read)
     if settings.skip_own_outputs and is_own_output_bytes(data):
         # Already ours: compressing it again would change nothing worth a write, so an
         # in-place run (the pre-commit hook) leaves it alone and a second run is a no-op.

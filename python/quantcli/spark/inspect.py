@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError
 from ..inspection import ROW_NAMES, SPARK_SCHEMA, InspectOptions, empty_row, inspect_job
-from ..planner import Job, Naming, is_own_output_bytes, output_suffix
+from ..planner import Job, Naming, output_suffix
 from . import plan, uris
 from .frame import pandas_batch
 from .session import get_session
@@ -124,27 +124,18 @@ def inspect_partition(task: InspectTask) -> Callable[[Iterator[Any]], Iterator[A
     """The ``mapInPandas`` function: an inspect row per listed file."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        from .tasks import _context, _reader
+        from .tasks import listed_jobs, reader, task_cpus
 
-        _, _, cpus = _context()
+        cpus = task_cpus()
         options = task.options if task.options.threads else replace(task.options, threads=cpus)
         for batch in batches:
             rows = []
-            for group, uri, display, relative, content in zip(
-                batch["group"], batch["path"], batch["display"], batch["relative"], batch["content"], strict=True
-            ):
-                group = int(group)
-                own = content is not None and is_own_output_bytes(bytes(content[:64]))
-                if task.compared and group in task.plan.groups and own:
-                    continue  # an output found among the inputs, as the local engine leaves them out
-                job = task.plan.job(group, uri, display, relative)
-                if job is None:
-                    continue
+            for listed in listed_jobs(task.plan, batch, skip_own=task.compared):
+                job = listed.job
                 if not task.compared:
                     job = replace(job, output=None, target=None)
-                read = _reader(content, uri, job.display)
-                read_output = None if job.target is None else _reader(None, job.target, job.output or job.target)
-                rows.append(inspect_job(job, options, read=read, read_output=read_output))
+                read_output = None if job.target is None else reader(None, job.target, job.output or job.target)
+                rows.append(inspect_job(job, options, read=listed.read, read_output=read_output))
             yield pandas_batch([_row(r) for r in rows], list(ROW_NAMES))
 
     return run

@@ -6,12 +6,12 @@ here: naming is :class:`quantcli.spark.plan.SparkPlan`'s, the work is
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ImageReadError, QuantcliError
+from ..per_file import guarded, read_input
 from ..pipeline import CompressResult, Settings, run_job
 from ..planner import Job, is_own_output_bytes
 from ..targets import FsspecTarget
@@ -61,6 +61,11 @@ def _ignore_ctrl_c() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def task_cpus() -> int:
+    """The cores the running task holds (spark.task.cpus; 1 outside a task)."""
+    return _context()[2]
+
+
 def _with_task_threads(settings: Settings, cpus: int) -> Settings:
     """One image at a time per task: use the cores the task holds (spark.task.cpus)."""
     if settings.options.threads != 0:
@@ -68,7 +73,8 @@ def _with_task_threads(settings: Settings, cpus: int) -> Settings:
     return replace(settings, options=replace(settings.options, threads=cpus))
 
 
-def _reader(content: Any, uri: str, display: str) -> Callable[[], bytes]:
+def reader(content: Any, uri: str, display: str) -> Callable[[], bytes]:
+    """How a task reads a listed file: the bytes the listing carried, or from ``uri``."""
     if content is not None:
         return lambda: bytes(content)
 
@@ -85,6 +91,33 @@ def _reader(content: Any, uri: str, display: str) -> Callable[[], bytes]:
     return read
 
 
+class Listed(NamedTuple):
+    """A listed file of a task's batch: its job, how to read it, and where it was found
+    (``group``, ``uri``, ``relative``)."""
+
+    job: Job
+    read: Callable[[], bytes]
+    group: int
+    uri: str
+    relative: str
+
+
+def listed_jobs(plan: SparkPlan, batch: Any, *, skip_own: bool = False) -> Iterator[Listed]:
+    """The jobs of one batch of listed files (columns group, path, display, relative,
+    content): every task's loop over its input, written once. ``skip_own`` leaves out
+    an earlier output of ours found in a folder or glob (by its bytes), as the local
+    engine's listing does."""
+    for group, uri, display, relative, content in zip(
+        batch["group"], batch["path"], batch["display"], batch["relative"], batch["content"], strict=True
+    ):
+        group = int(group)
+        if skip_own and content is not None and group in plan.groups and is_own_output_bytes(bytes(content[:64])):
+            continue
+        job = plan.job(group, uri, display, relative)
+        if job is not None:
+            yield Listed(job, reader(content, uri, job.display), group, uri, relative)
+
+
 def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator[Any]]:
     """The ``mapInPandas`` function of a compress job: a result row per file, each also
     written to the ledger (:class:`quantcli.spark.ledger.PartWriter`) as it is done."""
@@ -98,20 +131,11 @@ def compress_partition(task: CompressTask) -> Callable[[Iterator[Any]], Iterator
         record = ledger.PartWriter(task.ledger, partition)
         for batch in batches:
             rows = []
-            for group, uri, display, relative, content in zip(
-                batch["group"], batch["path"], batch["display"], batch["relative"], batch["content"], strict=True
-            ):
-                group = int(group)
-                if content is not None and group in task.plan.groups and is_own_output_bytes(bytes(content[:64])):
-                    continue  # an earlier output of ours, found in a folder or glob
-                job = task.plan.job(group, uri, display, relative)
-                if job is None:
-                    continue
+            for listed in listed_jobs(task.plan, batch, skip_own=True):
+                job = listed.job
                 if task.parquet:
                     job = replace(job, output=None if job.error else task.plan.naming.out_dir, target=None)
-                outcome = run_job(
-                    job, settings, read=_reader(content, uri, job.display), target=target, retry=attempt > 0
-                )
+                outcome = run_job(job, settings, read=listed.read, target=target, retry=attempt > 0)
                 row = {**outcome.result.to_json(), "name": job.name, "exit_code": outcome.result.exit_code}
                 record.add(row)
                 if task.parquet:
@@ -189,20 +213,19 @@ def histogram_partition(plan: SparkPlan, max_pixels: int | None) -> Callable[[It
         channels = 0
         errors: list[dict[str, str]] = []
         for batch in batches:
-            for group, uri, display, relative, content in zip(
-                batch["group"], batch["path"], batch["display"], batch["relative"], batch["content"], strict=True
-            ):
-                job = plan.job(int(group), uri, display, relative)
-                if job is None or job.error is not None:
+            for listed in listed_jobs(plan, batch):
+                job = listed.job
+                if job.error is not None:
                     continue
-                try:
-                    pixels = read_image(_reader(content, uri, job.display)(), name=job.display, max_pixels=max_pixels)
+                name = job.display
+                pixels = guarded(
+                    name,
+                    lambda read=listed.read, name=name: read_image(read(), name=name, max_pixels=max_pixels),
+                    lambda message, _code, _seconds, name=name: errors.append({"path": name, "error": message}),
+                )
+                if pixels is not None:
                     merger.add(image_histogram(pixels))
                     channels = max(channels, pixels.shape[2])
-                except QuantcliError as exc:
-                    errors.append({"path": job.display, "error": str(exc)})
-                except MemoryError:
-                    errors.append({"path": job.display, "error": f"{job.display}: out of memory"})
         hist = merger.result()
         if hist is not None or errors:
             colors, counts = hist.to_bytes() if hist is not None else (b"", b"")
@@ -232,40 +255,35 @@ def choose_k_partition(
     """The ``mapInPandas`` function of choose-k: :func:`quantcli.choosek.choose_k` per image."""
 
     def run(batches: Iterator[Any]) -> Iterator[Any]:
-        from ..choosek import ChooseKError, choose_k
-        from ..images import read_image
+        from ..choosek import choose_k_input
 
-        _, _, cpus = _context()
+        cpus = task_cpus()
         fit = quantize if quantize.threads else replace(quantize, threads=cpus)
         columns = [c.split()[0] for c in CHOOSE_K_SCHEMA.split(", ")]
         for batch in batches:
             rows = []
-            for group, uri, display, relative, content in zip(
-                batch["group"], batch["path"], batch["display"], batch["relative"], batch["content"], strict=True
-            ):
-                job = plan.job(int(group), uri, display, relative)
-                if job is None:
-                    continue
-                start = time.perf_counter()
-                try:
-                    if job.error is not None:
-                        raise QuantcliError(job.error)
-                    data = _reader(content, uri, job.display)()
-                    if not data:
-                        raise ImageReadError(f"{job.display}: empty file (0 bytes)")
-                    pixels = read_image(data, name=job.display, max_pixels=max_pixels)
-                    outcome = replace(
-                        choose_k(pixels, choose, quantize=fit, name=job.display), seconds=time.perf_counter() - start
-                    )
-                except QuantcliError as exc:
-                    outcome = ChooseKError(job.display, str(exc), time.perf_counter() - start)
-                except MemoryError:
-                    outcome = ChooseKError(job.display, f"{job.display}: out of memory", time.perf_counter() - start)
-                found = plan.groups[int(group)].found(uri).relative if int(group) in plan.groups else relative
-                rows.append({"group": int(group), "sort": "\0".join(found.split("/")), **_choose_k_row(outcome)})
+            for listed in listed_jobs(plan, batch):
+                job = listed.job
+                outcome = choose_k_input(job.display, _pixels(job, listed.read, max_pixels), choose, fit)
+                group = listed.group
+                found = plan.groups[group].found(listed.uri).relative if group in plan.groups else listed.relative
+                rows.append({"group": group, "sort": "\0".join(found.split("/")), **_choose_k_row(outcome)})
             yield pandas_batch(rows, columns)
 
     return run
+
+
+def _pixels(job: Job, read: Callable[[], bytes], max_pixels: int | None) -> Callable[[], Any]:
+    """How to decode a listed file for choose-k: a file refused while listing raises its error."""
+
+    def load() -> Any:
+        from ..images import read_image
+
+        if job.error is not None:
+            raise QuantcliError(job.error)
+        return read_image(read_input(job.display, job.source, read), name=job.display, max_pixels=max_pixels)
+
+    return load
 
 
 _NOT_SHIPPED = ("scores", "palette")  # scores travel as a typed array; the palette stays on the executor
