@@ -55,6 +55,7 @@ from quantcli.options import QuantizeOptions  # noqa: E402
 from quantcli.palette import collection_histogram  # noqa: E402
 from quantcli.pipeline import Settings  # noqa: E402
 from quantcli.planner import Naming  # noqa: E402
+from quantcli.request import CompressRequest  # noqa: E402
 from quantcli.spark import driver  # noqa: E402
 from quantcli.spark.session import DEFAULT_CONF, get_session  # noqa: E402
 
@@ -91,12 +92,13 @@ def local_compress(src: Path, out: Path, options: QuantizeOptions, workers: int,
 def spark_compress(spark, src: Path, out: Path, options: QuantizeOptions, palette=None):
     """The Spark engine as the CLI runs it, on a running session; (seconds, results)."""
     start = time.perf_counter()
+    fit = ("k", "seed", "dither", "max_iter", "tol", "level", "threads", "run_margin", "speed")
+    request = CompressRequest(**{name: getattr(options, name) for name in fit}, palette=palette or "per-image")
     _, rows = driver.compress(
+        request,
         [str(src)],
-        Settings(options=options),
         Naming(suffix=".png", out_dir=str(out)),
         recursive=True,
-        shared_palette=palette == "shared",
         spark=spark,
     )
     results = list(rows)

@@ -78,9 +78,8 @@ def child(folder: str, out: str) -> None:
     """One run in this process; prints one JSON line of measurements."""
     import tracemalloc
 
-    from quantcli.options import QuantizeOptions
-    from quantcli.pipeline import Settings
     from quantcli.planner import Naming
+    from quantcli.request import CompressRequest
     from quantcli.spark import driver
     from quantcli.spark.session import get_session
 
@@ -100,9 +99,7 @@ def child(folder: str, out: str) -> None:
     rss_before = status_kb(os.getpid(), "VmRSS")
     tracemalloc.start()
     start = time.perf_counter()
-    total, results = driver.compress(
-        [folder], Settings(QuantizeOptions(k=4)), Naming(suffix=".png", out_dir=out), spark=spark
-    )
+    total, results = driver.compress(CompressRequest(k=4), [folder], Naming(suffix=".png", out_dir=out), spark=spark)
     statuses: dict[str, int] = {}
     for result in results:
         statuses[result.status] = statuses.get(result.status, 0) + 1

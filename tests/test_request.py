@@ -4,32 +4,14 @@ from __future__ import annotations
 
 import pytest
 from quantcli.cli.base import Method
-from quantcli.cli.compress_settings import COMPRESS_DEFAULTS, request_of
+from quantcli.cli.compress_settings import CompressCommand, request_of
 from quantcli.options import AUTO_QUALITY
 from quantcli.request import CONFLICTS, CompressRequest, RequestConflict
 from quantcli.serve.choices import Choices, settings_for
 
 
-def _cli(colors="256", quality=None, method=None, min_psnr=None, dither="auto", palette="per-image"):
-    d = COMPRESS_DEFAULTS
-    return request_of(
-        colors,
-        quality,
-        method,
-        min_psnr,
-        d["seed"],
-        dither,
-        d["max_iter"],
-        d["tol"],
-        d["level"],
-        d["run_margin"],
-        palette,
-        d["max_pixels"],
-        speed=d["speed"],
-        force=True,
-        skip_existing=False,
-        skip_if_larger=False,
-    )
+def _cli(**values):
+    return request_of(CompressCommand(force=True, **values))
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from quantcli.errors import InvalidOptionError
 from quantcli.options import QuantizeOptions
 from quantcli.pipeline import Settings
 from quantcli.planner import Naming
+from quantcli.request import CompressRequest
 
 K = 16
 pytestmark = pytest.mark.spark
@@ -95,13 +96,13 @@ def local_json(run_cli, *args, cwd=None) -> tuple[int, list[dict]]:
     return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-def spark_compress(spark, inputs, out: Path, *, listed=(), recursive=True, settings=None, **kwargs) -> list[dict]:
+def spark_compress(spark, inputs, out: Path, *, listed=(), recursive=True, request=None, **kwargs) -> list[dict]:
     from quantcli.spark import driver
 
     naming = Naming(suffix=".png", out_dir=str(out))
     total, results = driver.compress(
+        request or CompressRequest(k=K),
         inputs,
-        settings or Settings(QuantizeOptions(k=K)),
         naming,
         listed=listed,
         recursive=recursive,
@@ -127,9 +128,7 @@ def test_spark_writes_the_local_engines_bytes_and_rows(spark, folder, run_cli, t
     assert sorted(r["path"] for r in ledger_rows(tmp_path / "spark")) == sorted(r["path"] for r in want)
 
     # A rerun with skip_existing resumes: the written files are skipped, the bad ones fail again.
-    again = spark_compress(
-        spark, [str(folder)], tmp_path / "spark", settings=Settings(QuantizeOptions(k=K), skip_existing=True)
-    )
+    again = spark_compress(spark, [str(folder)], tmp_path / "spark", request=CompressRequest(k=K, skip_existing=True))
     assert sorted(r["status"] for r in again) == ["error", "error", *["skipped"] * 6]
 
 
@@ -204,21 +203,14 @@ def test_files_from_keeps_the_tree_like_the_local_engine(spark, folder, run_cli,
 
 
 def test_k_auto_picks_the_same_k_per_image(spark, folder, run_cli, tmp_path):
-    from quantcli.choosek import ChooseKOptions
-    from quantcli.cli.compress import AUTO_QUALITY
-
-    for name, extra, settings in (
-        ("quality", [], Settings(QuantizeOptions(), quality=AUTO_QUALITY)),  # -k auto's default
-        (
-            "silhouette",
-            ["--method", "silhouette"],
-            Settings(QuantizeOptions(), choose=ChooseKOptions(bytes_level=None)),
-        ),
+    for name, extra, request in (
+        ("quality", [], CompressRequest(k="auto")),  # -k auto's default, AUTO_QUALITY
+        ("silhouette", ["--method", "silhouette"], CompressRequest(k="auto", method="silhouette")),
     ):
         local, on_spark = tmp_path / f"local-{name}", tmp_path / f"spark-{name}"
         code, want = local_json(run_cli, folder / "sub", "-k", "auto", *extra, "--out-dir", local)
         assert code == 0
-        got = spark_compress(spark, [str(folder / "sub")], on_spark, settings=settings, recursive=False)
+        got = spark_compress(spark, [str(folder / "sub")], on_spark, request=request, recursive=False)
         assert by_path(got, on_spark) == by_path(want, local)
         assert tree(on_spark) == tree(local)
 

@@ -21,10 +21,11 @@ class Interrupt:
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[Interrupt]:
+def interruptible(flag: Interrupt | None = None) -> Iterator[Interrupt]:
     """While active, the first SIGINT or SIGTERM only sets the yielded flag (the engine
-    then finishes the files in flight and stops); a second one interrupts at once."""
-    flag = Interrupt()
+    then finishes the files in flight and stops); a second one interrupts at once.
+    ``flag``: the one an engine was already handed (default: a new one)."""
+    flag = Interrupt() if flag is None else flag
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
+from .errors import InvalidOptionError
 from .interrupt import Interrupt
 from .memory import EXACT_PEAK_BYTES_PER_PIXEL, MemoryBudget, image_cost, peak_bytes_per_pixel
 from .pipeline import CompressResult, Settings, run_job
@@ -21,7 +22,71 @@ from .planner import Job, Naming, Planner, expand_inputs, is_own_output
 if TYPE_CHECKING:
     import numpy as np
 
+    from .request import CompressRequest
+
 T = TypeVar("T")
+
+
+def compress(
+    request: CompressRequest,
+    inputs: Sequence[str],
+    naming: Naming,
+    *,
+    listed: Sequence[str] = (),
+    recursive: bool = False,
+    workers: int | None = None,
+    stop: Interrupt | None = None,
+    budget: int | None = None,
+) -> tuple[int, Iterator[CompressResult]]:
+    """Run ``compress`` on this machine: (number of inputs, their results in input order),
+    as :func:`quantcli.spark.driver.compress` runs it on Spark.
+
+    The inputs are planned and the output folder checked before this returns (raising
+    InvalidOptionError); the work, pass 1 of a shared palette included, runs as the
+    results are consumed, on ``workers`` threads (default: every core). ``stop`` and
+    ``budget``: see :func:`map_ordered`.
+    """
+    jobs = _planned(inputs, naming, listed, recursive)
+    _check_out_dir(naming.out_dir)
+    from .targets import remove_stale_temporaries
+
+    for folder in {os.path.dirname(job.target) or "." for job in jobs if job.target is not None}:
+        remove_stale_temporaries(folder)
+    count = min(workers or os.cpu_count() or 1, max(1, len(jobs)))
+    return len(jobs), _compress(request, jobs, count, stop, budget)
+
+
+def single_job(inputs: Sequence[str], naming: Naming, *, listed: Sequence[str] = (), recursive: bool = False) -> Job:
+    """The one job of ``-o``: InvalidOptionError unless the inputs are exactly one file."""
+    return _planned(inputs, naming, listed, recursive)[0]
+
+
+def _planned(inputs: Sequence[str], naming: Naming, listed: Sequence[str], recursive: bool) -> list[Job]:
+    jobs = list(plan(inputs, naming, listed=listed, recursive=recursive))
+    if naming.output is not None and len(jobs) != 1:
+        raise InvalidOptionError(f"-o/--output takes exactly one input, got {len(jobs)}")
+    return jobs
+
+
+def _compress(
+    request: CompressRequest, jobs: list[Job], workers: int, stop: Interrupt | None, budget: int | None
+) -> Iterator[CompressResult]:
+    settings = request.settings()
+    if request.shared:
+        settings = request.settings(palette=shared_palette(jobs, settings, workers=workers))
+    yield from run(jobs, settings, workers=workers, stop=stop, budget=budget)
+
+
+def _check_out_dir(out_dir: str | None) -> None:
+    """An output folder that cannot be written is refused before any work."""
+    if out_dir is None:
+        return
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise InvalidOptionError(f"--out-dir {out_dir}: cannot create ({exc.strerror or exc})") from None
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise InvalidOptionError(f"--out-dir {out_dir}: not writable")
 
 
 def plan(

@@ -1,6 +1,6 @@
-"""``quantcli compress``: the options, declared for Typer. Checking them into pipeline
-settings is :mod:`quantcli.cli.compress_settings`, running them
-:mod:`quantcli.cli.compress_run`."""
+"""``quantcli compress``: the options, declared for Typer. Checking them into one
+compress request is :mod:`quantcli.cli.compress_settings`; handing it to an engine and
+printing the results :mod:`quantcli.cli.compress_run`."""
 
 from __future__ import annotations
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, NoReturn
 
 from .base import (
     EXIT_BROKEN_PIPE,
@@ -20,65 +22,69 @@ from .base import (
     write_stdout,
 )
 
+if TYPE_CHECKING:
+    from ..pipeline import CompressResult
+    from ..planner import Naming
+    from ..request import CompressRequest
+    from .compress_settings import CompressCommand
 
-def naming_for(ext: str | None, auto: bool, k: int, out_dir: str | None, output: str | None, force: bool):
+
+def naming_for(command: CompressCommand, request: CompressRequest, output: str | None) -> Naming:
     """The output-naming rule for these options; a bad ``--ext`` is a usage error."""
     from ..errors import InvalidOptionError
     from ..planner import Naming, output_suffix
 
+    ext, out_dir = command.ext, command.out_dir
     try:
-        suffix = output_suffix(ext, "auto" if auto else str(k), out_dir is not None)
+        suffix = output_suffix(ext, "auto" if request.k_per_image else str(request.k), out_dir is not None)
     except InvalidOptionError as exc:
         usage(str(exc))
-    in_place = ext is not None and ext.lower() == ".png" and force and out_dir is None
+    in_place = ext is not None and ext.lower() == ".png" and command.force and out_dir is None
     return Naming(suffix=suffix, out_dir=out_dir, output=output, in_place=in_place)
 
 
-def _check_out_dir(out_dir: str | None) -> None:
-    """An output folder that cannot be written is a usage error, found before any work."""
-    if out_dir is None:
-        return
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-    except OSError as exc:
-        usage(f"--out-dir {out_dir}: cannot create ({exc.strerror or exc})")
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        usage(f"--out-dir {out_dir}: not writable")
-
-
 def run_local(
-    names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report=None, budget=None
-) -> None:
-    """--engine local: plan the outputs, fit a shared palette if asked, run every file, report."""
-    from dataclasses import replace
-
+    command: CompressCommand,
+    request: CompressRequest,
+    names: list[str],
+    listed: list[str],
+    naming: Naming,
+    budget: int | None = None,
+) -> NoReturn:
+    """--engine local: run the batch on this machine, report, exit."""
     from .. import local_engine
+    from ..errors import QuantcliError
+    from ..interrupt import Interrupt, interruptible
 
-    planned = list(local_engine.plan(names, naming, listed=listed, recursive=recursive))
-    if naming.output is not None and len(planned) != 1:
-        usage(f"-o/--output takes exactly one input, got {len(planned)}")
-    if naming.output == "-":
-        one_in_memory(planned[0], settings, None, as_json, stdout_ok)
-    _check_out_dir(naming.out_dir)
-    from ..targets import remove_stale_temporaries
+    stop = Interrupt()
+    try:
+        if naming.output == "-":
+            job = local_engine.single_job(names, naming, listed=listed, recursive=command.recursive)
+            one_in_memory(job, request.settings(), None, command.as_json, command.stdout_ok)
+        total, results = local_engine.compress(
+            request,
+            names,
+            naming,
+            listed=listed,
+            recursive=command.recursive,
+            workers=command.jobs,
+            stop=stop,
+            budget=budget,
+        )
+    except QuantcliError as exc:
+        usage(str(exc))
+    with interruptible(stop):
+        _finish(results, total, command, request, stop)
 
-    for folder in {os.path.dirname(job.target) or "." for job in planned if job.target is not None}:
-        remove_stale_temporaries(folder)
-    workers = min(jobs or os.cpu_count() or 1, max(1, len(planned)))
-    if palette == "shared":
-        settings = replace(settings, palette=local_engine.shared_palette(planned, settings, workers=workers))
-    from ..interrupt import interruptible
 
-    with interruptible() as stop:
-        results = local_engine.run(planned, settings, workers=workers, stop=stop, budget=budget)
-        _finish(results, len(planned), as_json, quiet, stop, report=report, settings=settings)
-
-
-def _finish(results, total: int | None, as_json: bool, quiet: bool, stop=None, *, report=None, settings=None) -> None:
+def _finish(
+    results: Iterator[CompressResult], total: int | None, command: CompressCommand, request: CompressRequest, stop
+) -> NoReturn:
     """Report the results and exit with the documented code."""
     from ..errors import QuantcliError
     from .report import report_compress, summary_line
 
+    as_json, quiet, report = command.as_json, command.quiet, command.report
     kept: list = []
     if report is not None:
         results = _keeping(results, kept)
@@ -93,7 +99,7 @@ def _finish(results, total: int | None, as_json: bool, quiet: bool, stop=None, *
     if not quiet or stop:
         sys.stderr.write(summary_line(counts, interrupted=bool(stop)) + "\n")
     if report is not None and kept:
-        code = max(code, _write_report(kept, report, settings, quiet))
+        code = max(code, _write_report(kept, report, request.settings(), quiet))
     if stop:
         raise SystemExit(EXIT_SIGNAL_BASE + stop.signal)
     raise SystemExit(code)
@@ -139,7 +145,7 @@ def _write_report(results: list, report: str, settings, quiet: bool) -> int:
 # --- end of --report ----------------------------------------------------------------
 
 
-def one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: bool) -> None:
+def one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: bool) -> NoReturn:
     """One image to stdout (or to ``-o FILE`` when read from stdin): the PNG, or with
     ``--skip-if-larger`` the input's own bytes, and its JSON line (on stderr when stdout
     holds the image)."""
@@ -170,67 +176,38 @@ def one_in_memory(job, settings, output: str | None, as_json: bool, stdout_ok: b
     raise SystemExit(result.exit_code if result.status == "error" else 0)
 
 
-def run_spark(
-    names,
-    listed,
-    settings,
-    palette,
-    out_dir,
-    ext,
-    recursive,
-    output,
-    out_format,
-    master,
-    conf,
-    as_json,
-    quiet,
-    report=None,
-):
+def run_spark(command: CompressCommand, request: CompressRequest, names: list[str], listed: list[str]) -> NoReturn:
     """--engine spark: the same inputs, names, bytes and report as the local engine."""
-
-    if "-" in names or output is not None:
+    if "-" in names or command.output is not None:
         usage("--engine spark writes to --out-dir or beside the inputs; - and -o are for the local engine")
     from ..errors import QuantcliError
     from ..interrupt import interruptible
 
-    naming = naming_for(ext, settings.k_per_image, settings.options.k, out_dir, None, settings.force)
+    naming = naming_for(command, request, None)
     try:
-        from ..spark.session import get_session
+        from ..spark.session import OwnedSession
 
-        spark, created = get_session(master, conf or [])
+        session = OwnedSession(None, command.master, command.conf or [])
     except QuantcliError as exc:
         usage(str(exc))
-    try:
-        # After the session starts: PySpark's own SIGINT handler raises KeyboardInterrupt.
-        with interruptible() as stop:
-            _spark_run(
-                names, listed, settings, naming, palette, recursive, out_format, spark, as_json, quiet, stop, report
+    # After the session starts: PySpark's own SIGINT handler raises KeyboardInterrupt.
+    with session as spark, interruptible() as stop:
+        try:
+            from ..spark import driver
+
+            total, results = driver.compress(
+                request,
+                names,
+                naming,
+                listed=listed,
+                recursive=command.recursive,
+                out_format=command.out_format.value,
+                spark=spark,
+                stop=stop,
             )
-    finally:
-        if created:  # not a session that was running already (a notebook's, a test's)
-            spark.stop()
-
-
-def _spark_run(names, listed, settings, naming, palette, recursive, out_format, spark, as_json, quiet, stop, report):
-    from ..errors import QuantcliError
-
-    try:
-        from ..spark import driver
-
-        total, results = driver.compress(
-            names,
-            settings,
-            naming,
-            listed=listed,
-            recursive=recursive,
-            shared_palette=palette == "shared",
-            out_format=out_format.value,
-            spark=spark,
-            stop=stop,
-        )
-    except QuantcliError as exc:
-        if exc.exit_code == EXIT_USAGE:
-            usage(str(exc))
-        error_line(str(exc))  # the planning job failed (exit 3), or an input error before any work
-        raise SystemExit(exc.exit_code) from None
-    _finish(results, total, as_json, quiet, stop, report=report, settings=settings)
+        except QuantcliError as exc:
+            if exc.exit_code == EXIT_USAGE:
+                usage(str(exc))
+            error_line(str(exc))  # the planning job failed (exit 3), or an input error before any work
+            raise SystemExit(exc.exit_code) from None
+        _finish(results, total, command, request, stop)

@@ -1,14 +1,15 @@
-"""``quantcli compress`` without Typer: the parsed options (as the command's parameters)
-checked into pipeline settings and run. :mod:`quantcli.cli.compress` declares the options
-for Typer; :mod:`quantcli.cli.fast` parses the common short forms itself, for start-up
-time, and both end here."""
+"""``quantcli compress`` without Typer: the parsed options (:class:`CompressCommand`)
+checked into one :class:`quantcli.request.CompressRequest` and handed to an engine.
+:mod:`quantcli.cli.compress` declares the options for Typer; :mod:`quantcli.cli.fast`
+parses the common short forms itself, for start-up time, and both end here."""
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ..options import (
     DEFAULT_MAX_PIXELS,
@@ -19,147 +20,88 @@ from ..options import (
 )
 from .base import Engine, Method, OutFormat, usage
 
-# Every parameter of ``compress`` and its default: the Typer declaration takes its
-# defaults from here, and the fast path starts from here.
-COMPRESS_DEFAULTS: dict[str, Any] = {
-    "inputs": None,
-    "colors": "256",
-    "quality": None,
-    "method": None,
-    "min_psnr": None,  # 35 dB (choose-k's default) when --method quality
-    "output": None,
-    "out_dir": None,
-    "ext": None,
-    "recursive": False,
-    "files_from": None,
-    "null": False,
-    "force": False,
-    "skip_existing": False,
-    "skip_if_larger": False,
-    "skip_own_outputs": False,
-    "dither": "auto",
-    "seed": 0,
-    "speed": DEFAULT_SPEED,
-    "level": None,  # None: the --speed preset's
-    "max_iter": None,
-    "tol": None,
-    "run_margin": DEFAULT_RUN_MARGIN,
-    "max_pixels": DEFAULT_MAX_PIXELS,
-    "jobs": None,
-    "memory": None,  # None: quantcli.memory.default_budget()
-    "as_json": False,
-    "quiet": False,
-    "palette": "per-image",
-    "stdout_ok": False,
-    "engine": Engine.local,
-    "master": None,
-    "conf": None,
-    "out_format": OutFormat.png,
-    "report": None,
-}
+if TYPE_CHECKING:
+    from ..request import CompressRequest
 
 
-def execute(
-    inputs: list[str] | None,
-    colors: str,
-    quality: str | None,
-    method: Method | None,
-    min_psnr: float | None,
-    output: str | None,
-    out_dir: str | None,
-    ext: str | None,
-    recursive: bool,
-    files_from: str | None,
-    null: bool,
-    force: bool,
-    skip_existing: bool,
-    skip_if_larger: bool,
-    skip_own_outputs: bool,
-    dither: str,
-    seed: int,
-    speed: int,
-    level: int | None,
-    max_iter: int | None,
-    tol: float | None,
-    run_margin: float,
-    max_pixels: int,
-    jobs: int | None,
-    memory: str | None,
-    as_json: bool,
-    quiet: bool,
-    palette: str,
-    stdout_ok: bool,
-    engine: Engine,
-    master: str | None,
-    conf: list[str] | None,
-    out_format: OutFormat,
-    report: str | None,
-) -> None:
-    """Run ``compress`` with these parameters; ends with SystemExit and the exit code."""
+@dataclass(frozen=True)
+class CompressCommand:
+    """Every parameter of ``compress``, as Typer (or :mod:`quantcli.cli.fast`) parsed
+    them, and its default: the Typer declaration takes its defaults from here."""
+
+    inputs: list[str] | None = None
+    colors: str = "256"
+    quality: str | None = None
+    method: Method | None = None
+    min_psnr: float | None = None  # 35 dB (choose-k's default) when --method quality
+    output: str | None = None
+    out_dir: str | None = None
+    ext: str | None = None
+    recursive: bool = False
+    files_from: str | None = None
+    null: bool = False
+    force: bool = False
+    skip_existing: bool = False
+    skip_if_larger: bool = False
+    skip_own_outputs: bool = False
+    dither: str = "auto"
+    seed: int = 0
+    speed: int = DEFAULT_SPEED
+    level: int | None = None  # None: the --speed preset's
+    max_iter: int | None = None
+    tol: float | None = None
+    run_margin: float = DEFAULT_RUN_MARGIN
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    jobs: int | None = None
+    memory: str | None = None  # None: quantcli.memory.default_budget()
+    as_json: bool = False
+    quiet: bool = False
+    palette: str = "per-image"
+    stdout_ok: bool = False
+    engine: Engine = Engine.local
+    master: str | None = None
+    conf: list[str] | None = None
+    out_format: OutFormat = OutFormat.png
+    report: str | None = None
+
+
+COMPRESS_DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(CompressCommand)}
+
+
+def execute(**params: Any) -> NoReturn:
+    """Run ``compress`` with these parameters (:class:`CompressCommand`'s); ends with
+    SystemExit and the exit code."""
     from .compress_run import check_report, naming_for, one_in_memory, run_local, run_spark
 
-    request = request_of(
-        colors,
-        quality,
-        method,
-        min_psnr,
-        seed,
-        dither,
-        max_iter,
-        tol,
-        level,
-        run_margin,
-        palette,
-        max_pixels,
-        speed=speed,
-        force=force,
-        skip_existing=skip_existing,
-        skip_if_larger=skip_if_larger,
-        skip_own_outputs=skip_own_outputs,
-    )
-    settings = request.settings()
-    names = list(inputs or [])
-    listed = _read_list(files_from, null, names)
+    command = CompressCommand(**params)
+    request = request_of(command)
+    names = list(command.inputs or [])
+    listed = _read_list(command.files_from, command.null, names)
+    output = command.output
     if not names and not listed:
         usage("no input (give files, folders, globs, - or --files-from)")
-    if output is not None and out_dir is not None:
+    if output is not None and command.out_dir is not None:
         usage("use either -o/--output or --out-dir, not both")
     if output == "":
         usage("-o/--output needs a file name")
     if output is not None and output != "-" and (output.endswith("/") or os.path.isdir(output)):
         usage(f"-o/--output names a file, not a folder: {output!r} (use --out-dir for a folder)")
-    if report is not None:
-        check_report(report, names, output, out_format, force)
-    budget = _memory_budget(memory)
-    if engine is Engine.spark:
+    if command.report is not None:
+        check_report(command.report, names, output, command.out_format, command.force)
+    budget = _memory_budget(command.memory)
+    if command.engine is Engine.spark:
         if budget is not None:
             usage("--memory applies to --engine local: a Spark task holds one image at a time (README, Memory)")
-        run_spark(
-            names,
-            listed,
-            settings,
-            palette,
-            out_dir,
-            ext,
-            recursive,
-            output,
-            out_format,
-            master,
-            conf,
-            as_json,
-            quiet,
-            report,
-        )
-    if master is not None or conf or out_format is not OutFormat.png:
+        run_spark(command, request, names, listed)
+    if command.master is not None or command.conf or command.out_format is not OutFormat.png:
         usage("--master, --conf and --out-format parquet need --engine spark")
     if "-" in names:
         if len(names) + len(listed) > 1:
             usage("- (stdin) must be the only input")
-        if out_dir is not None:
+        if command.out_dir is not None:
             usage("--out-dir does not apply to stdin; use -o or stdout")
-        one_in_memory(None, settings, output, as_json, stdout_ok)
-    naming = naming_for(ext, request.k_per_image, settings.options.k, out_dir, output, force)
-    run_local(names, listed, settings, naming, palette, recursive, jobs, as_json, quiet, stdout_ok, report, budget)
+        one_in_memory(None, request.settings(), output, command.as_json, command.stdout_ok)
+    run_local(command, request, names, listed, naming_for(command, request, output), budget)
 
 
 def _memory_budget(text: str | None) -> int | None:
@@ -187,49 +129,31 @@ _CONFLICT_WORDS = {
 }
 
 
-def request_of(
-    colors: str,
-    quality: str | None,
-    method: Method | None,
-    min_psnr: float | None,
-    seed: int,
-    dither: str,
-    max_iter: int | None,
-    tol: float | None,
-    level: int | None,
-    run_margin: int,
-    palette: str,
-    max_pixels: int,
-    *,
-    speed: int,
-    force: bool,
-    skip_existing: bool,
-    skip_if_larger: bool,
-    skip_own_outputs: bool = False,
-):
+def request_of(command: CompressCommand) -> CompressRequest:
     """The request the options stand for; a usage error (exit 2) when they do not go together."""
     from ..errors import QuantcliError
     from ..request import CompressRequest, RequestConflict
 
+    c = command
     try:
         request = CompressRequest(
-            k="auto" if _parse_k(colors) else int(colors),
-            quality=_parse_quality(quality, method),
-            method=None if method is None else method.value,
-            min_psnr=min_psnr,
-            dither=_parse_dither(dither),
-            seed=seed,
-            speed=speed,
-            level=level,
-            max_iter=max_iter,
-            tol=tol,
-            run_margin=run_margin,
-            palette=_palette_file(palette),
-            force=force,
-            skip_existing=skip_existing,
-            skip_if_larger=skip_if_larger,
-            skip_own_outputs=skip_own_outputs,
-            max_pixels=max_pixels or None,
+            k="auto" if _parse_k(c.colors) else int(c.colors),
+            quality=_parse_quality(c.quality, c.method),
+            method=None if c.method is None else c.method.value,
+            min_psnr=c.min_psnr,
+            dither=_parse_dither(c.dither),
+            seed=c.seed,
+            speed=c.speed,
+            level=c.level,
+            max_iter=c.max_iter,
+            tol=c.tol,
+            run_margin=c.run_margin,
+            palette=_palette_file(c.palette),
+            force=c.force,
+            skip_existing=c.skip_existing,
+            skip_if_larger=c.skip_if_larger,
+            skip_own_outputs=c.skip_own_outputs,
+            max_pixels=c.max_pixels or None,
         )
         request.settings()  # every value checked now, before any work
     except RequestConflict as exc:

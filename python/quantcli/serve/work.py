@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import InvalidOptionError
 from ..pipeline import CompressResult, Settings
-from .choices import Choices, choices_of, settings_for
+from .choices import Choices, choices_of, request_of, settings_for
 from .compressing import Compressed, compress_data, curve_of, palette_counts, preview_png, public_error
 from .config import ServeConfig
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
@@ -346,7 +346,7 @@ class Service:
 
         by_location = {self.store.location(image.source_key): image for image in images}
         naming = Naming(suffix=".png", out_dir=self.store.location(f"spark/{job_id}"))
-        settings = settings_for(choices, max_pixels=self.config.max_pixels)
+        request = request_of(choices, max_pixels=self.config.max_pixels)
         with self._spark_lock:  # one Spark job at a time on the server's session
             if self._spark is None:
                 from ..spark.session import get_session
@@ -354,9 +354,7 @@ class Service:
                 self._spark, self._spark_owned = get_session(self.config.master, list(self.config.conf))
             with self.db.session() as s:
                 s.execute(update(Image).where(Image.job_id == job_id, Image.status == PENDING).values(status=RUNNING))
-            _, results = driver.compress(
-                [], settings, naming, listed=list(by_location), shared_palette=choices.shared, spark=self._spark
-            )
+            _, results = driver.compress(request, [], naming, listed=list(by_location), spark=self._spark)
             for result in results:
                 image = by_location.get(result.path)
                 if image is None:

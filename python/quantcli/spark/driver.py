@@ -20,22 +20,23 @@ from ..errors import InvalidOptionError, JobFailedError
 from ..pipeline import CompressResult, Settings, run_job
 from ..planner import Naming
 from . import ledger, plan, tasks, uris
-from .session import get_session
+from .session import OwnedSession
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+    from ..request import CompressRequest
 
 POLL_SECONDS = 0.25
 
 
 def compress(
+    request: CompressRequest,
     inputs: Sequence[str],
-    settings: Settings,
     naming: Naming,
     *,
     listed: Sequence[str] = (),
     recursive: bool = False,
-    shared_palette: bool = False,
     out_format: str = "png",
     spark: SparkSession | None = None,
     master: str | None = None,
@@ -43,10 +44,14 @@ def compress(
     stop: Any = None,
     hook: Any = None,
 ) -> tuple[int, Iterator[CompressResult]]:
-    """Run ``compress`` on Spark: (number of inputs, their results as partitions finish).
+    """Run ``compress`` on Spark: (number of inputs, their results as partitions finish),
+    as :func:`quantcli.local_engine.compress` runs it on this machine.
 
     Parameters
     ----------
+    request
+        What to do (:class:`quantcli.request.CompressRequest`); with ``palette="shared"``
+        pass 1 fits one palette to every input first.
     inputs, listed
         Folders, files, Hadoop globs or URIs (``hdfs://``, ``s3a://``, ``file://``), and
         ``--files-from`` entries (literal paths).
@@ -66,28 +71,26 @@ def compress(
     """
     if out_format == "parquet" and naming.out_dir is None:
         raise InvalidOptionError("--out-format parquet needs --out-dir (where the table goes)")
-    created = False
-    if spark is None:
-        spark, created = get_session(master, conf)
+    settings = request.settings()
+    session = OwnedSession(spark, master, conf)
+    spark = session.spark
     try:
         if naming.out_dir is not None:
             out = uris.restore_authority(naming.out_dir)
             naming = replace(naming, out_dir=out, out_target=uris.qualify(spark, out))
         listing = plan.list_inputs(spark, list(inputs), list(listed), naming, recursive=recursive)
         if out_format == "parquet":
-            _check_table(spark, naming.out_target, settings.force)
-        with _job_failures():
+            check_table(spark, naming.out_target, settings.force)
+        with job_failures():
             plan.settle(spark, listing)
         total = listing.total
     except BaseException:
-        if created:
-            spark.stop()
+        session.close()
         raise
     token = uuid.uuid4().hex[:12]
     where = ledger.folder_for(_ledger_base(spark, naming, listing), token)
     task = tasks.CompressTask(listing.plan, settings, where, token, out_format == "parquet", hook)
-    results = _run(spark, listing, task, shared_palette, stop=stop, owns_session=created)
-    return total, results
+    return total, session.closing(_run(spark, listing, task, request.shared, stop=stop, owns_session=session.created))
 
 
 def _ledger_base(spark: SparkSession, naming: Naming, listing: plan.Listing) -> str:
@@ -99,7 +102,7 @@ def _ledger_base(spark: SparkSession, naming: Naming, listing: plan.Listing) -> 
     return uris.qualify(spark, ".")
 
 
-def _check_table(spark: SparkSession, table: str | None, force: bool) -> None:
+def check_table(spark: SparkSession, table: str | None, force: bool) -> None:
     """An existing table is replaced only with --force; a table a killed run left without
     its ``_SUCCESS`` marker is incomplete and is replaced."""
     assert table is not None
@@ -121,22 +124,18 @@ def _run(
     owns_session: bool,
 ) -> Iterator[CompressResult]:
     settings = task.settings
-    try:
-        for job in listing.early:
-            yield run_job(job, settings).result
-        if listing.frame is None:
-            return
-        if shared_palette:
-            with _job_failures():
-                palette = _shared_palette(listing, settings)
-            task = replace(task, settings=replace(settings, palette=palette))
-        rows = listing.frame.mapInPandas(
-            tasks.compress_partition(task), tasks.PARQUET_SCHEMA if task.parquet else tasks.RESULT_SCHEMA
-        )
-        yield from _stream(spark, rows, task, listing.plan.naming.out_target, stop, owns_session)
-    finally:
-        if owns_session:
-            spark.stop()
+    for job in listing.early:
+        yield run_job(job, settings).result
+    if listing.frame is None:
+        return
+    if shared_palette:
+        with job_failures():
+            palette = _shared_palette(listing, settings)
+        task = replace(task, settings=replace(settings, palette=palette))
+    rows = listing.frame.mapInPandas(
+        tasks.compress_partition(task), tasks.PARQUET_SCHEMA if task.parquet else tasks.RESULT_SCHEMA
+    )
+    yield from _stream(spark, rows, task, listing.plan.naming.out_target, stop, owns_session)
 
 
 def _stream(
@@ -191,7 +190,7 @@ def _silence_log(sc: Any) -> None:
 
 
 @contextlib.contextmanager
-def _job_failures() -> Iterator[None]:
+def job_failures() -> Iterator[None]:
     """A Spark job that fails (its tasks out of retries) becomes one JobFailedError."""
     try:
         yield
@@ -255,58 +254,52 @@ def choose_k(
     image. With ``shared``, pass 1 of the shared palette builds the collection's
     histogram and the driver runs :func:`quantcli.choosek.choose_k_histogram` on it.
     """
-    created = False
-    if spark is None:
-        spark, created = get_session(master, conf)
+    session = OwnedSession(spark, master, conf)
+    spark = session.spark
     try:
         # Output names mean nothing here: two inputs with one output name are both scored.
         naming = Naming(suffix=".png", out_dir="/", out_target="/")
         listing = plan.list_inputs(spark, list(inputs), [], naming, recursive=recursive)
-        with _job_failures():
+        with job_failures():
             plan.settle(spark, listing)
         skips = {k: v for k, v in listing.plan.exceptions.items() if v == plan.SKIP}
         listing.plan = replace(listing.plan, exceptions=skips)
     except BaseException:
-        if created:
-            spark.stop()
+        session.close()
         raise
-    return _run_choose_k(spark, listing, choose, quantize, shared, max_pixels, owns_session=created)
+    return session.closing(_run_choose_k(listing, choose, quantize, shared, max_pixels))
 
 
-def _run_choose_k(spark, listing, choose, quantize, shared: bool, max_pixels, *, owns_session: bool) -> Iterator[Any]:
+def _run_choose_k(listing, choose, quantize, shared: bool, max_pixels) -> Iterator[Any]:
     from ..choosek import ChooseKError, choose_k_histogram
 
-    try:
-        for job in listing.early:
-            yield ChooseKError(job.display, job.error or "")
-        if listing.frame is None:
+    for job in listing.early:
+        yield ChooseKError(job.display, job.error or "")
+    if listing.frame is None:
+        return
+    if shared:
+        start = time.perf_counter()
+        with job_failures():
+            merged = pass1(listing, max_pixels)
+        for path, error in () if merged is None else merged.errors:
+            yield ChooseKError(path, error)
+        if merged is None or not merged.colors:
             return
-        if shared:
-            start = time.perf_counter()
-            with _job_failures():
-                merged = pass1(listing, max_pixels)
-            for path, error in () if merged is None else merged.errors:
-                yield ChooseKError(path, error)
-            if merged is None or not merged.colors:
-                return
-            from ..palette import ColorHistogram
+        from ..palette import ColorHistogram
 
-            hist = ColorHistogram.from_bytes(merged.colors, merged.counts)
-            name = f"shared ({merged.images} image{'s' if merged.images != 1 else ''})"
-            result = choose_k_histogram(
-                hist.colors, hist.counts, choose, quantize=quantize, channels=merged.channels, name=name
-            )
-            yield replace(result, images=merged.images, seconds=time.perf_counter() - start)
-            return
-        rows = listing.frame.mapInPandas(
-            tasks.choose_k_partition(listing.plan, choose, quantize, max_pixels), tasks.CHOOSE_K_SCHEMA
+        hist = ColorHistogram.from_bytes(merged.colors, merged.counts)
+        name = f"shared ({merged.images} image{'s' if merged.images != 1 else ''})"
+        result = choose_k_histogram(
+            hist.colors, hist.counts, choose, quantize=quantize, channels=merged.channels, name=name
         )
-        with _job_failures():
-            for row in rows.orderBy("group", "sort").toLocalIterator():
-                yield tasks.choose_k_outcome(row)
-    finally:
-        if owns_session:
-            spark.stop()
+        yield replace(result, images=merged.images, seconds=time.perf_counter() - start)
+        return
+    rows = listing.frame.mapInPandas(
+        tasks.choose_k_partition(listing.plan, choose, quantize, max_pixels), tasks.CHOOSE_K_SCHEMA
+    )
+    with job_failures():
+        for row in rows.orderBy("group", "sort").toLocalIterator():
+            yield tasks.choose_k_outcome(row)
 
 
 __all__ = ["choose_k", "compress", "pass1"]

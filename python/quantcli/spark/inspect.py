@@ -19,7 +19,7 @@ from ..inspection import ROW_NAMES, SPARK_SCHEMA, InspectOptions, empty_row, ins
 from ..planner import Job, Naming, output_suffix
 from . import plan, uris
 from .frame import pandas_batch
-from .session import get_session
+from .session import OwnedSession
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -64,14 +64,11 @@ def inspect(
     -------
     (rows written, error messages of the rows that failed)
     """
-    from .driver import _check_table, _job_failures
+    from .driver import check_table, job_failures
 
     if ext is not None and "{" in ext:
         raise InvalidOptionError(f"--ext {ext}: write K out (as the outputs are named), e.g. -q64.png")
-    created = False
-    if spark is None:
-        spark, created = get_session(master, conf)
-    try:
+    with OwnedSession(spark, master, conf) as spark:
         compared = against is not None or ext is not None
         if compared:
             naming = Naming(suffix=output_suffix(ext, "", against is not None), out_dir=against)
@@ -84,17 +81,14 @@ def inspect(
             # Output names mean nothing here; only "named twice" (SKIP) is kept below.
             naming = Naming(suffix=".png", out_dir="/", out_target="/")
         target = uris.qualify(spark, uris.restore_authority(table))
-        _check_table(spark, target, force)
+        check_table(spark, target, force)
         listing = plan.list_inputs(spark, list(inputs), [], naming, recursive=recursive)
-        with _job_failures():
+        with job_failures():
             plan.settle(spark, listing)
             if not compared:
                 skips = {k: v for k, v in listing.plan.exceptions.items() if v == plan.SKIP}
                 listing.plan = replace(listing.plan, exceptions=skips)
             return _write_rows(spark, listing, InspectTask(listing.plan, options, compared), target)
-    finally:
-        if created:
-            spark.stop()
 
 
 def _write_rows(spark: SparkSession, listing: plan.Listing, task: InspectTask, target: str) -> tuple[int, list[str]]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import InvalidOptionError, install_hint
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+T = TypeVar("T")
 
 # Set only where the user (--conf, spark-defaults.conf, spark-submit) has not.
 DEFAULT_CONF: dict[str, str] = {
@@ -105,6 +107,39 @@ def get_session(
         session.sparkContext.setLogLevel(log_level)
     _quiet_loggers(session)
     return session, active is None
+
+
+class OwnedSession:
+    """The session a run uses, and the one rule of its life: ``spark`` as given (a
+    notebook's, a test's, the server's) is left running; otherwise one is made from
+    ``master`` and ``conf`` and stopped when the run is done, unless a session was
+    running already. As a context manager it gives the session and closes on leaving;
+    :meth:`closing` closes once a lazy run's results are consumed."""
+
+    def __init__(self, spark: SparkSession | None = None, master: str | None = None, conf: Iterable[str] = ()):
+        self.created = False
+        if spark is None:
+            spark, self.created = get_session(master, conf)
+        self.spark: SparkSession = spark
+
+    def close(self) -> None:
+        """Stop the session if this run made it."""
+        if self.created:
+            self.created = False
+            self.spark.stop()
+
+    def closing(self, results: Iterator[T]) -> Iterator[T]:
+        """``results``, then :meth:`close` (also when the consumer stops early)."""
+        try:
+            yield from results
+        finally:
+            self.close()
+
+    def __enter__(self) -> SparkSession:
+        return self.spark
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _use_configured_python(sc: Any) -> None:
