@@ -161,12 +161,20 @@ def test_an_empty_body_is_400_and_documented(api):
 
     response = api.post("/api/v1/images?k=8", content=b"", headers=api.alice)
     assert response.status_code == 400
-    assert response.json() == {"detail": "empty upload: send the image's bytes as the request body"}
-    paths = api.get("/api/openapi.json").json()["paths"]
+    assert response.json() == {"detail": "empty request body: send the image file's bytes"}
+    openapi = api.get("/api/openapi.json").json()
+    paths = openapi["paths"]
     for path in ("/api/v1/compress", "/api/v1/images"):
         assert "400" in paths[path]["post"]["responses"]
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert "`400` an empty body" in readme
+
+
+def test_the_api_description_gives_this_servers_limits_not_command_line_options(tmp_path):
+    with app_client(tmp_path, max_upload=2_000_000, max_pixels=12_000_000) as client:
+        description = " ".join(client.get("/api/openapi.json").json()["info"]["description"].split())
+    assert "at most 2 MB and 12 megapixels on this server" in description
+    assert "--" not in description.replace("--data-binary", "")
 
 
 API_ROUTES = [

@@ -146,6 +146,34 @@ def test_help_lists_serve_and_users(run_cli):
         assert flag in serve_help
 
 
+def test_serve_limits_reach_the_config_and_bad_ones_are_usage_errors(tmp_path, monkeypatch):
+    """--max-pixels and --memory end up in ServeConfig as given (the
+    help states the defaults ServeConfig has); a bad value is exit 2 with the option named."""
+    from quantcli.cli import serve as serve_cli
+    from quantcli.cli.commands import app
+    from quantcli.serve.config import DEFAULT_SERVE_MAX_PIXELS
+    from typer.testing import CliRunner
+
+    seen = []
+    monkeypatch.setattr(serve_cli, "_app", lambda config: config)
+    monkeypatch.setattr(serve_cli, "_listen", lambda app, config, *rest: seen.append(config))
+    runner = CliRunner()
+    data = str(tmp_path / "data")
+    result = runner.invoke(app, ["serve", "--data", data, "--max-pixels", "1000", "--memory", "3G"])
+    assert result.exit_code == 0, result.output
+    assert (seen[-1].max_pixels, seen[-1].memory_budget) == (1000, 3 * 2**30)
+    result = runner.invoke(app, ["serve", "--data", data])
+    assert result.exit_code == 0, result.output
+    assert seen[-1].max_pixels == DEFAULT_SERVE_MAX_PIXELS
+    help_text = " ".join(runner.invoke(app, ["serve", "--help"], terminal_width=200).output.split())
+    assert f"Default: {DEFAULT_SERVE_MAX_PIXELS} ({DEFAULT_SERVE_MAX_PIXELS // 10**6} MP)" in help_text
+    assert "--memory" in help_text and "Default: half the RAM" in help_text
+    for flag, value in (("--memory", "lots"), ("--memory", "0"), ("--memory", "150%"), ("--max-pixels", "0")):
+        result = runner.invoke(app, ["serve", "--data", data, flag, value])
+        assert result.exit_code == 2, (flag, value, result.output)
+        assert flag in result.output, result.output
+
+
 def test_a_serve_that_cannot_listen_leaves_the_jobs_alone(run_cli, tmp_path):
     """A second ``serve`` on a taken port exits 1 before it requeues anything: the jobs a
     running server holds stay as they are."""

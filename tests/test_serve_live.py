@@ -281,3 +281,40 @@ def test_load_concurrent_uploads_from_two_users(tmp_path):
         assert grown < 2 * per_image + 20 * 200_000 + 150 * 2**20, f"grew {grown / 2**20:.0f} MiB"
     finally:
         server.stop()
+
+
+@pytest.mark.load
+def test_load_two_16_megapixel_uploads_at_once_stay_under_1_5_gib(tmp_path):
+    """Issue 22's bound: two concurrent uploads of a 16.7 MP photo (4096 x 4096, about two
+    million distinct colours) keep the server's peak resident memory under 1.5 GiB. The
+    budget is set high enough that both run at once: the worst case, not the queue's
+    help. Memory is measured (the process's VmHWM); nothing here is timed."""
+    data = tmp_path / "data"
+    keys = {name: add_user_cli(data, name) for name in ("alice", "bob")}
+    server = LiveServer(data, "--workers", "2", "--memory", "8G", "--max-upload", "100MB")
+    try:
+        uploads = {
+            user: encode(gradient_image(4096, 4096, seed=seed), compress_level=1) for seed, user in enumerate(keys)
+        }
+        answers: dict[str, tuple[int, bytes]] = {}
+        start = threading.Barrier(len(uploads))
+
+        def send(user: str, body: bytes) -> None:
+            start.wait()
+            answers[user] = _post(f"{server.url}/api/v1/images?name={user}.png", body, keys[user])
+
+        threads = [threading.Thread(target=send, args=(user, body)) for user, body in uploads.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert {user: status for user, (status, _) in answers.items()} == {"alice": 201, "bob": 201}, answers
+        for user, (_, body) in answers.items():
+            image = json.loads(body)
+            assert (image["width"], image["height"], image["status"]) == (4096, 4096, "done")
+            assert image["bytes_in"] == len(uploads[user])
+        peak = server.peak_rss()
+        print(f"server peak RSS: {peak / 2**20:.0f} MiB for two 16.7 MP uploads at once")
+        assert peak < 1.5 * 2**30, f"peak {peak / 2**20:.0f} MiB"
+    finally:
+        server.stop()

@@ -342,6 +342,36 @@ def test_upload_page_job_results_zip_and_delete(web):
     assert not stored_files(web.service)
 
 
+def test_zip_entry_names_unzip_on_windows(web):
+    """Names Windows refuses become safe in a job's zip: its reserved characters become
+    ``_``, a device name (``con.png``, ``COM1.tar.png``) gets a leading ``_``, a trailing
+    dot or space goes; names that end up alike are numbered."""
+    from quantcli.serve.job_pages import zip_entry_name
+
+    csrf = sign_in(web)
+    names = ["a<b>.png", 'say "hi".png', "con.png", "COM1.tar.png", "x:y|z?*.gif", "A<B>.png", "nul .png", "trail. "]
+    files = {name: png_bytes(h=8, w=8, seed=i) for i, name in enumerate(names)}
+    job = run_job(web, csrf, files, k="8")
+    with zipfile.ZipFile(io.BytesIO(web.get(f"/jobs/{job}/download.zip").content)) as z:
+        entries = z.namelist()
+    assert entries == [
+        "a_b_.png",
+        "say _hi_.png",
+        "_con.png",
+        "_COM1.tar.png",
+        "x_y_z__.png",
+        "A_B_-2.png",
+        "_nul .png",
+        "trail.png",
+    ]
+    for name in ("prn", "AUX.png", "lpt9.x", "com\u00b9.png", "CONIN.png", "console.png", "...", " "):
+        safe = zip_entry_name(name)
+        stem = safe.split(".", 1)[0].rstrip(" ").upper()
+        assert not re.search(r'[<>:"/\\|?*\x00-\x1f]', safe) and not safe.endswith((".", " ")), safe
+        assert stem not in {"CON", "PRN", "AUX", "NUL", "LPT9", "COM\u00b9"}, safe
+    assert zip_entry_name("console.png") == "console.png" and zip_entry_name("CONIN.png") == "CONIN.png"
+
+
 def test_result_page_shows_before_after_stats_palette_and_curve(web):
     csrf = sign_in(web)
     data = png_bytes(seed=7, alpha=True)
@@ -495,6 +525,8 @@ def test_job_uploads_are_checked(tmp_path):
         assert many_pixels.json()["detail"].startswith("image too large: 80x80")
         corrupt = client.put(f"/jobs/{job}/images?name=x.png", content=b"GIF89a-not-really", **put)
         assert corrupt.status_code == 422 and corrupt.json()["detail"] == "corrupt image (bad GIF header)"
+        empty = client.put(f"/jobs/{job}/images?name=empty.png", content=b"", **put)
+        assert empty.status_code == 400 and empty.json()["detail"] == "the file is empty"
         empty_start = client.post(f"/jobs/{job}/start", **put)
         assert empty_start.status_code == 409
         assert not stored_files(client.service)
@@ -506,12 +538,13 @@ def test_job_uploads_are_checked(tmp_path):
         too_long = client.post("/login", data={"name": "a" * 70_000})
         assert too_long.status_code == 413
         page = client.get(f"/jobs/{job}").text  # the refused files, and why
-        assert re.search(r"images finished \(\w+\); 3 files refused", page)
+        assert re.search(r"images finished \(\w+\); 4 files refused", page)
         refused = re.findall(r'<li><span class="name">([^<]+)</span>: <span class="error">([^<]+)</span>', page)
         assert refused == [
             ("big.png", "upload too large: more than the limit of 20 kB per file"),
             ("wide.png", many_pixels.json()["detail"]),
             ("x.png", "corrupt image (bad GIF header)"),
+            ("empty.png", "the file is empty"),
         ]
 
 

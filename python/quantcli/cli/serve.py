@@ -60,7 +60,19 @@ MaxPixelsOption = Annotated[
         "--max-pixels",
         min=1,
         metavar="N",
-        help="Largest image in pixels (width x height), checked from the header before decoding. Default: 100 MP.",
+        help="Largest image in pixels (width x height), checked from the header before decoding. "
+        "Default: 25000000 (25 MP).",
+        show_default=False,
+    ),
+]
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory",
+        metavar="SIZE",
+        help="Memory the images being compressed may take at once, as compress --memory (512M, 4G, 50%): each "
+        "image's peak estimated from its size as compress -j estimates it; an image that does not fit waits "
+        "in the queue (one image alone always runs). Default: half the RAM.",
         show_default=False,
     ),
 ]
@@ -111,6 +123,7 @@ def serve(
     store: StoreOption = None,
     max_upload: MaxUploadOption = "50MB",
     max_pixels: MaxPixelsOption = None,
+    memory: MemoryOption = None,
     workers: WorkersOption = None,
     queue: QueueOption = 64,
     allow_signup: AllowSignupOption = False,
@@ -131,10 +144,16 @@ def serve(
     from ..errors import QuantcliError
 
     _require_extra()
+    from ..memory import parse_memory
     from ..serve.config import ServeConfig, parse_size
 
     optional = {"max_pixels": max_pixels, "workers": workers}
     try:
+        if memory is not None:
+            try:
+                optional["memory_budget"] = parse_memory(memory)
+            except QuantcliError as exc:
+                raise QuantcliError(f"--memory: {exc}") from None
         config = ServeConfig(
             data_dir=data or _default_data_dir(),
             db_url=db,

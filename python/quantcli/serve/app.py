@@ -18,8 +18,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import __version__
 from .accounts import AddressThrottle
-from .config import MAX_FORM_BYTES, ServeConfig
+from .config import MAX_FORM_BYTES, ServeConfig, format_size
 from .storage import StorageError, storage_error
+from .uploads import megapixels
 from .web import HERE, BodyLimit, NotSignedIn, SecurityHeaders, error_response, render, wants_json
 from .work import Service
 
@@ -37,12 +38,12 @@ DOCS_CSP = (
 
 DESCRIPTION = """\
 Compress images to K colours as palette PNGs, with the same pipeline as the `quantcli`
-command. Send `Authorization: Bearer KEY` with every request; `quantcli users add NAME`
-prints a user's key, and the Account page makes a new one.
+command. Send `Authorization: Bearer KEY` with every request; the Account page makes you a
+key (the server's administrator can make one too).
 
 The request body of `POST /api/v1/compress` and `POST /api/v1/images` is the image file
-itself (`curl --data-binary @photo.jpg`), at most `--max-upload` bytes and
-`--max-pixels` pixels. Errors answer `{"detail": "one line"}`.
+itself (`curl --data-binary @photo.jpg`), at most {max_upload} and {max_pixels} on this
+server. Errors answer `{{"detail": "one line"}}`.
 """
 
 
@@ -66,7 +67,9 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
     app = FastAPI(
         title="quantcli",
         version=__version__,
-        description=DESCRIPTION,
+        description=DESCRIPTION.format(
+            max_upload=format_size(config.max_upload), max_pixels=megapixels(config.max_pixels)
+        ),
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,

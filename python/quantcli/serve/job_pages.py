@@ -7,6 +7,7 @@ CSRF token (a form field, or the ``X-CSRF-Token`` header from the page's script)
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import zipfile
 from typing import Annotated, Any
@@ -178,7 +179,7 @@ def job_zip(request: Request, job_id: str, user: User) -> Response:
     used: set[str] = set()
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
         for name, key in files:
-            archive.writestr(_unique(_png_name(name), used), svc.store.read(key))
+            archive.writestr(_unique(zip_entry_name(_png_name(name)), used), svc.store.read(key))
     spool.seek(0)
 
     def chunks():
@@ -356,6 +357,24 @@ def _progress(job: Job) -> dict[str, Any]:
         "percent": round(100 * finished / total) if total else (100 if job.status in (DONE, FAILED) else 0),
         "refused": len(job.refusals),
     }
+
+
+#: Names Windows gives to devices, whatever the extension (``con.png`` is the console).
+_WINDOWS_DEVICES = frozenset(
+    ["CON", "PRN", "AUX", "NUL"]
+    + [f"{port}{n}" for port in ("COM", "LPT") for n in [*"0123456789", "\u00b9", "\u00b2", "\u00b3"]]
+)
+_WINDOWS_REFUSED = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
+def zip_entry_name(name: str) -> str:
+    """An uploaded file's name as a zip entry that unzips on Windows, macOS and Linux: no
+    ``<>:"/\\|?*`` or control characters (each becomes ``_``), no trailing dot or space,
+    and not a device name (``con.png`` becomes ``_con.png``)."""
+    safe = _WINDOWS_REFUSED.sub("_", name).rstrip(" .") or "image"
+    if safe.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
+        safe = "_" + safe
+    return safe
 
 
 def _unique(name: str, used: set[str]) -> str:

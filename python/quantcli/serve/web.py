@@ -307,10 +307,13 @@ async def _send_json(send: Callable, status: int, detail: str) -> None:
 
 
 async def read_upload(request: Request) -> bytes:
-    """The request body (the limit is :class:`BodyLimit`'s); 400 when empty."""
+    """The request body (the limit is :class:`BodyLimit`'s); 400 when empty, in the API's
+    words or the page's."""
     chunks = bytearray()
     async for chunk in request.stream():
         chunks += chunk
     if not chunks:
-        raise HTTPException(400, "empty upload: send the image's bytes as the request body")
+        if request.url.path.startswith("/api/"):
+            raise HTTPException(400, "empty request body: send the image file's bytes")
+        raise HTTPException(400, "the file is empty")
     return bytes(chunks)
