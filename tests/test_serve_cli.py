@@ -256,7 +256,7 @@ def _signs_in(data, name: str, password: str) -> bool:
 
     db = Database("sqlite:///" + str(data / "quantcli.db"))
     try:
-        authenticate(db, AddressThrottle(), "127.0.0.1", name, password)
+        authenticate(db, AddressThrottle(db), "127.0.0.1", name, password)
     except LoginRefused:
         return False
     finally:

@@ -12,7 +12,9 @@
   has it, so an unknown name locks as a real one does and the lockout tells nothing about
   which names exist; a count with no failure for :data:`FAILURES_KEPT` is forgotten. A
   client address that fails :data:`IP_FAILURES` times in :data:`IP_WINDOW` is refused
-  too, whatever the names it tries.
+  too, whatever the names it tries, and one address makes at most :data:`SIGNUPS` accounts
+  in :data:`SIGNUP_WINDOW`. Both counts are kept in the database (a restart does not reset
+  them); an IPv6 address is counted by its /64, which one host usually holds whole.
 """
 
 from __future__ import annotations
@@ -22,9 +24,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,7 +31,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import InvalidOptionError
-from .db import Database, Image, LoginFailures, LoginSession, User, utcnow
+from .db import AddressEvent, Database, Image, LoginFailures, LoginSession, User, utcnow
 
 API_KEY_PREFIX = "qk_"
 SESSION_LIFETIME = timedelta(days=7)
@@ -42,6 +41,8 @@ LOCK_MAX = timedelta(minutes=15)
 FAILURES_KEPT = timedelta(days=1)
 IP_FAILURES = 20
 IP_WINDOW = 600.0  # seconds
+SIGNUPS = 5
+SIGNUP_WINDOW = 3600.0  # seconds
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -205,37 +206,87 @@ class LoginRefused(Exception):
 
 
 class AddressThrottle:
-    """Failed sign-ins per client address in a sliding window, in memory."""
+    """Events of one kind (failed sign-ins, sign-ups) per client address in a sliding
+    window, counted in the database: ``limit`` of them in ``window`` seconds, and the
+    address waits until the oldest leaves the window."""
 
-    def __init__(self, limit: int = IP_FAILURES, window: float = IP_WINDOW) -> None:
+    def __init__(self, db: Database, kind: str = "sign-in", limit: int = IP_FAILURES, window: float = IP_WINDOW):
+        self.db = db
+        self.kind = kind
         self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _recent(self, address: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(address, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
+        self.window = timedelta(seconds=window)
 
     def retry_after(self, address: str) -> int:
         """Seconds until this address may try again; 0 when it may now."""
-        now = time.monotonic()
-        with self._lock:
-            times = self._recent(address, now)
-            if len(times) < self.limit:
-                return 0
-            return max(1, int(times[0] + self.window - now) + 1)
+        now = utcnow()
+        with self.db.session() as s:
+            recent = s.scalars(
+                select(AddressEvent.at)
+                .where(
+                    AddressEvent.kind == self.kind,
+                    AddressEvent.address == address_key(address),
+                    AddressEvent.at > now - self.window,
+                )
+                .order_by(AddressEvent.at.desc())
+                .limit(self.limit)
+            ).all()
+        if len(recent) < self.limit:
+            return 0
+        return max(1, int((recent[-1] + self.window - now).total_seconds()) + 1)
 
-    def failed(self, address: str) -> None:
-        """Count a failure from ``address``."""
-        now = time.monotonic()
-        with self._lock:
-            self._recent(address, now).append(now)
-            if len(self._failures) > 100_000:  # bound memory under a spray of addresses
-                for key in [k for k, v in self._failures.items() if not v]:
-                    del self._failures[key]
+    def count(self, address: str) -> int:
+        """Count an event from ``address`` (its id); events that left the window are forgotten."""
+        now = utcnow()
+        with self.db.session() as s:
+            s.execute(delete(AddressEvent).where(AddressEvent.kind == self.kind, AddressEvent.at <= now - self.window))
+            event = AddressEvent(kind=self.kind, address=address_key(address), at=now)
+            s.add(event)
+            s.flush()
+            return event.id
+
+    def reserve(self, address: str) -> int | None:
+        """Count an event from ``address`` if it stays within the limit: its id, or None (and
+        nothing counted) when the address is over. Counted first and checked after, so that
+        requests at the same moment cannot all pass the check before any is counted."""
+        event_id = self.count(address)
+        with self.db.session() as s:
+            mine = s.get(AddressEvent, event_id)
+            earlier = s.scalar(
+                select(func.count())
+                .select_from(AddressEvent)
+                .where(
+                    AddressEvent.kind == self.kind,
+                    AddressEvent.address == mine.address,
+                    AddressEvent.at > mine.at - self.window,
+                    AddressEvent.id < event_id,
+                )
+            )
+        if earlier < self.limit:
+            return event_id
+        self.release(event_id)
+        return None
+
+    def release(self, event_id: int) -> None:
+        """Uncount a reserved event (what it was for did not happen)."""
+        with self.db.session() as s:
+            s.execute(delete(AddressEvent).where(AddressEvent.id == event_id))
+
+
+def address_key(address: str) -> str:
+    """The address a client is counted under: an IPv4 address as it is, an IPv6 one as its
+    /64 (``2001:db8:1:2::/64``; an IPv4-mapped one as the IPv4), anything else as given,
+    at most 64 characters."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def lock_duration(failures: int) -> timedelta:
@@ -316,7 +367,7 @@ def authenticate(db: Database, throttle: AddressThrottle, address: str, name: st
                 user.password_hash = hasher.hash(password)
             return user.id
     _count_failure(db, key)
-    throttle.failed(address)
+    throttle.count(address)
     raise LoginRefused("wrong user name or password")
 
 

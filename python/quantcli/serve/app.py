@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from .. import __version__
-from .accounts import AddressThrottle
+from .accounts import SIGNUP_WINDOW, SIGNUPS, AddressThrottle
 from .config import MAX_FORM_BYTES, ServeConfig, format_size
 from .storage import StorageError, storage_error
 from .uploads import megapixels
@@ -76,7 +76,8 @@ def create_app(config: ServeConfig, service: Service | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     app.state.service = svc
-    app.state.throttle = AddressThrottle()
+    app.state.throttle = AddressThrottle(svc.db)  # failed sign-ins
+    app.state.signups = AddressThrottle(svc.db, "sign-up", SIGNUPS, SIGNUP_WINDOW)
 
     from . import api_v1, job_pages, pages
 

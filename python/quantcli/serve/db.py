@@ -104,6 +104,21 @@ class LoginFailures(Base):
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
+class AddressEvent(Base):
+    """A failed sign-in or a sign-up from a client address (an IPv6 one by its /64), kept
+    while the address throttle's window holds it, so that a restart does not reset the
+    throttle and servers sharing the database share it."""
+
+    __tablename__ = "address_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+Index("ix_address_events_kind_address_at", AddressEvent.kind, AddressEvent.address, AddressEvent.at)
+
+
 class LoginSession(Base):
     """A signed-in browser: the row's id is the SHA-256 of the cookie's token."""
 

@@ -126,11 +126,13 @@ def signup(
     _signup_allowed(request)
     check_csrf(request, request.cookies.get(ANON_CSRF_COOKIE, ""), csrf_token)
     svc = service(request)
-    throttle = request.app.state.throttle
-    wait = throttle.retry_after(_client(request))
-    error = None
+    address = _client(request)
+    throttle, signups = request.app.state.throttle, request.app.state.signups
+    error, wait, reserved = None, throttle.retry_after(address), None
     if wait:
         error = "too many attempts from your address; try again later"
+    elif (reserved := signups.reserve(address)) is None:
+        error, wait = "too many new accounts from your address; try again later", signups.retry_after(address) or 1
     elif password != password2:
         error = "the two passwords differ"
     else:
@@ -139,9 +141,15 @@ def signup(
         except InvalidOptionError as exc:
             error = str(exc)
     if error is not None:
-        throttle.failed(_client(request))  # sign-ups count against the address, as failed sign-ins do
-        return render(request, "signup.html", 429 if wait else 400, csrf=csrf_token, name=name, error=error)
-    user_id = authenticate(svc.db, throttle, _client(request), name, password)
+        if reserved is not None:
+            signups.release(reserved)  # no account was made
+        if not wait:
+            throttle.count(address)  # failed sign-ups count against the address, as failed sign-ins do
+        page = render(request, "signup.html", 429 if wait else 400, csrf=csrf_token, name=name, error=error)
+        if wait:
+            page.headers["Retry-After"] = str(wait)
+        return page
+    user_id = authenticate(svc.db, throttle, address, name, password)
     response = RedirectResponse("/account", 303)
     set_session_cookie(request, response, start_session(svc.db, user_id), int(SESSION_LIFETIME.total_seconds()))
     response.delete_cookie(ANON_CSRF_COOKIE, path="/")
