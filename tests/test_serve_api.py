@@ -526,3 +526,70 @@ def test_out_of_memory_is_503_with_retry_after(api, monkeypatch):
         assert response.headers["retry-after"] == "30"
         assert response.json() == {"detail": "the server is out of memory just now; try again later"}
     assert not stored_files(api.service)
+
+
+def test_a_user_over_the_storage_quota_is_refused_with_what_is_used(tmp_path):
+    """Uploads and results count against their user's quota; past it an upload is 413
+    with the bytes used and the quota, nothing of it is stored, others' uploads go on, and
+    deleting an image makes room. The page's upload lists the refusal; the Account page
+    says how much is used."""
+    import re
+
+    from serve_support import sign_in
+
+    first, second = png_bytes(seed=1), png_bytes(seed=2)
+    with app_client(tmp_path, user_quota=len(first) + len(second)) as client:
+        alice, bob = bearer(client.service.keys["alice"]), bearer(client.service.keys["bob"])
+        kept = client.post("/api/v1/images?k=8", content=first, headers=alice)
+        assert kept.status_code == 201
+        used = kept.json()["bytes_in"] + kept.json()["bytes_out"]
+        files_before = sorted(stored_files(client.service))
+        refused = client.post("/api/v1/images?k=8&name=second.png", content=second, headers=alice)
+        assert refused.status_code == 413
+        detail = refused.json()["detail"]
+        assert detail.startswith("your storage is full: ") and "delete some of your images" in detail
+        assert f"{used / 1000:.1f} kB of your" in detail and f"takes {len(second) / 1000:.1f} kB" in detail
+        assert sorted(stored_files(client.service)) == files_before  # nothing of it was kept
+        assert client.post("/api/v1/images?k=8", content=second, headers=bob).status_code == 201
+        assert client.post("/api/v1/compress?k=8", content=second, headers=alice).status_code == 200  # stores nothing
+
+        csrf = sign_in(client)
+        job = client.post("/jobs", data={"csrf_token": csrf, "k": "8"}).json()["id"]
+        put = {"headers": {"X-CSRF-Token": csrf, "Accept": "application/json"}}
+        assert client.put(f"/jobs/{job}/images?name=page.png", content=second, **put).status_code == 413
+        page = client.get(f"/jobs/{job}").text
+        assert re.search(r'<span class="name">page.png</span>: <span class="error">your storage is full: ', page)
+        account = client.get("/account").text
+        assert re.search(r'id="storage">[^<]* of your [^<]* used by your uploads and their results', account)
+
+        assert client.delete(f"/api/v1/images/{kept.json()['id']}", headers=alice).status_code == 204
+        assert client.post("/api/v1/images?k=8", content=second, headers=alice).status_code == 201
+
+
+def test_concurrent_uploads_pass_the_quota_one_by_one(tmp_path):
+    """Ten uploads at once with room for three: three are stored, whatever the timing."""
+    data = png_bytes(seed=3)
+    with app_client(tmp_path, user_quota=3 * len(data) + len(data) // 2) as client:
+        service = client.service
+        with service.db.session() as s:
+            alice = service.db.user_by_name(s, "alice").id
+        outcomes = []
+        start = threading.Barrier(10)
+
+        def upload() -> None:
+            from quantcli.serve.uploads import UploadRefused
+
+            start.wait()
+            try:
+                service.accept(alice, data, "a.png")
+                outcomes.append("stored")
+            except UploadRefused as exc:
+                outcomes.append(exc.status)
+
+        threads = [threading.Thread(target=upload) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(outcomes, key=str) == sorted(["stored"] * 3 + [413] * 7, key=str)
+        assert len(stored_files(service)) == 3

@@ -147,11 +147,11 @@ def test_help_lists_serve_and_users(run_cli):
 
 
 def test_serve_limits_reach_the_config_and_bad_ones_are_usage_errors(tmp_path, monkeypatch):
-    """--max-pixels and --memory end up in ServeConfig as given (the
+    """--max-pixels, --memory and --user-quota end up in ServeConfig as given (the
     help states the defaults ServeConfig has); a bad value is exit 2 with the option named."""
     from quantcli.cli import serve as serve_cli
     from quantcli.cli.commands import app
-    from quantcli.serve.config import DEFAULT_SERVE_MAX_PIXELS
+    from quantcli.serve.config import DEFAULT_SERVE_MAX_PIXELS, DEFAULT_USER_QUOTA, format_size
     from typer.testing import CliRunner
 
     seen = []
@@ -164,11 +164,17 @@ def test_serve_limits_reach_the_config_and_bad_ones_are_usage_errors(tmp_path, m
     assert (seen[-1].max_pixels, seen[-1].memory_budget) == (1000, 3 * 2**30)
     result = runner.invoke(app, ["serve", "--data", data])
     assert result.exit_code == 0, result.output
-    assert seen[-1].max_pixels == DEFAULT_SERVE_MAX_PIXELS
+    assert (seen[-1].max_pixels, seen[-1].user_quota) == (DEFAULT_SERVE_MAX_PIXELS, DEFAULT_USER_QUOTA)
+    for given, quota in (("5GB", 5 * 10**9), ("512MiB", 512 * 2**20), ("none", None), ("None", None)):
+        result = runner.invoke(app, ["serve", "--data", data, "--user-quota", given])
+        assert result.exit_code == 0, result.output
+        assert seen[-1].user_quota == quota, given
     help_text = " ".join(runner.invoke(app, ["serve", "--help"], terminal_width=200).output.split())
     assert f"Default: {DEFAULT_SERVE_MAX_PIXELS} ({DEFAULT_SERVE_MAX_PIXELS // 10**6} MP)" in help_text
     assert "--memory" in help_text and "Default: half the RAM" in help_text
-    for flag, value in (("--memory", "lots"), ("--memory", "0"), ("--memory", "150%"), ("--max-pixels", "0")):
+    assert f"Default: {format_size(DEFAULT_USER_QUOTA).replace(' ', '')}." in help_text
+    bad = [("--memory", "lots"), ("--memory", "0"), ("--memory", "150%"), ("--max-pixels", "0"), ("--user-quota", "-1")]
+    for flag, value in [*bad, ("--user-quota", "unlimited"), ("--user-quota", "0")]:
         result = runner.invoke(app, ["serve", "--data", data, flag, value])
         assert result.exit_code == 2, (flag, value, result.output)
         assert flag in result.output, result.output

@@ -76,6 +76,16 @@ MemoryOption = Annotated[
         show_default=False,
     ),
 ]
+UserQuotaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--user-quota",
+        metavar="SIZE",
+        help="Most bytes one user's stored uploads and their results may take (e.g. 5GB), or none; an upload "
+        "past it gets 413. Default: 1GB.",
+        show_default=False,
+    ),
+]
 WorkersOption = Annotated[
     int | None,
     typer.Option(
@@ -124,6 +134,7 @@ def serve(
     max_upload: MaxUploadOption = "50MB",
     max_pixels: MaxPixelsOption = None,
     memory: MemoryOption = None,
+    user_quota: UserQuotaOption = None,
     workers: WorkersOption = None,
     queue: QueueOption = 64,
     allow_signup: AllowSignupOption = False,
@@ -149,11 +160,15 @@ def serve(
 
     optional = {"max_pixels": max_pixels, "workers": workers}
     try:
+        limits = {name: value for name, value in optional.items() if value is not None}
         if memory is not None:
             try:
-                optional["memory_budget"] = parse_memory(memory)
+                limits["memory_budget"] = parse_memory(memory)
             except QuantcliError as exc:
                 raise QuantcliError(f"--memory: {exc}") from None
+        if user_quota is not None:  # "none": no limit
+            no_limit = user_quota.strip().lower() == "none"
+            limits["user_quota"] = None if no_limit else parse_size(user_quota, "--user-quota")
         config = ServeConfig(
             data_dir=data or _default_data_dir(),
             db_url=db,
@@ -167,7 +182,7 @@ def serve(
             master=master,
             conf=tuple(conf or ()),
             spark_min_images=spark_min_images,
-            **{name: value for name, value in optional.items() if value is not None},
+            **limits,
         )
     except QuantcliError as exc:
         usage(str(exc))

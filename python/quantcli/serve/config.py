@@ -15,6 +15,8 @@ DEFAULT_MAX_UPLOAD = 50 * 1000 * 1000  # 50 MB
 #: quantcli.memory.EXACT_PEAK_BYTES_PER_PIXEL (88): 2.2 GB, the worst case measured.
 DEFAULT_SERVE_MAX_PIXELS = 25_000_000
 DEFAULT_QUEUE = 64
+#: Most bytes one user's stored uploads and results may take: 1 GB.
+DEFAULT_USER_QUOTA = 1000 * 1000 * 1000
 #: Most images in one job of the upload page.
 MAX_JOB_IMAGES = 500
 #: Most bytes of a request that is not an upload (a login or settings form).
@@ -92,6 +94,9 @@ class ServeConfig:
         once, each counted as ``width * height * 88``, as ``compress -j`` counts them;
         an image that does not fit waits for room (one image alone always runs). Default:
         half the RAM.
+    user_quota : int or None
+        Most bytes one user's stored uploads and their results may take (default
+        :data:`DEFAULT_USER_QUOTA`, 1 GB); None: no limit.
     workers : int
         Images compressed at once (threads; the core uses the remaining cores inside).
     queue : int
@@ -112,6 +117,7 @@ class ServeConfig:
     max_upload: int = DEFAULT_MAX_UPLOAD
     max_pixels: int = DEFAULT_SERVE_MAX_PIXELS
     memory_budget: int = field(default_factory=lambda: _half_the_ram())
+    user_quota: int | None = DEFAULT_USER_QUOTA
     workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
     queue: int = DEFAULT_QUEUE
     allow_signup: bool = False
@@ -135,6 +141,10 @@ class ServeConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 flag = "--" + name.replace("_", "-")
                 raise InvalidOptionError(f"{flag} must be an integer >= {low}, got {value!r}")
+        if self.user_quota is not None and (
+            isinstance(self.user_quota, bool) or not isinstance(self.user_quota, int) or self.user_quota < 1
+        ):
+            raise InvalidOptionError(f"--user-quota must be a size of at least 1 byte or none, got {self.user_quota!r}")
         if self.engine not in ("local", "spark"):
             raise InvalidOptionError(f"--engine must be local or spark, got {self.engine!r}")
         if self.engine != "spark" and (self.master is not None or self.conf):

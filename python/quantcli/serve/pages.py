@@ -24,9 +24,11 @@ from .accounts import (
     replace_api_key,
     start_session,
 )
+from .uploads import storage_used
 from .web import (
     ANON_CSRF_COOKIE,
     SESSION_COOKIE,
+    SignedIn,
     User,
     check_csrf,
     is_https,
@@ -156,13 +158,20 @@ def signup(
     return response
 
 
+def _account_page(request: Request, user: SignedIn, api_key: str | None) -> Response:
+    svc = service(request)
+    with svc.db.session() as s:
+        used = storage_used(s, user.user_id)
+    return render(request, "account.html", user=user, api_key=api_key, used=used, quota=svc.config.user_quota)
+
+
 @router.get("/account")
 def account(request: Request, user: User) -> Response:
-    return render(request, "account.html", user=user, api_key=None)
+    return _account_page(request, user, None)
 
 
 @router.post("/account/api-key")
 def new_key(request: Request, user: User, csrf_token: Annotated[str, Form(max_length=128)] = "") -> Response:
     check_csrf(request, user.csrf, csrf_token)
     key = replace_api_key(service(request).db, user.user_id)
-    return render(request, "account.html", user=user, api_key=key)
+    return _account_page(request, user, key)

@@ -3,6 +3,8 @@ media type browsers can show."""
 
 from __future__ import annotations
 
+from typing import Any
+
 #: Media types browsers show, by magic number; other formats get a PNG preview.
 _WEB_FORMATS = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -73,3 +75,29 @@ def megapixels(pixels: int) -> str:
     if pixels < 100_000:
         return f"{pixels:,} pixels"
     return f"{pixels / 1e6:.1f}".removesuffix(".0") + " megapixels"
+
+
+def storage_used(session: Any, user_id: int) -> int:
+    """Bytes of the user's stored uploads and results (what the quota counts)."""
+    from sqlalchemy import func, select
+
+    from .db import Image
+
+    total = func.sum(Image.bytes_in + func.coalesce(Image.bytes_out, 0))
+    return int(session.scalar(select(func.coalesce(total, 0)).where(Image.user_id == user_id)))
+
+
+def check_quota(session: Any, user_id: int, incoming: int, quota: int | None) -> None:
+    """UploadRefused (413) when ``incoming`` more bytes would take the user's stored
+    uploads and results over ``quota`` bytes (None: no limit)."""
+    from .config import format_size
+
+    if quota is None:
+        return
+    used = storage_used(session, user_id)
+    if used + incoming > quota:
+        raise UploadRefused(
+            413,
+            f"your storage is full: {format_size(used)} of your {format_size(quota)} are used and this file "
+            f"takes {format_size(incoming)}; delete some of your images to make room",
+        )

@@ -31,7 +31,7 @@ from .config import ServeConfig
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Database, Image, Job, new_id, utcnow
 from .pool import Busy, MemoryBudget, WorkerPool
 from .storage import OUTPUT, PREVIEW, StorageError, Store, private_folder, storage_error
-from .uploads import check_upload, label_of, web_media_type
+from .uploads import check_quota, check_upload, label_of, web_media_type
 
 log = logging.getLogger("quantcli.serve")
 
@@ -99,6 +99,7 @@ class Service:
         self._in_flight: set[str] = set()
         self._curves: set[str] = set()
         self._lock = threading.Lock()
+        self._quota_lock = threading.Lock()  # a user's concurrent uploads pass the quota one by one
         self._scheduler: threading.Thread | None = None
         self._spark: Any = None
         self._spark_owned = False
@@ -371,19 +372,23 @@ class Service:
     def accept(self, user_id: int, data: bytes, name: str | None, *, job_id: str | None = None) -> StoredImage:
         """Check an upload's header and store it with a pending image row.
 
-        Raises UploadRefused (nothing is stored) or InvalidOptionError (the job is not
-        open for uploads or holds the most images a job may).
+        Raises UploadRefused (nothing is stored: not an image, too many pixels, or over
+        the user's quota) or InvalidOptionError (the job is not open for uploads or holds
+        the most images a job may).
         """
         from .config import MAX_JOB_IMAGES
         from .storage import SOURCE
 
         label = label_of(name)
         width, height = check_upload(data, label, self.config.max_pixels)
+        with self.db.session() as s:  # before storing anything; checked again with the row
+            check_quota(s, user_id, len(data), self.config.user_quota)
         image_id = new_id()
         key = Store.key(user_id, image_id, SOURCE)
         self.store.write(key, data)
         try:
-            with self.db.session() as s:
+            with self._quota_lock, self.db.session() as s:
+                check_quota(s, user_id, len(data), self.config.user_quota)
                 position = 0
                 if job_id is not None:
                     job = s.get(Job, job_id)
