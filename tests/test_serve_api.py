@@ -103,15 +103,9 @@ def test_bad_parameters_are_422_with_one_line(api, query, message):
     assert response.json() == {"detail": message}
 
 
-def test_quality_is_passed_on_only_where_quantcli_has_it(api):
-    from quantcli.serve.choices import quality_supported
-
+def test_quality_is_passed_on(api):
     response = api.post("/api/v1/compress?k=auto&quality=80", content=png_bytes(), headers=api.alice)
-    if quality_supported():
-        assert response.status_code == 200, response.text
-    else:
-        assert response.status_code == 422
-        assert "quality is not available" in response.json()["detail"]
+    assert response.status_code == 200, response.text
 
 
 def test_quality_with_a_fixed_k_is_a_cap_and_min_psnr_needs_auto(api):

@@ -189,8 +189,8 @@ def remap(
     if not 1 <= len(palette) <= 256:
         raise InvalidOptionError(f"palette must have 1 to 256 colours, got {len(palette)}")
     options = QuantizeOptions(dither=dither, threads=threads, run_margin=run_margin)
-    # dtype=: an unpickled array (a Spark broadcast) has an equal but not identical dtype
-    # object, which the binding's dtype check refuses.
+    # dtype=: an unpickled array (a shared palette shipped to a Spark task in its settings)
+    # has an equal but not identical dtype object, which the binding's dtype check refuses.
     out = _core.remap(pixels, np.ascontiguousarray(palette, dtype=np.uint8), options)
     return _from_core(out, channels=pixels.shape[2])
 

@@ -122,7 +122,7 @@ def _class(kind: str | None) -> str:
 
 
 def _summary(entries: Sequence[Entry], perceptual: bool) -> str:
-    from .cli.report import size_text
+    from .units import format_percent, format_size
 
     counts = {"written": 0, "skipped": 0, "error": 0}
     bytes_in = bytes_out = 0
@@ -137,8 +137,8 @@ def _summary(entries: Sequence[Entry], perceptual: bool) -> str:
         values = [r[name] for r in compared if r[name] is not None]
         return sum(values) / len(values) if values else None
 
-    saved = f"{size_text(bytes_in)} &rarr; {size_text(bytes_out)}"
-    share = f"{100.0 * bytes_out / bytes_in:.1f}% of the input" if bytes_in else ""
+    saved = f"{format_size(bytes_in, tenths=True)} &rarr; {format_size(bytes_out, tenths=True)}"
+    share = f"{format_percent(bytes_out / bytes_in)} of the input" if bytes_in else ""
     items = [
         (
             "files",

@@ -11,12 +11,10 @@ from .base import EXIT_FAILED, EXIT_OK, error_line, write_json_line
 
 
 def size_text(n: float) -> str:
-    """A byte count for people: ``950 B``, ``1.2 kB``, ``3.4 MB``, ``1.0 GB`` (powers of 1000)."""
-    for unit in ("B", "kB", "MB"):
-        if n < 1000:
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} GB"
+    """A byte count as the summary line writes it: :func:`quantcli.units.format_size` with tenths."""
+    from ..units import format_size
+
+    return format_size(n, tenths=True)
 
 
 class Progress:
@@ -95,9 +93,11 @@ def summary_line(counts: dict, *, interrupted: bool = False) -> str:
     """``quantcli: 3 written, 0 skipped, 1 failed; 1.2 MB -> 300.0 kB (25.0%) in 0.42 s``,
     then ``; 2 below their target (the most colours allowed were used)`` when K was chosen
     for a quality or PSNR target that some images did not reach."""
+    from ..units import format_percent
+
     saved = f"{size_text(counts['bytes_in'])} -> {size_text(counts['bytes_out'])}"
     if counts["bytes_in"]:
-        saved += f" ({100.0 * counts['bytes_out'] / counts['bytes_in']:.1f}%)"
+        saved += f" ({format_percent(counts['bytes_out'] / counts['bytes_in'])})"
     line = (
         f"quantcli: {counts['written']} written, {counts['skipped']} skipped, {counts['error']} failed; "
         f"{saved} in {counts['seconds']:.2f} s"

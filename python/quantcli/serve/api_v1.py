@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from ..errors import InvalidOptionError
 from .choices import Choices, parse_choices, settings_for
+from .compressing import png_name
 from .db import DONE, Image
 from .pool import Busy
 from .storage import StorageError
@@ -293,7 +294,7 @@ def get_output(request: Request, image_id: str, user: Annotated[ApiUser, Depends
     if row.status != DONE or row.output_key is None:
         raise HTTPException(409, f"no output: the image is {row.status}")
     data = read_stored(request, row.output_key)
-    return Response(data, media_type="image/png", headers=download_headers(_png_name(row.name), attachment=True))
+    return Response(data, media_type="image/png", headers=download_headers(png_name(row.name), attachment=True))
 
 
 @router.get(
@@ -340,8 +341,3 @@ def _get(request: Request, user_id: int, image_id: str) -> Image:
 
 def _delete(request: Request, user_id: int, image_id: str) -> None:
     service(request).delete_image(user_id, image_id)
-
-
-def _png_name(name: str) -> str:
-    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    return f"{stem}.png"

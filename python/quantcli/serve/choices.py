@@ -99,11 +99,6 @@ def target_outcome(image: dict[str, Any], choices: Choices | None) -> str | None
     return outcome + (f" (the target: {target})" if target else "")
 
 
-def quality_supported() -> bool:
-    """Whether a perceptual quality target can be given (it always can now)."""
-    return True
-
-
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 

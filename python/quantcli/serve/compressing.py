@@ -50,6 +50,12 @@ def compress_data(data: bytes, name: str, settings: Settings, *, target: Any = N
     return Compressed(result, png, palette_counts(png) if png else None)
 
 
+def png_name(name: str) -> str:
+    """The file name a download of an image's PNG gets: its name with ``.png`` for its extension."""
+    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    return f"{stem}.png"
+
+
 def public_error(result: CompressResult, name: str) -> CompressResult:
     """The result with a reason fit for the client: the pipeline's one line without the
     file's name; the text of an internal error, and the path of an output that could not

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InvalidOptionError
+from ..units import format_ratio, format_size  # noqa: F401  (the pages' filters, imported from here)
 
 DEFAULT_MAX_UPLOAD = 50 * 1000 * 1000  # 50 MB
 #: Largest image the service takes, in pixels: 25 MP (a 24 MP camera photo), a quarter of
@@ -47,27 +48,6 @@ def parse_size(text: str, what: str = "--max-upload") -> int:
     if value < 1:
         raise InvalidOptionError(f"{what} must be at least 1 byte, got {text!r}")
     return value
-
-
-def format_size(n: int) -> str:
-    """A byte count for people: ``50 MB``, ``1.2 kB``, ``812 B``."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            text = f"{n / scale:.1f}".removesuffix(".0")
-            return f"{text} {unit}"
-    return f"{n} B"
-
-
-def format_ratio(ratio: float) -> str:
-    """bytes_out / bytes_in for people: ``70.7% (1.41 times smaller)``, ``328.5% (3.29 times
-    larger)`` or ``100.0% (the same size)``, with a multiplication sign for "times"."""
-    percent = f"{100 * ratio:.1f}%"
-    if ratio <= 0:
-        return percent
-    factor = f"{1 / ratio if ratio < 1 else ratio:.2f}"
-    if factor == "1.00":
-        return f"{percent} (the same size)"
-    return f"{percent} ({factor}\N{MULTIPLICATION SIGN} {'smaller' if ratio < 1 else 'larger'})"
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from sqlalchemy.exc import OperationalError
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from ..errors import InvalidOptionError
-from .api_v1 import _png_name, accept_or_refuse, image_info, on_pool
+from .api_v1 import accept_or_refuse, image_info, on_pool
 from .charts import curve_svg
-from .choices import choices_of, parse_choices, quality_supported
+from .choices import choices_of, parse_choices
+from .compressing import png_name
 from .config import MAX_JOB_IMAGES
 from .db import DONE, ERROR, FAILED, OPEN, PENDING, QUEUED, RUNNING, Image, Job, Refusal
 from .storage import StorageError
@@ -54,7 +55,6 @@ def upload_page(request: Request, user: User) -> Response:
         max_upload=svc.config.max_upload,
         max_pixels=svc.config.max_pixels,
         max_images=MAX_JOB_IMAGES,
-        quality=quality_supported(),
     )
 
 
@@ -179,7 +179,7 @@ def job_zip(request: Request, job_id: str, user: User) -> Response:
     used: set[str] = set()
     with zipfile.ZipFile(spool, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
         for name, key in files:
-            archive.writestr(_unique(zip_entry_name(_png_name(name)), used), svc.store.read(key))
+            archive.writestr(_unique(zip_entry_name(png_name(name)), used), svc.store.read(key))
     spool.seek(0)
 
     def chunks():
@@ -238,7 +238,7 @@ def image_output(request: Request, image_id: str, user: User, download: bool = F
             raise HTTPException(409, f"no output: the image is {row.status}")
         key, name = row.output_key, row.name
     data = read_stored(request, key)
-    return Response(data, media_type="image/png", headers=download_headers(_png_name(name), attachment=download))
+    return Response(data, media_type="image/png", headers=download_headers(png_name(name), attachment=download))
 
 
 @router.get("/images/{image_id}/source")
