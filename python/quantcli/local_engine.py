@@ -197,8 +197,7 @@ def shared_palette(jobs: Sequence[Job], settings: Settings, *, workers: int) -> 
     import functools
 
     from .images import read_image
-    from .palette import collection_histogram, fit_shared_palette
+    from .palette import shared_palette as fit
 
-    sources = [job.source for job in jobs if job.error is None]
     read = functools.partial(read_image, max_pixels=settings.max_pixels)
-    return fit_shared_palette(collection_histogram(sources, workers=workers, read=read), settings.options)
+    return fit([job.source for job in jobs if job.error is None], settings.options, workers=workers, read=read)

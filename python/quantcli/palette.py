@@ -124,6 +124,18 @@ def fit_shared_palette(hist: ColorHistogram | None, options: QuantizeOptions) ->
     return _opaque_as_rgb(palette)
 
 
+def shared_palette(
+    sources: Iterable[str | os.PathLike[str]],
+    options: QuantizeOptions,
+    *,
+    workers: int,
+    read: Callable[[str | os.PathLike[str]], np.ndarray] = read_image,
+) -> np.ndarray:
+    """Pass 1 of ``--palette shared`` on one machine: every readable image's colours
+    (:func:`collection_histogram`), one fit (:func:`fit_shared_palette`)."""
+    return fit_shared_palette(collection_histogram(sources, workers=workers, read=read), options)
+
+
 def collection_histogram(
     sources: Iterable[str | os.PathLike[str]],
     *,

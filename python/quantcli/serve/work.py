@@ -267,15 +267,14 @@ class Service:
     def _shared_palette(self, choices: Choices, images: list[StoredImage]) -> np.ndarray:
         """Pass 1 of a shared palette: every readable image's colours, one fit."""
         from ..images import read_image
-        from ..palette import collection_histogram, fit_shared_palette
+        from ..palette import shared_palette
 
         names = {image.source_key: image.name for image in images}
 
         def read(key: str) -> np.ndarray:
             return read_image(self.store.read(key), names[key], max_pixels=self.config.max_pixels)
 
-        hist = collection_histogram(list(names), workers=1, read=read)
-        return fit_shared_palette(hist, settings_for(choices).options)
+        return shared_palette(list(names), settings_for(choices).options, workers=1, read=read)
 
     def _fail_job(self, job_id: str, reason: str) -> None:
         with self.db.session() as s:

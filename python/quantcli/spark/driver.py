@@ -218,9 +218,8 @@ def _shared_palette(listing: plan.Listing, settings: Settings):
     from ..palette import ColorHistogram, fit_shared_palette
 
     merged = pass1(listing, settings.max_pixels)
-    if merged is None or not merged.colors:
-        return fit_shared_palette(None, settings.options)
-    return fit_shared_palette(ColorHistogram.from_bytes(merged.colors, merged.counts), settings.options)
+    hist = ColorHistogram.from_bytes(merged.colors, merged.counts) if merged is not None and merged.colors else None
+    return fit_shared_palette(hist, settings.options)
 
 
 def pass1(listing: plan.Listing, max_pixels: int | None) -> tasks.Pass1 | None:
