@@ -317,46 +317,97 @@ int bit_depth_for(std::size_t palette_size) {
     return 8;
 }
 
-std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width, std::size_t height,
-                                     const std::vector<Rgba8>& palette, const PngOptions& options) {
-    const std::vector<std::uint32_t> order = palette_order(palette);
-    std::vector<std::uint8_t> new_index(palette.size());
-    for (std::size_t i = 0; i < order.size(); ++i) new_index[order[i]] = static_cast<std::uint8_t>(i);
-    std::vector<std::uint8_t> reordered(width * height);
-    for (std::size_t p = 0; p < reordered.size(); ++p) reordered[p] = new_index[labels[p]];
+namespace {
 
-    const int depth = bit_depth_for(palette.size());
+// A greyscale PNG (colour type 0) holding the same pixels as a palette, when there is one:
+// every entry grey (R = G = B) and opaque. (A grey PNG can mark one grey value transparent
+// with tRNS, but common readers drop it: imageio's default read of such a file returns grey
+// without alpha, so a transparent image stays a palette PNG.) `sample` maps each entry to
+// its stored value at `depth`, the smallest of 2, 4 and 8 bits whose levels (multiples of
+// 85, 17 or 1) hold every value. Never 1 bit: Pillow and imageio read a 1-bit grey PNG as
+// booleans, where a palette PNG gives uint8 pixels.
+struct GreyForm {
+    int depth = 0;  // 0: the palette has no greyscale form
+    std::vector<std::uint8_t> sample;
+};
+
+GreyForm grey_form(const std::vector<Rgba8>& palette) {
+    GreyForm form;
+    const bool grey = std::all_of(palette.begin(), palette.end(), [](const Rgba8& c) {
+        return c[0] == c[1] && c[1] == c[2] && c[3] == 255;
+    });
+    if (!grey) return form;
+    for (int depth : {2, 4, 8}) {
+        const int step = 255 / ((1 << depth) - 1);
+        if (!std::all_of(palette.begin(), palette.end(), [&](const Rgba8& c) { return c[0] % step == 0; })) continue;
+        form.depth = depth;
+        for (const Rgba8& c : palette) form.sample.push_back(static_cast<std::uint8_t>(c[0] / step));
+        break;
+    }
+    return form;
+}
+
+// The zlib stream of IDAT for rows of `depth`-bit samples: filters chosen from a sample
+// (when asked), then deflated as `options` say.
+std::vector<std::uint8_t> idat_of(const std::uint8_t* samples, std::size_t width, std::size_t height, int depth,
+                                  const PngOptions& options) {
     const std::size_t stride = (width * static_cast<std::size_t>(depth) + 7) / 8;
-    const std::vector<std::uint8_t> rows = pack_rows(reordered.data(), width, height, depth, stride);
+    const std::vector<std::uint8_t> rows = pack_rows(samples, width, height, depth, stride);
     const int threads = resolve_threads(options.threads);
     const int strategy = options.choose_filters ? choose_strategy(rows, height, stride) : 0;
     const std::vector<std::uint8_t> filtered = filter_image(rows, 0, height, stride, strategy);
-    const std::vector<std::uint8_t> idat = options.level >= kFirstOptimalLevel
-                                               ? zlib_compress_optimal(filtered, options.level, threads)
+    return options.level >= kFirstOptimalLevel ? zlib_compress_optimal(filtered, options.level, threads)
                                                : zlib_compress(filtered, options.level, threads);
+}
 
+// A whole PNG file: signature, IHDR of colour type `colour_type`, our marker, the chunks
+// between (PLTE, tRNS), IDAT and IEND.
+std::vector<std::uint8_t> png_file(std::size_t width, std::size_t height, int depth, int colour_type,
+                                   const std::vector<std::uint8_t>& plte, const std::vector<std::uint8_t>& trns,
+                                   const std::vector<std::uint8_t>& idat) {
     std::vector<std::uint8_t> png = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     std::vector<std::uint8_t> ihdr;
     put_u32(ihdr, static_cast<std::uint32_t>(width));
     put_u32(ihdr, static_cast<std::uint32_t>(height));
-    ihdr.insert(ihdr.end(), {static_cast<std::uint8_t>(depth), 3, 0, 0, 0});
+    ihdr.insert(ihdr.end(), {static_cast<std::uint8_t>(depth), static_cast<std::uint8_t>(colour_type), 0, 0, 0});
     put_chunk(png, "IHDR", ihdr.data(), ihdr.size());
     // An empty private chunk marks the file as quantcli's output (12 bytes), so that
     // folder and glob expansion can leave earlier outputs out whatever they are named.
     // Ancillary, private, and not safe to copy: an editor that changes the pixels drops it.
     put_chunk(png, kOutputMarker, nullptr, 0);
+    if (!plte.empty()) put_chunk(png, "PLTE", plte.data(), plte.size());
+    if (!trns.empty()) put_chunk(png, "tRNS", trns.data(), trns.size());
+    put_chunk(png, "IDAT", idat.data(), idat.size());
+    put_chunk(png, "IEND", nullptr, 0);
+    return png;
+}
 
+}  // namespace
+
+std::vector<std::uint8_t> encode_png(const std::uint8_t* labels, std::size_t width, std::size_t height,
+                                     const std::vector<Rgba8>& palette, const PngOptions& options) {
+    const std::vector<std::uint32_t> order = palette_order(palette);
+    std::vector<std::uint8_t> new_index(palette.size());
+    for (std::size_t i = 0; i < order.size(); ++i) new_index[order[i]] = static_cast<std::uint8_t>(i);
+    std::vector<std::uint8_t> samples(width * height);
+    for (std::size_t p = 0; p < samples.size(); ++p) samples[p] = new_index[labels[p]];
+
+    const int depth = bit_depth_for(palette.size());
     std::vector<std::uint8_t> plte, trns;
     for (std::uint32_t i : order) {
         plte.insert(plte.end(), palette[i].begin(), palette[i].begin() + 3);
         trns.push_back(palette[i][3]);
     }
     while (!trns.empty() && trns.back() == 255) trns.pop_back();
-    put_chunk(png, "PLTE", plte.data(), plte.size());
-    if (!trns.empty()) put_chunk(png, "tRNS", trns.data(), trns.size());
-    put_chunk(png, "IDAT", idat.data(), idat.size());
-    put_chunk(png, "IEND", nullptr, 0);
-    return png;
+    std::vector<std::uint8_t> png = png_file(width, height, depth, 3, plte, trns,
+                                             idat_of(samples.data(), width, height, depth, options));
+    const GreyForm grey = grey_form(palette);
+    if (grey.depth == 0) return png;
+    // The same pixels as grey samples, without PLTE: kept when the file is smaller.
+    for (std::size_t p = 0; p < samples.size(); ++p) samples[p] = grey.sample[labels[p]];
+    std::vector<std::uint8_t> grey_png = png_file(width, height, grey.depth, 0, {}, {},
+                                                  idat_of(samples.data(), width, height, grey.depth, options));
+    return grey_png.size() < png.size() ? grey_png : png;
 }
 
 }  // namespace quantcli

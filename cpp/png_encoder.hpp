@@ -1,4 +1,4 @@
-// Stage 5: palette PNG files (colour type 3) from labels and a palette.
+// Stage 5: palette PNG files (colour type 3, or 0 for a grey palette) from labels and a palette.
 #pragma once
 
 #include <array>
@@ -26,7 +26,9 @@ struct PngOptions {
 // Smallest PNG bit depth (1, 2, 4 or 8) that can index `palette_size` entries.
 int bit_depth_for(std::size_t palette_size);
 
-// Writes IHDR, PLTE, tRNS (only when an entry is not opaque), IDAT and IEND. Entries are
+// Writes IHDR, PLTE, tRNS (only when an entry is not opaque), IDAT and IEND; or, when
+// every entry is grey and opaque and the file comes out smaller, a greyscale PNG at the
+// smallest bit depth that holds the values, with no PLTE. Palette entries are
 // reordered first: translucent ones lead so tRNS stays short, the rest follow by
 // luminance so that similar colours get nearby indices, which is what makes the PNG
 // filters (differences of indices) work on gradients. The filter strategy (None, Sub,
