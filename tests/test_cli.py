@@ -31,6 +31,7 @@ JSON_KEYS = {
     "psnr",
     "quality",
     "target_met",
+    "kept_input",
     "seconds",
     "status",
     "error",

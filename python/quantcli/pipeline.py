@@ -59,6 +59,10 @@ class CompressResult:
     exit_code: int = 0
     quality: float | None = None
     target_met: bool | None = None
+    # The output holds the input's own PNG chunks (IHDR, PLTE, tRNS, IDAT, IEND): the image
+    # had at most K colours, so it is reproduced exactly, and those were no larger than
+    # quantcli's PNG (see _run).
+    kept_input: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -81,6 +85,7 @@ class CompressResult:
             "psnr": None if self.psnr is None else round(self.psnr, 4),
             "quality": None if self.quality is None else round(self.quality, 2),
             "target_met": self.target_met,
+            "kept_input": self.kept_input,
             "seconds": round(self.seconds, 6),
             "status": self.status,
             "error": self.error,
@@ -144,6 +149,7 @@ class Encoded(NamedTuple):
     k: int
     quality: float | None = None
     target_met: bool | None = None
+    plain: bool = False  # the core's plain-PNG route (its strict decoder accepted the file)
 
 
 def encode_image(data: bytes, settings: Settings, name: str) -> Encoded:
@@ -161,7 +167,7 @@ def encode_image(data: bytes, settings: Settings, name: str) -> Encoded:
         plain = _core.compress_plain_png(data, settings.options, settings.max_pixels or 0)
         if plain is not None:
             png, colors, sse, samples = plain
-            return Encoded(png, colors, psnr_from_mse(sse / samples), settings.options.k)
+            return Encoded(png, colors, psnr_from_mse(sse / samples), settings.options.k, plain=True)
     from .api import compress_pixels, encode_quantized
     from .images import read_image
 
@@ -254,7 +260,8 @@ def _run(
         # in-place run (the pre-commit hook) leaves it alone and a second run is a no-op.
         row = CompressResult(job.display, None, settings.error_k, bytes_in=len(data), bytes_out=len(data))
         return Outcome(replace(row, status="skipped", seconds=time.perf_counter() - start), data)
-    png, colors, psnr, k, quality, met = encode_image(data, settings, job.display)
+    encoded = encode_image(data, settings, job.display)
+    png, colors, psnr, k, quality, met = encoded[:6]
     row = CompressResult(
         path=job.display, output=job.output, k=k, colors=colors, bytes_in=len(data), quality=quality, target_met=met
     )
@@ -262,10 +269,48 @@ def _run(
         # The original is kept, so what the user ends up with is the input's size.
         row = replace(row, output=None, bytes_out=len(data), status="skipped")
         return Outcome(replace(row, seconds=time.perf_counter() - start), data)
+    own = pixel_chunks_png(data) if encoded.plain and psnr == math.inf else None
+    if own is not None and len(own) <= len(png):
+        # Every colour kept (at most K), and the input is a PNG the core's strict decoder
+        # read: its own pixel chunks are the smaller file.
+        png = own
+        row = replace(row, kept_input=True)
     if writes:
         _write(target, job, png, settings.force, retry)
     row = replace(row, bytes_out=len(png), psnr=_finite(psnr))
     return Outcome(replace(row, seconds=time.perf_counter() - start), png)
+
+
+# The chunks of a PNG that hold its pixels. Its other chunks are left out, as they are of
+# every output (colour management, text, times), unless the file cannot stand for its
+# pixels without them: an eXIf orientation turns the image as it is read, and an APNG
+# (acTL) has more frames.
+_PIXEL_CHUNKS = (b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND")
+_PIXELS_NEED = (b"eXIf", b"acTL")
+
+
+def pixel_chunks_png(data: bytes) -> bytes | None:
+    """The PNG ``data`` with only its IHDR, PLTE, tRNS, IDAT and IEND chunks, as they are;
+    None when it is no such PNG, or needs another chunk (see ``_PIXELS_NEED``)."""
+    import struct
+
+    signature = b"\x89PNG\r\n\x1a\n"
+    if not data.startswith(signature):
+        return None
+    kept, pos = [signature], 8
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, end = data[pos + 4 : pos + 8], pos + 12 + length
+        if end > len(data) or kind in _PIXELS_NEED:
+            return None
+        if kind in _PIXEL_CHUNKS:
+            kept.append(data[pos:end])
+        elif not kind[0] & 0x20:
+            return None  # an unknown critical chunk
+        pos = end
+        if kind == b"IEND":
+            return b"".join(kept)
+    return None
 
 
 def _write(target: Target, job: Job, png: bytes, force: bool, retry: bool) -> None:
