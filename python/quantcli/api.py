@@ -196,7 +196,12 @@ def remap(
 
 
 def encode_quantized(q: Quantized, options: QuantizeOptions) -> bytes:
-    """``q`` as PNG bytes at ``options.level``, deflated on ``options.threads``."""
+    """``q`` encoded as ``options.format`` asks: PNG at ``options.level``, deflated on
+    ``options.threads``, or lossless WebP at ``options.speed``'s effort."""
+    if options.format == "webp":
+        from .webp import encode_webp
+
+        return encode_webp(q.labels, q.palette, speed=options.speed)
     return encode_png(q.labels, q.palette, level=options.level, threads=options.threads)
 
 
@@ -205,7 +210,8 @@ def compress_pixels(
     options: QuantizeOptions,
     palette: np.ndarray | None = None,
 ) -> tuple[bytes, Quantized]:
-    """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, the quantized image).
+    """Quantize 8-bit RGB(A) pixels and encode them: (PNG bytes, or WebP with
+    ``options.format="webp"``, and the quantized image).
 
     With ``palette`` the pixels are remapped onto it (see :func:`remap`) instead of
     getting a palette of their own; ``options.k`` is then not used.

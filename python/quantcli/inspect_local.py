@@ -44,11 +44,11 @@ def plan(
         return [Job(job.source, job.display, against, against, job.name, job.error)]
     if against is None and ext is None:
         return _plain(inputs, recursive)
-    from .planner import output_suffix
+    from .planner import output_suffix, suffix_format
 
     if ext is not None and "{" in ext:
         raise InvalidOptionError(f"--ext {ext}: write K out (as the outputs are named), e.g. -q64.png")
-    naming = Naming(suffix=output_suffix(ext, "", against is not None), out_dir=against)
+    naming = Naming(suffix=output_suffix(ext, "", against is not None, suffix_format(ext)), out_dir=against)
     find = dict(recursive=recursive, skip_suffix=naming.suffix, out_dir=against, is_own_output=is_own_output)
     return list(Planner(naming).plan_all(expand_inputs(inputs, **find)))
 

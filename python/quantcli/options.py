@@ -12,6 +12,9 @@ InitMethod = Literal["median-cut", "kmeans++"]
 INIT_METHODS: tuple[str, ...] = ("median-cut", "kmeans++")
 DitherMode = Literal["auto", "on", "off"]
 DITHER_MODES: tuple[str, ...] = ("auto", "on", "off")
+ImageFormat = Literal["png", "webp"]
+# The codecs an output is written in: palette PNG, or lossless WebP of the same pixels.
+FORMATS: tuple[str, ...] = ("png", "webp")
 Dither = DitherMode | bool | float
 
 K_MIN, K_MAX = 2, 256
@@ -86,7 +89,11 @@ class QuantizeOptions:
     speed : int
         1 (smallest files, slowest) to 7 (fastest), as pngquant's ``--speed``: sets
         ``level``, ``max_iter`` and ``tol`` where they are None, and :attr:`max_colors`
-        (``SPEED_PRESETS``). The default, 3, is the benchmark's quality and bytes.
+        (``SPEED_PRESETS``). The default, 3, is the benchmark's quality and bytes. For
+        WebP it also sets libwebp's effort (``quantcli.webp.WEBP_EFFORT``).
+    format : {"png", "webp"}
+        The output's codec: a palette PNG (at ``level``), or lossless WebP of exactly the
+        same pixels (``quantcli.webp``).
     """
 
     k: int = DEFAULT_K
@@ -99,6 +106,7 @@ class QuantizeOptions:
     threads: int = 0
     run_margin: float = DEFAULT_RUN_MARGIN
     speed: int = DEFAULT_SPEED
+    format: ImageFormat = "png"
 
     def __post_init__(self) -> None:
         _require_int("speed", self.speed, SPEED_MIN, SPEED_MAX)
@@ -126,6 +134,8 @@ class QuantizeOptions:
             or not (0 <= self.run_margin <= 1e6)
         ):
             raise InvalidOptionError(f"run_margin must be a number from 0 to 1e6, got {self.run_margin!r}")
+        if self.format not in FORMATS:
+            raise InvalidOptionError(f"format must be one of {', '.join(FORMATS)}, got {self.format!r}")
         if self.init not in INIT_METHODS:
             raise InvalidOptionError(f"init must be one of {', '.join(INIT_METHODS)}, got {self.init!r}")
 

@@ -1,4 +1,4 @@
-"""Pillow in, Pillow out: quantize a ``PIL.Image.Image`` and save palette images as our PNG.
+"""Pillow in, Pillow out: quantize a ``PIL.Image.Image`` and save palette images as our PNG or WebP.
 
 :func:`quantize_image` runs the same quantizer as :func:`quantcli.compress_pixels` (the same
 palette and indices for the same pixels and options) and returns a P-mode image;
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 #: The formats :func:`save` writes, by file suffix.
-FORMATS = {".png": "png"}
+FORMATS = {".png": "png", ".webp": "webp"}
 
 # Pillow modes of 16-bit grey samples, scaled to 8 bits as read_image scales them.
 _GREY16_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
@@ -137,7 +137,7 @@ def save(
     speed: int = QuantizeOptions.speed,
     threads: int = QuantizeOptions.threads,
 ) -> None:
-    """Write a P-mode image with quantcli's encoder (the palette entries it uses, alpha included).
+    """Write a P-mode image as our PNG or lossless WebP (the palette entries it uses, alpha included).
 
     Parameters
     ----------
@@ -147,8 +147,9 @@ def save(
     fp : path or binary file object
         A path is written atomically, replacing any file there (as Pillow's ``save``
         does); a file object is written to at its position.
-    format : {"png"} or None
-        None: from the path's suffix (``.png``); "png" for a file object.
+    format : {"png", "webp"} or None
+        None: from the path's suffix (``.png``, ``.webp``); "png" for a file object.
+        WebP is lossless (``quantcli.webp``): the same pixels.
     level, speed, threads
         Effort, as in :class:`QuantizeOptions` (``level`` None: the ``speed`` preset's).
 
@@ -160,13 +161,13 @@ def save(
     OutputWriteError
         The path could not be written.
     """
-    options = QuantizeOptions(level=level, speed=speed, threads=threads)
     codec = _format_for(fp, format)
+    options = QuantizeOptions(level=level, speed=speed, threads=threads, format=codec)  # type: ignore[arg-type]
     labels, palette = palette_image(image)
-    from .api import encode_png
+    from .api import Quantized, encode_quantized
 
-    data = encode_png(labels, palette, level=options.level, threads=options.threads)
-    assert codec == "png"
+    counts = np.zeros(len(palette), np.uint64)
+    data = encode_quantized(Quantized(palette, labels, counts, 0.0, 0, len(palette)), options)
     if isinstance(fp, (str, os.PathLike)):
         from .targets import write_atomic
 

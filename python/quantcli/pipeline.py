@@ -139,7 +139,8 @@ class Outcome:
 
 
 class Encoded(NamedTuple):
-    """An image compressed by :func:`encode_image`: the PNG, its palette entries, its PSNR,
+    """An image compressed by :func:`encode_image`: the PNG (or WebP, as
+    ``options.format`` asks), its palette entries, its PSNR,
     the K used, and for a target the quality reached (quality targets) and whether the
     target was met (None without a target)."""
 
@@ -160,7 +161,7 @@ def encode_image(data: bytes, settings: Settings, name: str) -> Encoded:
     (tests/test_plain_png.py holds the two together); every other input, a bad one
     included, takes the general route.
     """
-    if settings.palette is None and not settings.k_per_image:
+    if settings.palette is None and not settings.k_per_image and settings.options.format == "png":
         from . import _core
         from .psnr import psnr_from_mse
 
@@ -349,22 +350,22 @@ def compress_file(
     palette: np.ndarray | None = None,
     **option_values: Any,
 ) -> CompressResult:
-    """Compress one image file to a palette PNG, written atomically.
+    """Compress one image file to a palette PNG (or lossless WebP: ``format="webp"``), written atomically.
 
     Parameters
     ----------
     src : path
         Any image quantcli reads (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).
     dst : path
-        Where to write the PNG (a temporary file, then a rename; never replacing a file
-        unless ``force``).
+        Where to write the PNG or WebP (a temporary file, then a rename; never replacing
+        a file unless ``force``).
     force : bool
         Replace ``dst`` if it exists.
     skip_if_larger : bool
-        Write nothing when the PNG would not be smaller than ``src``; the result's status
-        is then "skipped".
+        Write nothing when the output would not be smaller than ``src``; the result's
+        status is then "skipped".
     options : QuantizeOptions, optional
-        Or pass its fields as keywords (``k=16, dither=True``).
+        Or pass its fields as keywords (``k=16, dither=True, format="webp"``).
     quality : (min, max), optional
         The fewest colours, up to ``options.k``, whose quality (0-100, see
         :mod:`quantcli.quality`) reaches max; below min nothing is written and
@@ -405,7 +406,8 @@ def compress_bytes(
     choose: Any = None,
     palette: np.ndarray | None = None,
 ) -> tuple[bytes, CompressResult]:
-    """Compress an encoded image held in memory: (PNG bytes, its result row).
+    """Compress an encoded image held in memory: (PNG bytes, or WebP with
+    ``options.format="webp"``, and its result row).
 
     Raises ImageReadError (and InvalidOptionError) as :func:`compress_file` does.
     """

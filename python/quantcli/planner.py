@@ -42,6 +42,7 @@ IMAGE_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm", ".tga", ".ico"}
 )
 GLOB_CHARS = frozenset("*?[")
+_CODEC_NAMES = {"png": "PNG", "webp": "WebP"}
 
 
 @dataclass(frozen=True)
@@ -75,16 +76,32 @@ class Job:
     error: str | None = None
 
 
-def output_suffix(ext: str | None, k_text: str, out_dir: bool) -> str:
+def output_suffix(ext: str | None, k_text: str, out_dir: bool, format: str = "png") -> str:
     """The output suffix: ``--ext`` (``{K}`` replaced), else ``.png`` inside an out-dir,
-    else ``-q{K}.png`` beside the input. Raises InvalidOptionError unless it ends in .png."""
-    suffix = ext if ext is not None else (".png" if out_dir else "-q{K}.png")
+    else ``-q{K}.png`` beside the input (``.webp`` for ``format="webp"``). Raises
+    InvalidOptionError unless it ends in the format's extension."""
+    extension = f".{format}"
+    suffix = ext if ext is not None else (extension if out_dir else "-q{K}" + extension)
     suffix = suffix.replace("{K}", k_text).replace("{k}", k_text)
     if "/" in suffix:
         raise InvalidOptionError(f"--ext is a suffix for the file name, not a path, got {suffix!r} (use --out-dir)")
-    if not suffix.lower().endswith(".png"):
-        raise InvalidOptionError(f"--ext must end in .png (quantcli writes PNG files), got {suffix!r}")
+    if not suffix.lower().endswith(extension):
+        raise InvalidOptionError(
+            f"--ext must end in {extension} (quantcli writes {_CODEC_NAMES.get(format, format)} files "
+            f"with --format {format}), got {suffix!r}"
+        )
     return suffix
+
+
+def suffix_format(ext: str | None) -> str:
+    """The codec a given output suffix names (inspect --ext): "webp" for ``.webp``, else "png"."""
+    return "webp" if ext is not None and ext.lower().endswith(".webp") else "png"
+
+
+def in_place_suffix(ext: str | None, format: str = "png") -> bool:
+    """Whether ``--ext`` is the bare extension of the format (``.png``, ``.webp``): with
+    ``--force`` and no out-dir, the pngquant idiom of replacing such inputs in place."""
+    return ext is not None and ext.lower() == f".{format}"
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ class Naming:
     out_dir: str | None = None
     out_target: str | None = None
     output: str | None = None
-    in_place: bool = False  # --ext .png --force: an output may replace its input
+    in_place: bool = False  # --ext .png --force (.webp for WebP): an output may replace its input
 
     def place(self, found: Found, target_of_source: str) -> tuple[str, str, str] | str:
         """(output as named, where it is written, name below the out-dir), or an error."""
@@ -111,9 +128,10 @@ class Naming:
         else:
             leaf = _with_suffix(posixpath.basename(found.relative), self.suffix)
             placed = _join(_parent(found.display), leaf), _join(_parent(target_of_source), leaf), leaf
-        # -o never replaces its input: in place is only --ext .png --force.
+        # -o never replaces its input: in place is only --ext .png --force (.webp for WebP).
         if (self.output is not None or not self.in_place) and _same_file(placed[1], target_of_source):
-            return f"{found.display}: the output would replace the input (in-place needs --ext .png --force)"
+            ext = posixpath.splitext(self.suffix)[1] or ".png"
+            return f"{found.display}: the output would replace the input (in-place needs --ext {ext} --force)"
         return placed
 
 
@@ -221,7 +239,7 @@ def expand_inputs(
     def keep(path: str, root: str) -> bool:
         if os.path.splitext(path)[1].lower() not in IMAGE_EXTENSIONS:
             return False
-        if skip_suffix and skip_suffix.lower() != ".png" and path.endswith(skip_suffix):
+        if skip_suffix and skip_suffix.lower() not in IMAGE_EXTENSIONS and path.endswith(skip_suffix):
             return False
         if out_abs is not None and _is_below(out_abs, root) and _is_below(path, out_abs):
             return False  # an earlier run's out-dir inside the tree being compressed
@@ -354,25 +372,31 @@ def _relative(path: str, base: str) -> str:
 
 
 # Every PNG quantcli writes has an empty "quNT" chunk right after IHDR: signature (8),
-# IHDR (4 + 4 + 13 + 4), then the marker's length (4, zero) and type.
+# IHDR (4 + 4 + 13 + 4), then the marker's length (4, zero) and type. Every WebP has an
+# empty "quNT" chunk right after its VP8X header (quantcli.webp).
 _MARKER_AT = 8 + 25
 _MARKER = b"\x00\x00\x00\x00quNT"
+OWN_OUTPUT_HEAD = _MARKER_AT + len(_MARKER)  # bytes of a file's start that tell
 
 
 def is_own_output(path: str) -> bool:
-    """Whether the file at ``path`` is a PNG that quantcli wrote (it reads 45 bytes)."""
-    if not path.lower().endswith(".png"):
+    """Whether the file at ``path`` is a PNG or WebP that quantcli wrote (it reads 45 bytes)."""
+    if not path.lower().endswith((".png", ".webp")):
         return False
     try:
         with open(path, "rb") as f:
-            return is_own_output_bytes(f.read(_MARKER_AT + len(_MARKER)))
+            return is_own_output_bytes(f.read(OWN_OUTPUT_HEAD))
     except OSError:
         return False
 
 
 def is_own_output_bytes(head: bytes) -> bool:
-    """Whether a file starting with ``head`` (45 bytes or more) is a PNG quantcli wrote."""
-    return head[12:16] == b"IHDR" and head[_MARKER_AT : _MARKER_AT + len(_MARKER)] == _MARKER
+    """Whether a file starting with ``head`` (45 bytes or more) is a PNG or WebP quantcli wrote."""
+    if head[12:16] == b"IHDR":
+        return head[_MARKER_AT : _MARKER_AT + len(_MARKER)] == _MARKER
+    from .webp import is_own_webp
+
+    return is_own_webp(head)
 
 
 def read_file_list(data: bytes, *, null: bool) -> list[str]:

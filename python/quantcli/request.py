@@ -66,6 +66,7 @@ class CompressRequest:
     dither: Dither = "auto"
     seed: int = 0
     speed: int = DEFAULT_SPEED
+    format: str = "png"  # the output's codec: "png" or "webp" (quantcli.options.FORMATS)
     level: int | None = None
     max_iter: int | None = None
     tol: float | None = None
@@ -121,6 +122,7 @@ class CompressRequest:
             threads=self.threads if threads is None else threads,
             run_margin=self.run_margin,
             speed=self.speed,
+            format=self.format,  # type: ignore[arg-type]
         )
         quality, choose = self.quality, None
         if self.auto and self.method is not None:

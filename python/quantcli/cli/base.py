@@ -42,10 +42,19 @@ class Distance(str, enum.Enum):
 
 
 class OutFormat(str, enum.Enum):
-    """What compress writes."""
+    """What compress writes: one file per input, or one Spark table (``png``: the old
+    spelling of ``files``, still accepted)."""
+
+    files = "files"
+    parquet = "parquet"
+    png = "png"
+
+
+class ImageFormat(str, enum.Enum):
+    """The codec of compress's outputs."""
 
     png = "png"
-    parquet = "parquet"
+    webp = "webp"
 
 
 def usage(message: str) -> NoReturn:

@@ -32,14 +32,14 @@ if TYPE_CHECKING:
 def naming_for(command: CompressCommand, request: CompressRequest, output: str | None) -> Naming:
     """The output-naming rule for these options; a bad ``--ext`` is a usage error."""
     from ..errors import InvalidOptionError
-    from ..planner import Naming, output_suffix
+    from ..planner import Naming, in_place_suffix, output_suffix
 
-    ext, out_dir = command.ext, command.out_dir
+    ext, out_dir, codec = command.ext, command.out_dir, request.format
     try:
-        suffix = output_suffix(ext, "auto" if request.k_per_image else str(request.k), out_dir is not None)
+        suffix = output_suffix(ext, "auto" if request.k_per_image else str(request.k), out_dir is not None, codec)
     except InvalidOptionError as exc:
         usage(str(exc))
-    in_place = ext is not None and ext.lower() == ".png" and command.force and out_dir is None
+    in_place = in_place_suffix(ext, codec) and command.force and out_dir is None
     return Naming(suffix=suffix, out_dir=out_dir, output=output, in_place=in_place)
 
 
@@ -112,8 +112,8 @@ def check_report(report: str, names: list[str], output: str | None, out_format: 
     """--report needs input and output files; an existing report is replaced only with --force."""
     if "-" in names or output == "-":
         usage("--report reads the inputs and outputs as files: not with - (stdin or stdout)")
-    if out_format is not OutFormat.png:
-        usage("--report shows PNG outputs: not with --out-format parquet")
+    if out_format is OutFormat.parquet:
+        usage("--report shows the output files: not with --out-format parquet")
     if not report.lower().endswith((".html", ".htm")):
         usage(f"--report {report}: give a file name ending in .html")
     if os.path.lexists(report) and not force:

@@ -18,7 +18,7 @@ from ..options import (
     K_MAX,
     K_MIN,
 )
-from .base import Engine, Method, OutFormat, usage
+from .base import Engine, ImageFormat, Method, OutFormat, usage
 
 if TYPE_CHECKING:
     from ..request import CompressRequest
@@ -61,7 +61,8 @@ class CompressCommand:
     engine: Engine = Engine.local
     master: str | None = None
     conf: list[str] | None = None
-    out_format: OutFormat = OutFormat.png
+    out_format: OutFormat = OutFormat.files
+    image_format: ImageFormat = ImageFormat.png
     report: str | None = None
 
 
@@ -73,6 +74,8 @@ def execute(**params: Any) -> NoReturn:
     SystemExit and the exit code."""
     from .compress_run import check_report, naming_for, one_in_memory, run_local, run_spark
 
+    if params.get("out_format") is OutFormat.png:  # the old name of files
+        params = {**params, "out_format": OutFormat.files}
     command = CompressCommand(**params)
     request = request_of(command)
     names = list(command.inputs or [])
@@ -93,7 +96,7 @@ def execute(**params: Any) -> NoReturn:
         if budget is not None:
             usage("--memory applies to --engine local: a Spark task holds one image at a time (README, Memory)")
         run_spark(command, request, names, listed)
-    if command.master is not None or command.conf or command.out_format is not OutFormat.png:
+    if command.master is not None or command.conf or command.out_format is not OutFormat.files:
         usage("--master, --conf and --out-format parquet need --engine spark")
     if "-" in names:
         if len(names) + len(listed) > 1:
@@ -153,6 +156,7 @@ def request_of(command: CompressCommand) -> CompressRequest:
             skip_existing=c.skip_existing,
             skip_if_larger=c.skip_if_larger,
             skip_own_outputs=c.skip_own_outputs,
+            format=c.image_format.value,
             max_pixels=c.max_pixels or None,
         )
         request.settings()  # every value checked now, before any work

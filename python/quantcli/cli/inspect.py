@@ -72,7 +72,8 @@ ExtOption = Annotated[
     typer.Option(
         "--ext",
         metavar="SUFFIX",
-        help="The outputs' suffix, as given to compress (default .png in an --against folder); without "
+        help="The outputs' suffix, as given to compress (default .png in an --against folder; .webp for "
+        "--format webp outputs); without "
         "--against, outputs beside the inputs, e.g. --ext -q64.png.",
     ),
 ]

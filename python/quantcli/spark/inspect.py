@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidOptionError
 from ..inspection import ROW_NAMES, SPARK_SCHEMA, InspectOptions, empty_row, inspect_job
-from ..planner import Job, Naming, output_suffix
+from ..planner import Job, Naming, output_suffix, suffix_format
 from . import plan, uris
 from .frame import pandas_batch
 from .session import OwnedSession
@@ -71,7 +71,7 @@ def inspect(
     with OwnedSession(spark, master, conf) as spark:
         compared = against is not None or ext is not None
         if compared:
-            naming = Naming(suffix=output_suffix(ext, "", against is not None), out_dir=against)
+            naming = Naming(suffix=output_suffix(ext, "", against is not None, suffix_format(ext)), out_dir=against)
             if against is not None:
                 out = uris.restore_authority(against)
                 naming = replace(naming, out_dir=out, out_target=uris.qualify(spark, out))
