@@ -50,8 +50,7 @@ def compress(
     Parameters
     ----------
     request
-        What to do (:class:`quantcli.request.CompressRequest`); with ``palette="shared"``
-        pass 1 fits one palette to every input first.
+        What to do; with ``palette="shared"`` pass 1 fits one palette to every input first.
     inputs, listed
         Folders, files, Hadoop globs or URIs (``hdfs://``, ``s3a://``, ``file://``), and
         ``--files-from`` entries (literal paths).
