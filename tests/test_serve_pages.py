@@ -398,6 +398,7 @@ def test_upload_page_job_results_zip_and_delete(web):
     assert status == {
         "id": job,
         "status": "done",
+        "state": "done",
         "error": None,
         "total": 3,
         "done": 2,
@@ -860,6 +861,77 @@ def test_ratio_says_larger_when_the_output_grew(web):
     page = web.get(f"/images/{image}").text
     assert '<td id="ratio">328.5% (3.29\N{MULTIPLICATION SIGN} larger)</td>' in page
     assert "smaller" not in page
+
+
+def test_job_cards_say_larger_or_smaller_and_why_a_jpeg_grew(web):
+    """Cards say "45% smaller" or "2.3x larger", never a bare "226%"; a JPEG that grew gets
+    the hint that JPEG photos usually do."""
+    from quantcli.serve.config import format_change
+    from quantcli.serve.db import Job
+
+    times = "\N{MULTIPLICATION SIGN}"
+    assert [format_change(r) for r in (0.55, 0.996, 1.0, 1.12, 1.99, 2.26, 10.0)] == [
+        "45% smaller",
+        "the same size",
+        "the same size",
+        "12% larger",
+        "99% larger",
+        f"2.3{times} larger",
+        f"10.0{times} larger",
+    ]
+    csrf = sign_in(web)
+    files = {"photo.jpg": image_bytes("JPEG", h=64, w=64), "drawing.png": png_bytes(seed=4)}
+    job = run_job(web, csrf, files, k="8")
+    with web.service.db.session() as s:
+        for row in s.get(Job, job).images:
+            row.bytes_in, row.bytes_out = (1000, 2260) if row.name == "photo.jpg" else (1000, 550)
+    page = web.get(f"/jobs/{job}").text
+    assert f'<span class="change grew">2.3{times} larger</span>' in page
+    assert '<span class="change ">45% smaller</span>' in page
+    assert not re.search(r"\d%\)", page)  # no bare percentage
+    assert page.count("A JPEG photo usually grows as a PNG") == 1
+
+
+def test_a_job_whose_server_stopped_says_it_is_being_recovered(web):
+    """A running job whose claim has not been renewed for two rounds (its server was
+    killed) says so on its page, in its status and in History, instead of "running"."""
+    from quantcli.serve.db import Job, utcnow
+    from quantcli.serve.work import LEASE
+
+    csrf = sign_in(web)
+    job = run_job(web, csrf, {"a.png": png_bytes()}, k="8")
+    with web.service.db.session() as s:
+        row = s.get(Job, job)
+        row.status, row.owner, row.lease_until = (
+            "running",
+            "a-server-that-died",
+            utcnow() + LEASE - timedelta(seconds=45),
+        )
+    state = web.get(f"/jobs/{job}/status").json()["state"]
+    assert state.startswith("being recovered: its server stopped")
+    assert state in web.get(f"/jobs/{job}").text and state in web.get("/history").text
+    with web.service.db.session() as s:  # a claim renewed a moment ago: running
+        s.get(Job, job).lease_until = utcnow() + LEASE - timedelta(seconds=5)
+    assert web.get(f"/jobs/{job}/status").json()["state"] == "running"
+
+
+def test_history_shows_file_names_and_thumbnails(web):
+    from quantcli.serve.db import Job
+
+    csrf = sign_in(web)
+    names = ["one.png", "two.png", "three.png", "four.png", "broken.png"]
+    files = {name: png_bytes(seed=i) for i, name in enumerate(names[:4])} | {"broken.png": png_bytes()[:300]}
+    job = run_job(web, csrf, files, k="8")
+    api = web.post("/api/v1/images?k=8&name=from-api.png", content=png_bytes(seed=9), headers=_key(web)).json()
+    page = web.get("/history").text
+    row = page[page.index(f'href="/jobs/{job}"') :]
+    row = row[: row.index("</tr>")]
+    assert '<span class="names">one.png, two.png, three.png and 2 more</span>' in row
+    with web.service.db.session() as s:
+        shown = [i.id for i in s.get(Job, job).images[:3]]
+    assert re.findall(r'<img class="thumb" src="/images/([^/"]+)/output.png"', row) == shown
+    assert f'<img class="thumb" src="/images/{api["id"]}/output.png"' in page
+    assert web.get(f"/images/{shown[0]}/output.png").headers["content-type"] == "image/png"
 
 
 def test_unfinished_uploads_are_listed_and_can_be_deleted(web):

@@ -50,6 +50,19 @@ def parse_size(text: str, what: str = "--max-upload") -> int:
     return value
 
 
+def format_change(ratio: float) -> str:
+    """How much a file grew or shrank, in the words a card has room for: ``45% smaller``,
+    ``12% larger``, ``2.3\N{MULTIPLICATION SIGN} larger`` (from doubling on), ``the same size``."""
+    if ratio <= 0:
+        return "empty"
+    if ratio >= 2:
+        return f"{ratio:.1f}\N{MULTIPLICATION SIGN} larger"
+    percent = round(100 * abs(1 - ratio))
+    if percent == 0:
+        return "the same size"
+    return f"{percent}% {'smaller' if ratio < 1 else 'larger'}"
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """Everything a server instance is configured with.

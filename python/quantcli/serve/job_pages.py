@@ -153,7 +153,7 @@ def job_page(request: Request, job_id: str, user: User) -> Response:
     with service(request).db.session() as s:
         job = _job_in(s, user.user_id, job_id)
         progress = _progress(job)
-        images = [image_info(row) for row in job.images]
+        images = [image_info(row) | {"jpeg": row.media_type == "image/jpeg"} for row in job.images]
         return render(
             request, "job.html", user=user, job=job, progress=progress, images=images, settings=choices_of(job)
         )
@@ -349,6 +349,7 @@ def _progress(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
         "status": job.status,
+        "state": _state(job),
         "error": job.error,
         "total": total,
         "done": counts[DONE],
@@ -375,6 +376,25 @@ def zip_entry_name(name: str) -> str:
     if safe.split(".", 1)[0].rstrip(" ").upper() in _WINDOWS_DEVICES:
         safe = "_" + safe
     return safe
+
+
+def _state(job: Job) -> str:
+    """A job's status in words: ``never started`` for an open job, and ``being recovered``
+    for a running job whose server has not renewed its claim for two rounds (it stopped;
+    another server, or this one after a restart, queues the job again when the claim
+    lapses)."""
+    from datetime import timedelta
+
+    from .db import utcnow
+    from .work import LEASE, RENEW_EVERY
+
+    if job.status == OPEN:
+        return "never started"
+    if job.status == RUNNING:
+        renewed = None if job.lease_until is None else job.lease_until - LEASE
+        if renewed is None or utcnow() - renewed > timedelta(seconds=2 * RENEW_EVERY):
+            return "being recovered: its server stopped, and it resumes within a minute"
+    return job.status
 
 
 def _unique(name: str, used: set[str]) -> str:

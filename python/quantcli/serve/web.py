@@ -21,7 +21,7 @@ from starlette.responses import Response
 from .. import __version__
 from .accounts import same_secret, session_for_token, user_for_api_key
 from .choices import target_outcome
-from .config import format_ratio, format_size
+from .config import format_change, format_ratio, format_size
 from .work import Service
 
 HERE = Path(__file__).parent
@@ -48,6 +48,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["version"] = __version__
 templates.env.filters["size"] = format_size
 templates.env.filters["ratio"] = format_ratio
+templates.env.filters["change"] = format_change
 templates.env.globals["target_outcome"] = target_outcome
 
 

@@ -153,7 +153,7 @@ function setupProgress(box) {
     if (response.ok) {
       const p = await response.json();
       bar.value = p.percent;
-      text.textContent = p.finished + " of " + p.total + " images finished (" + p.status + ")" +
+      text.textContent = p.finished + " of " + p.total + " images finished (" + p.state + ")" +
         (p.refused ? "; " + p.refused + " file" + (p.refused === 1 ? "" : "s") + " refused" : "");
       if (p.status === "done" || p.status === "failed") { window.location.reload(); return; }
     }
