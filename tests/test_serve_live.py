@@ -195,6 +195,101 @@ def test_browser_pages_fit_a_narrow_window_and_history_rows_line_up(tmp_path, ch
         server.stop()
 
 
+@pytest.mark.browser
+def test_browser_loupe_key_numbers_small_images_and_a_missed_target(tmp_path, chromium):
+    """The result page of a big image: the key numbers and a missed target above the
+    fold, and a loupe at the pointer that shows a 1-pixel checkerboard the scaled view
+    blurs to grey. A small image is drawn larger pixel for pixel (image-rendering:
+    pixelated) with its labels clear of each other and of the image. The job page says the
+    target was missed. Screenshots are left in tmp_path."""
+    import httpx
+    from quantcli.serve.web import SESSION_COOKIE
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from serve_support import run_job, sign_in
+
+    photo = landscape(1000, 1600, seed=3)
+    y, x = np.mgrid[0:200, 0:200]
+    photo[200:400, 200:400] = np.where(((x + y) % 2 == 0)[..., None], 0, 255).astype(np.uint8)
+    tiny = np.random.default_rng(5).integers(0, 256, size=(12, 16, 3), dtype=np.uint8)
+    data = tmp_path / "data"
+    add_user_cli(data, "alice")
+    server = LiveServer(data, "--workers", "2")
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            csrf = sign_in(client)
+            job = run_job(client, csrf, {"photo.png": encode(photo)}, k="auto", quality="99")
+            small_job = run_job(client, csrf, {"tiny.png": encode(tiny)}, k="8")
+            token = client.cookies.get(SESSION_COOKIE)
+            big = client.get(f"/jobs/{job}").text.split('<a class="name" href="/images/')[1].split('"')[0]
+            small = client.get(f"/jobs/{small_job}").text.split('<a class="name" href="/images/')[1].split('"')[0]
+        driver = chromium("1200,900")
+        driver.get(server.url + "/login")
+        driver.add_cookie({"name": SESSION_COOKIE, "value": token, "path": "/"})
+
+        driver.get(f"{server.url}/jobs/{job}")
+        card = driver.find_element(By.CSS_SELECTOR, ".result .target")
+        assert card.is_displayed() and "missed" in card.get_attribute("class") and "target missed" in card.text
+        driver.save_screenshot(str(tmp_path / "job-missed.png"))
+
+        driver.get(f"{server.url}/images/{big}")
+        ready = "const i = document.getElementById('before'); return i.complete && i.naturalWidth"
+        assert wait_for(lambda: driver.execute_script(ready), timeout=30) == 1600
+        summary = driver.find_element(By.ID, "summary")
+        target = driver.find_element(By.ID, "summary-target")
+        assert "missed" in target.get_attribute("class") and target.text.startswith("target missed: quality")
+        fold = driver.execute_script("return window.innerHeight")
+        assert summary.rect["y"] + summary.rect["height"] < fold  # the key numbers above the fold
+        assert driver.find_element(By.ID, "compare").rect["y"] < fold
+        for part in ("→", "K = ", "colours", "quality"):
+            assert part in summary.text, (part, summary.text)
+
+        driver.set_window_size(1200, 1600)  # the whole image in view: pointer offsets count from its centre
+        compare = driver.find_element(By.ID, "compare")
+        shown = compare.rect
+        scale = shown["width"] / 1600
+        assert scale < 1  # the view is scaled down: the checkerboard is blurred there
+        view = _grab(compare.screenshot_as_png)
+        patch = view[int(250 * scale) : int(350 * scale), int(250 * scale) : int(350 * scale)]
+        assert _extremes(patch) < 0.2, _extremes(patch)
+        ActionChains(driver).move_to_element_with_offset(
+            compare, int(300 * scale - shown["width"] / 2), int(300 * scale - shown["height"] / 2)
+        ).perform()
+        loupe = driver.find_element(By.ID, "loupe")
+        assert wait_for(loupe.is_displayed, timeout=5)
+        assert float(loupe.get_attribute("data-zoom")) >= max(2.0, 1 / scale)  # at least 1:1
+        driver.save_screenshot(str(tmp_path / "result-loupe.png"))
+        lens = _grab(loupe.screenshot_as_png)
+        middle = lens[60:140, 60:140]
+        assert _extremes(middle) > 0.8, _extremes(middle)  # the pixels themselves, black and white
+        ActionChains(driver).move_to_element(summary).perform()  # off the image
+        assert wait_for(lambda: not loupe.is_displayed(), timeout=5)
+
+        driver.get(f"{server.url}/images/{small}")
+        assert wait_for(lambda: driver.execute_script(ready), timeout=30) == 16
+        before = driver.find_element(By.ID, "before")
+        assert before.value_of_css_property("image-rendering") == "pixelated"
+        assert before.rect["width"] == 16 * 30 and before.rect["height"] == 12 * 30
+        assert driver.find_element(By.ID, "after").rect == before.rect  # the two halves line up
+        left, right = (driver.find_element(By.CSS_SELECTOR, f".tag.{side}").rect for side in ("left", "right"))
+        assert left["x"] + left["width"] < right["x"]  # apart
+        assert max(left["y"] + left["height"], right["y"] + right["height"]) <= before.rect["y"]  # above it
+        driver.save_screenshot(str(tmp_path / "result-small.png"))
+    finally:
+        server.stop()
+
+
+def _grab(png: bytes) -> np.ndarray:
+    """A screenshot as grey levels."""
+    with Image.open(io.BytesIO(png)) as shot:
+        return np.asarray(shot.convert("L"), dtype=np.int16)
+
+
+def _extremes(grey: np.ndarray) -> float:
+    """The share of near-black or near-white pixels."""
+    return float(np.mean((grey < 50) | (grey > 205)))
+
+
 def _publish_screenshot(shot: Path) -> None:
     """The README's screenshot, made small by quantcli itself."""
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

@@ -166,12 +166,58 @@ function setupProgress(box) {
 // Result page: the before/after slider, and the choose-k curve once computed.
 
 function setupCompare(slider) {
-  const after = $("#after"), divider = $("#divider");
+  const compare = $("#compare"), before = $("#before"), after = $("#after"), divider = $("#divider");
+  const loupe = $("#loupe"), lensBefore = $(".loupe-before", loupe), lensAfter = $(".loupe-after", loupe);
+  const lensDivider = $(".loupe-divider", loupe);
+  const scale = Number(compare.dataset.scale) || 1;
+  lensBefore.style.backgroundImage = 'url("' + before.src + '")';
+  lensAfter.style.backgroundImage = 'url("' + after.src + '")';
+  let pointer = null;  // where the loupe is, in CSS pixels of the shown image
+
   function place() {
     const v = Number(slider.value);
     after.style.clipPath = "inset(0 0 0 " + v + "%)";
     divider.style.left = v + "%";
+    if (pointer) lens();
   }
+
+  // The loupe shows the image's own pixels at 1:1 or larger (at least twice the view, so a
+  // photo shown near its size, or a small image drawn larger, is magnified too), before
+  // left and after right of the same divide as the view.
+  function lens() {
+    const shown = before.getBoundingClientRect();
+    const natural = before.naturalWidth || Number(before.getAttribute("width")) / scale;
+    const zoom = Math.max(natural / Math.max(shown.width, 1), 2);
+    const size = loupe.offsetWidth, half = size / 2;
+    const x = pointer.x, y = pointer.y;
+    loupe.style.left = (x - half) + "px";
+    loupe.style.top = (y - half) + "px";
+    const width = shown.width * zoom + "px", height = shown.height * zoom + "px";
+    const position = (half - x * zoom) + "px " + (half - y * zoom) + "px";
+    for (const layer of [lensBefore, lensAfter]) {
+      layer.style.backgroundSize = width + " " + height;
+      layer.style.backgroundPosition = position;
+    }
+    const cut = half + (shown.width * Number(slider.value) / 100 - x) * zoom;
+    const inLens = Math.min(Math.max(cut, 0), size);
+    lensAfter.style.clipPath = "inset(0 0 0 " + inLens + "px)";
+    lensDivider.style.left = inLens + "px";
+    lensDivider.hidden = cut < 0 || cut > size;
+    loupe.dataset.zoom = String(zoom);
+  }
+
+  function follow(event) {
+    const box = compare.getBoundingClientRect();
+    pointer = { x: event.clientX - box.left, y: event.clientY - box.top };
+    if (pointer.x < 0 || pointer.y < 0 || pointer.x > box.width || pointer.y > box.height) return hide();
+    loupe.hidden = false;
+    lens();
+  }
+  function hide() { pointer = null; loupe.hidden = true; }
+
+  compare.addEventListener("pointermove", follow);
+  compare.addEventListener("pointerdown", follow);
+  compare.addEventListener("pointerleave", hide);
   slider.addEventListener("input", place);
   place();
 }
