@@ -355,9 +355,29 @@ std::vector<std::uint8_t> idat_of(const std::uint8_t* samples, std::size_t width
     const std::vector<std::uint8_t> rows = pack_rows(samples, width, height, depth, stride);
     const int threads = resolve_threads(options.threads);
     const int strategy = options.choose_filters ? choose_strategy(rows, height, stride) : 0;
-    const std::vector<std::uint8_t> filtered = filter_image(rows, 0, height, stride, strategy);
-    return options.level >= kFirstOptimalLevel ? zlib_compress_optimal(filtered, options.level, threads)
-                                               : zlib_compress(filtered, options.level, threads);
+    const auto deflate = [&](int with) {
+        const std::vector<std::uint8_t> filtered = filter_image(rows, 0, height, stride, with);
+        if (options.level < kFirstOptimalLevel) return zlib_compress(filtered, options.level, threads);
+        std::vector<std::uint8_t> out = zlib_compress_optimal(filtered, options.level, threads);
+        // On very repetitive rows (pixel art, flat UI: packed 8 to 1 or more) the near-optimal
+        // parser's short searches miss the longest matches that libdeflate's lazy level 9
+        // finds (a 5-colour pixel-art image: 1877 bytes against 1299), and level 9 costs
+        // little there: the smaller is kept.
+        if (out.size() * 8 < filtered.size()) {
+            std::vector<std::uint8_t> lazy = zlib_compress_optimal(filtered, 9, threads);
+            if (lazy.size() < out.size()) out.swap(lazy);
+        }
+        return out;
+    };
+    std::vector<std::uint8_t> idat = deflate(strategy);
+    if (strategy != 0) {
+        // The sample's bands are short: unfiltered rows of upscaled pixel art or flat
+        // artwork match whole rows above them, which a band cannot show. So a filter the
+        // sample chose must also beat no filter on the whole image.
+        std::vector<std::uint8_t> unfiltered = deflate(0);
+        if (unfiltered.size() <= idat.size()) idat.swap(unfiltered);
+    }
+    return idat;
 }
 
 // A whole PNG file: signature, IHDR of colour type `colour_type`, our marker, the chunks
